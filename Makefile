@@ -1,0 +1,37 @@
+# Two entry points for a fresh machine (see README):
+#   make demo   set up .venv and run the whole pipeline locally
+#   make test   set up .venv and run every test (fast suite, then the end-to-end demo test)
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install demo test test-fast test-e2e bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python >= 3.11 is required"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+demo: install
+	$(BIN)/energy demo
+
+test: install
+	$(BIN)/pytest -m "not e2e"
+	$(BIN)/pytest -m e2e
+
+test-fast: install
+	$(BIN)/pytest -m "not e2e and not integration"
+
+test-e2e: install
+	$(BIN)/pytest -m e2e
+
+bench: install
+	$(BIN)/python -m benchmarks.consumer_throughput
+
+clean:
+	rm -rf $(VENV) .state .pytest_cache

@@ -1,0 +1,89 @@
+"""Every environment variable the platform reads, with its default, in one table.
+
+The README's configuration table is generated from :data:`SETTINGS` (a test keeps the two
+in sync), so a new knob is added here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: str
+    description: str
+    secret: bool = False
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("ENERGY_STATE_DIR", ".state", "Folder holding all local state (warehouse, Dagster home, logs)."),
+    Setting("ENERGY_WAREHOUSE_PATH", "", "DuckDB file; empty means `$ENERGY_STATE_DIR/warehouse.duckdb`."),
+    Setting("ENERGY_WAREHOUSE_LOCK_TIMEOUT_SECONDS", "60", "Longest wait for the warehouse's inter-process lock before a clear error."),
+    Setting("KAFKA_BOOTSTRAP_SERVERS", "", "Kafka cluster to use; empty means start the embedded broker."),
+    Setting("KAFKA_SECURITY_PROTOCOL", "", "Passed to librdkafka `security.protocol` (e.g. `SASL_SSL`)."),
+    Setting("KAFKA_SASL_MECHANISM", "", "Passed to librdkafka `sasl.mechanism` (e.g. `SCRAM-SHA-512`)."),
+    Setting("KAFKA_SASL_USERNAME", "", "Passed to librdkafka `sasl.username`."),
+    Setting("KAFKA_SASL_PASSWORD", "", "Passed to librdkafka `sasl.password`; never logged.", secret=True),
+    Setting("KAFKA_SSL_CA_LOCATION", "", "Passed to librdkafka `ssl.ca.location`."),
+    Setting("ENERGY_BROKER_PORT", "19092", "Port of the embedded broker (demo)."),
+    Setting("ENERGY_TOPIC_PREFIX", "energy", "Prefix of every topic name (`<prefix>.raw.<dataset>`, `<prefix>.dlq`)."),
+    Setting("ENERGY_TOPIC_PARTITIONS", "4", "Partitions of topics the platform creates."),
+    Setting("ENERGY_EDS_BASE_URL", "http://127.0.0.1:8081", "Energi Data Service base URL; the real one is `https://api.energidataservice.dk`."),
+    Setting("ENERGY_STANDIN_PORT", "8081", "Port of the local API stand-in (demo)."),
+    Setting("ENERGY_STANDIN_RATE_LIMIT_PER_MINUTE", "1", "Stand-in requests allowed per dataset per minute (0 = unlimited), like the real service."),
+    Setting("ENERGY_FETCH_OVERLAP_MINUTES", "5", "Each fetch re-reads this many minutes before the last acknowledged window (late rows)."),
+    Setting("ENERGY_FETCH_INITIAL_LOOKBACK_MINUTES", "15", "How far back the very first fetch reaches."),
+    Setting("ENERGY_FETCH_MAX_WINDOW_MINUTES", "1440", "Longest window one fetch asks for; a longer outage is caught up over several ticks."),
+    Setting("ENERGY_CONSUMER_GROUP", "energy-landing", "Consumer group of the DuckDB landing consumer."),
+    Setting("ENERGY_CONSUMER_BATCH_MAX_MESSAGES", "20000", "Largest micro-batch the landing consumer writes in one DuckDB transaction."),
+    Setting("ENERGY_CONSUMER_BATCH_MAX_SECONDS", "1.0", "Longest the consumer waits to fill a micro-batch."),
+    Setting("ENERGY_PARTITIONS_START", "2025-01-01", "First partition of the time-partitioned Dagster assets (UTC date)."),
+    Setting("ENERGY_DAGSTER_PORT", "3000", "Port of the Dagster web UI (demo)."),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def get(name: str) -> str:
+    """The value of a declared setting: the environment's, else the documented default."""
+    if name not in _BY_NAME:
+        raise KeyError(f"undeclared setting {name!r}: add it to energy_orchestration.settings.SETTINGS")
+    return os.environ.get(name, _BY_NAME[name].default)
+
+
+def get_int(name: str) -> int:
+    value = get(name)
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, got {value!r}") from None
+
+
+def get_float(name: str) -> float:
+    value = get(name)
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {value!r}") from None
+
+
+def state_dir() -> Path:
+    return Path(get("ENERGY_STATE_DIR")).resolve()
+
+
+def warehouse_path() -> Path:
+    explicit = get("ENERGY_WAREHOUSE_PATH")
+    return Path(explicit).resolve() if explicit else state_dir() / "warehouse.duckdb"
+
+
+def markdown_table() -> str:
+    """The README's configuration table."""
+    lines = ["| Variable | Default | Meaning |", "|---|---|---|"]
+    for s in SETTINGS:
+        default = f"`{s.default}`" if s.default else "(empty)"
+        lines.append(f"| `{s.name}` | {default} | {s.description} |")
+    return "\n".join(lines)
