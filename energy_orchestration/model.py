@@ -1,0 +1,185 @@
+"""The canonical record every source is normalised into, and the rules that reject values.
+
+One observation = one value for (dataset, zone, quantity, interval start in UTC). Providers
+publish wide rows (one row, many columns, sometimes several zones); parsers melt them into
+this long shape so aggregates, checks and the API never need to know a provider's columns.
+
+Observations travel as a pandas DataFrame with :data:`OBSERVATION_COLUMNS`, because landing
+hundreds of thousands of records per second is only possible column-wise.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from enum import StrEnum
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+class DataStatus(StrEnum):
+    REALTIME = "realtime"
+    CONSOLIDATED = "consolidated"
+    DEFINITIVE = "definitive"
+    ESTIMATED = "estimated"
+
+
+class Unit(StrEnum):
+    MW = "MW"
+    G_CO2_PER_KWH = "gCO2eq/kWh"
+
+
+# Zones use Electricity Maps' identifiers so our data lines up with theirs.
+ZONES: dict[str, str] = {
+    "DK": "Denmark",
+    "DK-DK1": "Denmark West (DK1)",
+    "DK-DK2": "Denmark East (DK2)",
+}
+
+# Quantity vocabulary. Exchanges are named by the counterpart; import into the zone is positive.
+PRODUCTION_MODES = (
+    "nuclear", "wind_onshore", "wind_offshore", "solar", "hydro", "bioenergy",
+    "gas", "coal", "oil", "thermal_other", "unknown",
+)
+QUANTITIES: dict[str, Unit] = {
+    **{f"production_{mode}": Unit.MW for mode in PRODUCTION_MODES},
+    "consumption": Unit.MW,
+    "exchange_net": Unit.MW,
+    **{f"exchange_{border}": Unit.MW for border in ("de", "nl", "gb", "no", "se", "dk1", "dk2", "bornholm_se")},
+    "balancing_afrr_activated": Unit.MW,
+    "balancing_mfrr_activated": Unit.MW,
+    "balancing_imbalance": Unit.MW,
+    "co2_intensity_reported": Unit.G_CO2_PER_KWH,
+}
+
+OBSERVATION_COLUMNS: tuple[str, ...] = (
+    "dataset", "zone", "quantity", "interval_start_utc", "interval_minutes",
+    "value", "unit", "status", "record_index",
+)
+"""Columns of a normalised observations frame. ``record_index`` points back to the source
+record in the batch, so the consumer can attach Kafka offsets and the raw payload."""
+
+EARLIEST_PLAUSIBLE = datetime(2000, 1, 1)
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A record or a single value that did not pass validation, kept with the reason why."""
+
+    dataset: str
+    rule: str
+    reason: str
+    record_index: int | None
+    record_key: str = ""
+    zone: str = ""
+    quantity: str = ""
+    value: Any = None
+
+
+@dataclass
+class NormalisedBatch:
+    """What a parser makes of a list of provider records."""
+
+    observations: pd.DataFrame
+    rejections: list[Rejection] = field(default_factory=list)
+    rejected_records: set[int] = field(default_factory=set)
+    """Indexes of records rejected as a whole (nothing of them landed)."""
+    record_keys: list[str] = field(default_factory=list)
+    """Natural key of each input record, by index ("" when it has none)."""
+    record_times: list[datetime | None] = field(default_factory=list)
+    """Interval start (naive UTC) of each input record, by index (None when unusable)."""
+
+
+# --- validation rules: data, not scattered ifs -------------------------------------------
+
+@dataclass(frozen=True)
+class Bounds:
+    low: float
+    high: float
+
+
+# Physical bounds per quantity prefix, in the quantity's unit. The most specific prefix wins.
+VALUE_BOUNDS: dict[str, Bounds] = {
+    "production_": Bounds(0.0, 80_000.0),
+    "consumption": Bounds(0.0, 120_000.0),
+    "exchange_": Bounds(-20_000.0, 20_000.0),
+    "balancing_": Bounds(-5_000.0, 5_000.0),
+    "co2_intensity": Bounds(0.0, 2_000.0),
+}
+
+RULES: dict[str, str] = {
+    "missing_time": "the record has no usable interval timestamp",
+    "time_out_of_range": "the interval starts in the future or before 2000",
+    "not_a_number": "the value is neither a number nor null",
+    "negative_production": "production cannot be negative",
+    "out_of_bounds": "the value is outside the physical bounds for its quantity",
+    "not_an_object": "the record is not a JSON object",
+}
+
+
+def bounds_for(quantity: str) -> Bounds | None:
+    best: tuple[int, Bounds] | None = None
+    for prefix, bounds in VALUE_BOUNDS.items():
+        if quantity.startswith(prefix) and (best is None or len(prefix) > best[0]):
+            best = (len(prefix), bounds)
+    return best[1] if best else None
+
+
+def empty_observations() -> pd.DataFrame:
+    frame = pd.DataFrame({c: pd.Series(dtype="object") for c in OBSERVATION_COLUMNS})
+    return frame.astype({"interval_start_utc": "datetime64[us]", "interval_minutes": "int16",
+                         "value": "float64", "record_index": "int64"})
+
+
+def value_violations(quantity: str, values: np.ndarray) -> list[tuple[str, np.ndarray, str]]:
+    """For one quantity's values, each rule that fired: (rule, mask of offending values, detail).
+
+    Vectorised so a 20,000-record batch is validated in milliseconds; each value is blamed on
+    the first rule it breaks only.
+    """
+    bounds = bounds_for(quantity)
+    if bounds is None:
+        return []
+    fired: list[tuple[str, np.ndarray, str]] = []
+    taken = np.zeros(len(values), dtype=bool)
+    if quantity.startswith("production_"):
+        negative = values < 0
+        if negative.any():
+            fired.append(("negative_production", negative, ""))
+            taken |= negative
+    outside = ~taken & ((values < bounds.low) | (values > bounds.high))
+    if outside.any():
+        fired.append(("out_of_bounds", outside, f" [{bounds.low:g}, {bounds.high:g}]"))
+    return fired
+
+
+def coerce_number(value: Any) -> float | None:
+    """A provider value as a float, ``None`` for null; raises ValueError for anything else.
+
+    Strings holding numbers are accepted because some providers send ``"-66"``.
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise ValueError(f"boolean {value!r}")
+    if isinstance(value, (int, float)):
+        number = float(value)
+    elif isinstance(value, str):
+        number = float(value.strip())
+    else:
+        raise ValueError(f"{type(value).__name__} {value!r}")
+    if math.isnan(number) or math.isinf(number):
+        raise ValueError(f"non-finite {value!r}")
+    return number
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def to_json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)

@@ -1,0 +1,269 @@
+"""Energi Data Service (Energinet, Denmark): client and parser.
+
+Contract notes: docs/sources.md. The client always asks for a UTC window (``timezone=UTC``),
+sorted ascending, with ``limit=0`` so one window costs one request — the service allows one
+request per dataset per minute.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from energy_orchestration.model import (
+    EARLIEST_PLAUSIBLE, RULES, DataStatus, NormalisedBatch, Rejection, Unit,
+    coerce_number, empty_observations, value_violations,
+)
+from energy_orchestration.sources.http import NotYetPublished, PoliteSession, SourceError
+
+PROVIDER = "energidataservice"
+LIVE_BASE_URL = "https://api.energidataservice.dk"
+
+
+@dataclass(frozen=True)
+class ColumnMapping:
+    """Where one provider column lands in the canonical vocabulary."""
+
+    column: str
+    zone: str
+    quantity: str
+    unit: Unit = Unit.MW
+    sign: float = 1.0
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str
+    time_column: str
+    interval_minutes: int
+    key_columns: tuple[str, ...]
+    mappings: tuple[ColumnMapping, ...]
+    status: DataStatus = DataStatus.REALTIME
+    zone_column: str | None = None
+    """Column naming the price area, for datasets with one row per area."""
+    fixed_zone: str = "DK"
+    """Message key for datasets whose rows cover all of Denmark."""
+
+    def record_key(self, record: dict[str, Any]) -> str:
+        return "|".join(str(record.get(c)) for c in self.key_columns)
+
+    def message_zone(self, record: dict[str, Any]) -> str:
+        if self.zone_column is None:
+            return self.fixed_zone
+        return f"DK-{record.get(self.zone_column)}"
+
+    def record_time(self, record: Any) -> datetime | None:
+        return parse_utc(record.get(self.time_column)) if isinstance(record, dict) else None
+
+    def normalise(self, records: list[Any], now: datetime | None = None) -> NormalisedBatch:
+        return normalise(self.name, records, now)
+
+    @property
+    def provider(self) -> str:
+        return PROVIDER
+
+
+def _m(column: str, zone: str, quantity: str, unit: Unit = Unit.MW, sign: float = 1.0) -> ColumnMapping:
+    return ColumnMapping(column, zone, quantity, unit, sign)
+
+
+# PowerSystemRightNow has one row per minute for all of Denmark. Production and CO2 are
+# national; links and balancing are split by price area. Exchange columns are already
+# "import into Denmark positive". Exchange_DK1_DK2 is the Great Belt link seen from DK1
+# (positive = into DK1), so DK2 sees it with the opposite sign.
+POWER_SYSTEM_RIGHT_NOW = DatasetSpec(
+    name="PowerSystemRightNow",
+    time_column="Minutes1UTC",
+    interval_minutes=1,
+    key_columns=("Minutes1UTC",),
+    mappings=(
+        _m("CO2Emission", "DK", "co2_intensity_reported", Unit.G_CO2_PER_KWH),
+        _m("ProductionGe100MW", "DK", "production_thermal_other"),
+        _m("ProductionLt100MW", "DK", "production_unknown"),
+        _m("SolarPower", "DK", "production_solar"),
+        _m("OffshoreWindPower", "DK", "production_wind_offshore"),
+        _m("OnshoreWindPower", "DK", "production_wind_onshore"),
+        _m("Exchange_Sum", "DK", "exchange_net"),
+        _m("Exchange_DK1_DE", "DK-DK1", "exchange_de"),
+        _m("Exchange_DK1_NL", "DK-DK1", "exchange_nl"),
+        _m("Exchange_DK1_GB", "DK-DK1", "exchange_gb"),
+        _m("Exchange_DK1_NO", "DK-DK1", "exchange_no"),
+        _m("Exchange_DK1_SE", "DK-DK1", "exchange_se"),
+        _m("Exchange_DK1_DK2", "DK-DK1", "exchange_dk2"),
+        _m("Exchange_DK1_DK2", "DK-DK2", "exchange_dk1", sign=-1.0),
+        _m("Exchange_DK2_DE", "DK-DK2", "exchange_de"),
+        _m("Exchange_DK2_SE", "DK-DK2", "exchange_se"),
+        _m("Exchange_Bornholm_SE", "DK-DK2", "exchange_bornholm_se"),
+        _m("aFRR_ActivatedDK1", "DK-DK1", "balancing_afrr_activated"),
+        _m("aFRR_ActivatedDK2", "DK-DK2", "balancing_afrr_activated"),
+        _m("mFRR_ActivatedDK1", "DK-DK1", "balancing_mfrr_activated"),
+        _m("mFRR_ActivatedDK2", "DK-DK2", "balancing_mfrr_activated"),
+        _m("ImbalanceDK1", "DK-DK1", "balancing_imbalance"),
+        _m("ImbalanceDK2", "DK-DK2", "balancing_imbalance"),
+    ),
+)
+
+DATASETS: dict[str, DatasetSpec] = {spec.name: spec for spec in (POWER_SYSTEM_RIGHT_NOW,)}
+
+
+def format_utc_minute(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M")
+
+
+@dataclass
+class EnergiDataServiceClient:
+    base_url: str = LIVE_BASE_URL
+    http: PoliteSession = field(default_factory=PoliteSession)
+
+    def fetch_window(self, dataset: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
+        """All records with ``start <= time < end`` (UTC), oldest first, in one request.
+
+        Raises :class:`NotYetPublished` when the service has nothing for the window: the
+        caller must not treat that window as done.
+        """
+        spec = DATASETS[dataset]
+        params = {"start": format_utc_minute(start), "end": format_utc_minute(end), "timezone": "UTC",
+                  "sort": spec.time_column, "limit": 0}
+        url = f"{self.base_url.rstrip('/')}/dataset/{dataset}"
+        page = self.http.get_json(url, params)
+        records = _records_of(page, url)
+        total = page.get("total")
+        if isinstance(total, int) and total > len(records):
+            records.extend(self._remaining_pages(url, params, offset=len(records), total=total))
+        if not records:
+            raise NotYetPublished(f"{dataset} has no rows yet for {params['start']}..{params['end']} UTC", url=url)
+        return records
+
+    def _remaining_pages(self, url: str, params: dict[str, Any], offset: int, total: int) -> list[dict[str, Any]]:
+        """The service caps a page below ``total`` only on huge windows; walk the offset then."""
+        out: list[dict[str, Any]] = []
+        while offset < total:
+            page = self.http.get_json(url, {**params, "offset": offset, "limit": 100_000})
+            records = _records_of(page, url)
+            if not records:
+                break
+            out.extend(records)
+            offset += len(records)
+        return out
+
+
+def _records_of(page: Any, url: str) -> list[dict[str, Any]]:
+    if not isinstance(page, dict) or not isinstance(page.get("records"), list):
+        raise SourceError(f"malformed page from {url}: expected an object with a 'records' list",
+                          body=str(page)[:2000], url=url)
+    return page["records"]
+
+
+# --- parsing ---------------------------------------------------------------------------------
+
+def parse_utc(text: Any) -> datetime | None:
+    """``2026-04-08T21:30:00`` (no zone; the API's ...UTC columns) as a naive UTC datetime."""
+    if not isinstance(text, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment
+
+
+def normalise(dataset: str, records: list[Any], now: datetime | None = None) -> NormalisedBatch:
+    """Melt provider records into canonical observations; every refusal carries its rule.
+
+    Works column-wise (one numpy array per provider column) because the landing consumer
+    feeds it tens of thousands of records per batch.
+    """
+    spec = DATASETS[dataset]
+    now_naive = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(tzinfo=None)
+    latest_allowed = now_naive + timedelta(minutes=spec.interval_minutes)
+    rejections: list[Rejection] = []
+    rejected_records: set[int] = set()
+    keys: list[str] = []
+    record_times: list[datetime | None] = []
+    times: list[datetime] = []
+    good: list[int] = []
+    for index, record in enumerate(records):
+        if not isinstance(record, dict):
+            keys.append("")
+            record_times.append(None)
+            _reject_record(rejections, rejected_records, dataset, "not_an_object", index, "", type(record).__name__)
+            continue
+        key = spec.record_key(record)
+        keys.append(key)
+        moment = parse_utc(record.get(spec.time_column))
+        record_times.append(moment)
+        if moment is None:
+            _reject_record(rejections, rejected_records, dataset, "missing_time", index, key,
+                           record.get(spec.time_column))
+        elif moment < EARLIEST_PLAUSIBLE or moment > latest_allowed:
+            _reject_record(rejections, rejected_records, dataset, "time_out_of_range", index, key, moment.isoformat())
+        else:
+            good.append(index)
+            times.append(moment)
+    if not good:
+        return NormalisedBatch(empty_observations(), rejections, rejected_records, keys, record_times)
+
+    kept = [records[i] for i in good]
+    record_index = np.asarray(good, dtype=np.int64)
+    starts = np.asarray(times, dtype="datetime64[us]")
+    chunks: list[pd.DataFrame] = []
+    columns_cache: dict[str, np.ndarray] = {}
+    for mapping in spec.mappings:
+        if mapping.column not in columns_cache:
+            columns_cache[mapping.column] = _numeric_column(kept, mapping.column, record_index, spec, keys, rejections)
+        values = columns_cache[mapping.column] * mapping.sign + 0.0  # + 0.0 turns -0.0 into 0.0
+        present = ~np.isnan(values)
+        for rule, mask, detail in value_violations(mapping.quantity, values):
+            for position in np.flatnonzero(mask):
+                index = int(record_index[position])
+                rejections.append(Rejection(
+                    dataset=dataset, rule=rule, reason=f"{RULES[rule]}{detail}: {mapping.column}={values[position]:g}",
+                    record_index=index, record_key=keys[index], zone=mapping.zone, quantity=mapping.quantity,
+                    value=float(values[position])))
+            present &= ~mask
+        if not present.any():
+            continue
+        chunks.append(pd.DataFrame({
+            "dataset": dataset, "zone": mapping.zone, "quantity": mapping.quantity,
+            "interval_start_utc": starts[present], "interval_minutes": np.int16(spec.interval_minutes),
+            "value": values[present], "unit": mapping.unit.value,
+            "status": spec.status.value, "record_index": record_index[present],
+        }))
+    frame = pd.concat(chunks, ignore_index=True) if chunks else empty_observations()
+    return NormalisedBatch(frame, rejections, rejected_records, keys, record_times)
+
+
+def _numeric_column(records: list[dict[str, Any]], column: str, record_index: np.ndarray, spec: DatasetSpec,
+                    keys: list[str], rejections: list[Rejection]) -> np.ndarray:
+    """One provider column as float64 (NaN = absent/null); non-numbers become rejections."""
+    raw = [r.get(column) for r in records]
+    try:
+        return np.asarray(raw, dtype=np.float64)  # fast path: all numbers or None
+    except (TypeError, ValueError):
+        pass
+    out = np.full(len(raw), np.nan)
+    for position, value in enumerate(raw):
+        try:
+            number = coerce_number(value)
+        except ValueError:
+            index = int(record_index[position])
+            rejections.append(Rejection(dataset=spec.name, rule="not_a_number",
+                                        reason=f"{RULES['not_a_number']}: {column}={value!r}",
+                                        record_index=index, record_key=keys[index], quantity=column, value=value))
+            continue
+        if number is not None:
+            out[position] = number
+    return out
+
+
+def _reject_record(rejections: list[Rejection], rejected: set[int], dataset: str, rule: str, index: int,
+                   key: str, value: Any) -> None:
+    rejected.add(index)
+    rejections.append(Rejection(dataset=dataset, rule=rule, reason=f"{RULES[rule]}: {value!r}",
+                                record_index=index, record_key=key, value=value))

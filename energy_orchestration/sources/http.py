@@ -1,0 +1,105 @@
+"""HTTP behaviour every provider client shares: retries, back-off and honouring 429s.
+
+Providers differ in envelopes and paging, not in how a polite client survives 5xx, timeouts
+and rate limits, so that lives here once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import requests
+
+log = logging.getLogger(__name__)
+
+
+class SourceError(Exception):
+    """A provider answered in a way retrying will not fix (4xx, malformed page)."""
+
+    def __init__(self, message: str, *, status: int | None = None, body: str = "", url: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = body
+        self.url = url
+
+
+class SourceUnavailable(SourceError):
+    """Retries were exhausted on 5xx, timeouts, connection errors or 429s."""
+
+
+class NotYetPublished(SourceError):
+    """The provider has no rows for a window that should have them (yet)."""
+
+
+@dataclass
+class RetryPolicy:
+    max_attempts: int = 4
+    backoff_seconds: float = 1.0
+    max_backoff_seconds: float = 30.0
+    max_retry_after_seconds: float = 90.0
+    """A 429 asking us to wait longer than this fails the call instead of blocking a run."""
+
+
+@dataclass
+class PoliteSession:
+    """A ``requests`` session that retries what is worth retrying and explains what is not."""
+
+    timeout_seconds: float = 30.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    session: requests.Session = field(default_factory=requests.Session)
+    sleep: Callable[[float], None] = time.sleep
+    user_agent: str = "energy-orchestration/0.1 (+https://github.com/energy-orchestration)"
+
+    def get_json(self, url: str, params: dict[str, Any]) -> Any:
+        last_problem = ""
+        for attempt in range(1, self.retry.max_attempts + 1):
+            try:
+                response = self.session.get(url, params=params, timeout=self.timeout_seconds,
+                                            headers={"User-Agent": self.user_agent, "Accept": "application/json"})
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                last_problem = f"{type(exc).__name__}: {exc}"
+                self._back_off(attempt, last_problem, url)
+                continue
+            if response.status_code == 429:
+                wait = _retry_after_seconds(response)
+                last_problem = f"HTTP 429 (Retry-After {wait:g}s)"
+                if wait > self.retry.max_retry_after_seconds:
+                    raise SourceUnavailable(f"rate limited for {wait:g}s by {url}", status=429,
+                                            body=response.text[:500], url=url)
+                if attempt < self.retry.max_attempts:
+                    log.warning("rate limited by %s; waiting %.0fs as Retry-After asks", url, wait)
+                    self.sleep(wait)
+                continue
+            if response.status_code >= 500:
+                last_problem = f"HTTP {response.status_code}: {response.text[:200]}"
+                self._back_off(attempt, last_problem, url)
+                continue
+            if response.status_code >= 400:
+                raise SourceError(f"HTTP {response.status_code} from {response.url}: {response.text[:500]}",
+                                  status=response.status_code, body=response.text, url=response.url)
+            try:
+                return response.json()
+            except ValueError:
+                raise SourceError(f"malformed page from {response.url}: body is not JSON",
+                                  status=response.status_code, body=response.text, url=response.url) from None
+        raise SourceUnavailable(f"gave up on {url} after {self.retry.max_attempts} attempts; last: {last_problem}",
+                                url=url)
+
+    def _back_off(self, attempt: int, problem: str, url: str) -> None:
+        if attempt >= self.retry.max_attempts:
+            return
+        delay = min(self.retry.backoff_seconds * 2 ** (attempt - 1), self.retry.max_backoff_seconds)
+        log.warning("%s from %s (attempt %d/%d); retrying in %.1fs", problem, url, attempt,
+                    self.retry.max_attempts, delay)
+        self.sleep(delay)
+
+
+def _retry_after_seconds(response: requests.Response) -> float:
+    header = response.headers.get("Retry-After", "")
+    try:
+        return max(1.0, float(header))
+    except ValueError:
+        return 60.0  # the real service always sends the header; a minute is its window

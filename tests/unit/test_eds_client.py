@@ -1,0 +1,113 @@
+"""Client behaviour against scripted HTTP answers (I/O faked; the retry logic is real)."""
+
+import json
+from datetime import datetime, timezone
+
+import pytest
+import requests
+
+from energy_orchestration.sources.energidataservice import EnergiDataServiceClient
+from energy_orchestration.sources.http import (
+    NotYetPublished, PoliteSession, RetryPolicy, SourceError, SourceUnavailable,
+)
+
+START = datetime(2026, 4, 8, 21, 0, tzinfo=timezone.utc)
+END = datetime(2026, 4, 8, 22, 0, tzinfo=timezone.utc)
+
+
+def response(status: int, body, headers=None) -> requests.Response:
+    r = requests.Response()
+    r.status_code = status
+    r._content = body if isinstance(body, bytes) else json.dumps(body).encode()
+    r.headers.update(headers or {})
+    r.url = "http://standin/dataset/PowerSystemRightNow"
+    return r
+
+
+class ScriptedSession:
+    def __init__(self, *answers):
+        self.answers = list(answers)
+        self.calls: list[dict] = []
+
+    def get(self, url, params, timeout, headers):
+        self.calls.append(dict(params))
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+def client(*answers, max_attempts=4):
+    sleeps: list[float] = []
+    session = ScriptedSession(*answers)
+    http = PoliteSession(retry=RetryPolicy(max_attempts=max_attempts, backoff_seconds=1.0),
+                         session=session, sleep=sleeps.append)  # type: ignore[arg-type]
+    return EnergiDataServiceClient("http://standin", http), session, sleeps
+
+
+def page(records, total=None):
+    return {"total": len(records) if total is None else total, "dataset": "PowerSystemRightNow", "records": records}
+
+
+def test_asks_for_a_sorted_utc_window_in_one_request(psrn_records):
+    eds, session, _ = client(response(200, page(psrn_records)))
+    assert eds.fetch_window("PowerSystemRightNow", START, END) == psrn_records
+    assert session.calls == [{"start": "2026-04-08T21:00", "end": "2026-04-08T22:00", "timezone": "UTC",
+                              "sort": "Minutes1UTC", "limit": 0}]
+
+
+def test_honours_retry_after_on_429(psrn_records):
+    limited = response(429, {"statusCode": 429, "message": "Rate limit is exceeded. Try again in 17 seconds."},
+                       {"Retry-After": "17"})
+    eds, session, sleeps = client(limited, response(200, page(psrn_records)))
+    assert len(eds.fetch_window("PowerSystemRightNow", START, END)) == 2
+    assert sleeps == [17.0]
+
+
+def test_a_429_asking_for_too_long_a_wait_fails_fast():
+    eds, _, sleeps = client(response(429, {"statusCode": 429}, {"Retry-After": "3600"}))
+    with pytest.raises(SourceUnavailable, match="rate limited for 3600s"):
+        eds.fetch_window("PowerSystemRightNow", START, END)
+    assert sleeps == []
+
+
+def test_retries_5xx_and_timeouts_with_exponential_backoff(psrn_records):
+    eds, session, sleeps = client(response(503, b"Service Unavailable"), requests.Timeout("slow"),
+                                  response(502, b"bad gateway"), response(200, page(psrn_records)))
+    assert len(eds.fetch_window("PowerSystemRightNow", START, END)) == 2
+    assert sleeps == [1.0, 2.0, 4.0]
+
+
+def test_gives_up_after_max_attempts_with_the_last_problem():
+    eds, _, sleeps = client(*[response(503, b"Service Unavailable")] * 3, max_attempts=3)
+    with pytest.raises(SourceUnavailable, match="after 3 attempts; last: HTTP 503"):
+        eds.fetch_window("PowerSystemRightNow", START, END)
+    assert sleeps == [1.0, 2.0]
+
+
+def test_other_4xx_fail_at_once_with_the_service_text():
+    eds, session, _ = client(response(400, b"Invalid column Foo"))
+    with pytest.raises(SourceError, match="HTTP 400 .*Invalid column Foo") as caught:
+        eds.fetch_window("PowerSystemRightNow", START, END)
+    assert caught.value.status == 400 and len(session.calls) == 1
+
+
+@pytest.mark.parametrize("body", [b"<html>oops</html>", json.dumps({"total": 3}).encode()])
+def test_malformed_pages_are_errors_that_keep_the_body(body):
+    eds, _, _ = client(response(200, body))
+    with pytest.raises(SourceError, match="malformed page") as caught:
+        eds.fetch_window("PowerSystemRightNow", START, END)
+    assert caught.value.body
+
+
+def test_total_zero_means_not_yet_published():
+    eds, _, _ = client(response(200, page([])))
+    with pytest.raises(NotYetPublished):
+        eds.fetch_window("PowerSystemRightNow", START, END)
+
+
+def test_pages_beyond_a_capped_first_answer_are_walked_by_offset(psrn_records):
+    first, second = psrn_records
+    eds, session, _ = client(response(200, page([first], total=2)), response(200, page([second], total=2)))
+    assert eds.fetch_window("PowerSystemRightNow", START, END) == [first, second]
+    assert session.calls[1]["offset"] == 1
