@@ -1,0 +1,424 @@
+"""Deterministic, physically plausible synthetic data for Denmark's power system.
+
+The stand-in must answer any time window instantly and identically on every
+machine and in every process, so nothing here keeps state: every value is a
+pure function of the minute. Pseudo-randomness comes from an integer hash
+(splitmix64) of the minute index mixed with a per-channel seed derived with
+blake2b, never from ``random`` or Python's salted ``hash()``.
+
+Slow "weather" (wind, clouds, load deviations) is value noise: hashed knots
+every few hours, smoothly interpolated, so consecutive minutes differ by a few
+MW at most while the series never repeats.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date, datetime, timedelta, timezone
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "POWER_SYSTEM_RIGHT_NOW_FIELDS",
+    "BORDER_CAPACITY_MW",
+    "dk_offset_minutes",
+    "minute_index",
+    "minute_to_datetime",
+    "columns_to_records",
+    "power_system_right_now_columns",
+    "power_system_right_now_record",
+    "power_system_right_now_records",
+    "power_system_right_now_frame",
+    "unit_hash",
+]
+
+#: Field order of a real ``PowerSystemRightNow`` record (clients may rely on it).
+POWER_SYSTEM_RIGHT_NOW_FIELDS: tuple[str, ...] = (
+    "Minutes1UTC",
+    "Minutes1DK",
+    "CO2Emission",
+    "ProductionGe100MW",
+    "ProductionLt100MW",
+    "SolarPower",
+    "OffshoreWindPower",
+    "OnshoreWindPower",
+    "Exchange_Sum",
+    "Exchange_DK1_DE",
+    "Exchange_DK1_NL",
+    "Exchange_DK1_GB",
+    "Exchange_DK1_NO",
+    "Exchange_DK1_SE",
+    "Exchange_DK1_DK2",
+    "Exchange_DK2_DE",
+    "Exchange_DK2_SE",
+    "Exchange_Bornholm_SE",
+    "aFRR_ActivatedDK1",
+    "aFRR_ActivatedDK2",
+    "mFRR_ActivatedDK1",
+    "mFRR_ActivatedDK2",
+    "ImbalanceDK1",
+    "ImbalanceDK2",
+)
+
+#: Interconnector capacities (MW, symmetric) of the borders counted in Exchange_Sum.
+BORDER_CAPACITY_MW: dict[str, float] = {
+    "Exchange_DK1_DE": 2500.0,
+    "Exchange_DK1_NL": 700.0,
+    "Exchange_DK1_GB": 1400.0,
+    "Exchange_DK1_NO": 1600.0,
+    "Exchange_DK1_SE": 700.0,
+    "Exchange_DK2_DE": 600.0,
+    "Exchange_DK2_SE": 1300.0,
+    "Exchange_Bornholm_SE": 60.0,
+}
+#: Typical direction of each border (fraction of capacity; + = import): hydro
+#: from Norway/Sweden flows in, Denmark tends to export towards DE/GB.
+_BORDER_BIAS: dict[str, float] = {
+    "Exchange_DK1_DE": -0.15,
+    "Exchange_DK1_NL": 0.05,
+    "Exchange_DK1_GB": -0.10,
+    "Exchange_DK1_NO": 0.25,
+    "Exchange_DK1_SE": 0.20,
+    "Exchange_DK2_DE": -0.10,
+    "Exchange_DK2_SE": 0.25,
+    "Exchange_Bornholm_SE": 0.35,
+}
+GREAT_BELT_CAPACITY_MW = 600.0
+ONSHORE_CAPACITY_MW = 4800.0
+OFFSHORE_CAPACITY_MW = 2700.0
+SOLAR_CAPACITY_MW = 3600.0
+_LATITUDE_DEG = 55.7
+_LONGITUDE_DEG = 10.5
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_TWO_PI = 2.0 * np.pi
+_YEAR_DAYS = 365.2425
+
+_C0 = np.uint64(0x9E3779B97F4A7C15)
+_C1 = np.uint64(0xBF58476D1CE4E5B9)
+_C2 = np.uint64(0x94D049BB133111EB)
+_S30, _S27, _S31, _S11 = (np.uint64(s) for s in (30, 27, 31, 11))
+
+
+# --------------------------------------------------------------------------- hashing
+
+
+@lru_cache(maxsize=None)
+def _channel_seed(channel: str) -> np.uint64:
+    """Stable 64-bit seed per noise channel (blake2b is identical everywhere)."""
+    digest = hashlib.blake2b(channel.encode(), digest_size=8, person=b"eds-standin").digest()
+    return np.uint64(int.from_bytes(digest, "little"))
+
+
+def _mix64(x: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser; uint64 array arithmetic wraps, which is what we want."""
+    x = x + _C0
+    x = (x ^ (x >> _S30)) * _C1
+    x = (x ^ (x >> _S27)) * _C2
+    return x ^ (x >> _S31)
+
+
+def unit_hash(keys: np.ndarray, channel: str) -> np.ndarray:
+    """Uniform [0, 1) value per integer key and channel, reproducible across machines."""
+    x = np.asarray(keys, dtype=np.int64).astype(np.uint64) ^ _channel_seed(channel)
+    return (_mix64(x) >> _S11).astype(np.float64) * (2.0**-53)
+
+
+def _noise(keys: np.ndarray, channel: str) -> np.ndarray:
+    """Per-minute white noise in [-1, 1)."""
+    return unit_hash(keys, channel) * 2.0 - 1.0
+
+
+def _value_noise(t: np.ndarray, period_minutes: float, channel: str) -> np.ndarray:
+    """Smooth noise in [-1, 1]: hashed knots every ``period_minutes``, smoothstep between."""
+    x = t / period_minutes
+    k = np.floor(x)
+    f = x - k
+    ki = k.astype(np.int64)
+    # Hash only the knots actually spanned (few for long periods), then gather.
+    first, last = int(ki.min()), int(ki.max())
+    if last - first < ki.size:
+        knots = _noise(np.arange(first, last + 2, dtype=np.int64), channel)
+        a = knots[ki - first]
+        b = knots[ki - first + 1]
+    else:
+        a = _noise(ki, channel)
+        b = _noise(ki + 1, channel)
+    s = f * f * (3.0 - 2.0 * f)
+    return a + (b - a) * s
+
+
+# --------------------------------------------------------------------------- time helpers
+
+
+def minute_index(moment: datetime) -> int:
+    """Whole minutes since the Unix epoch (floor); naive datetimes are taken as UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return (moment - _EPOCH) // timedelta(minutes=1)
+
+
+def minute_to_datetime(index: int) -> datetime:
+    """Inverse of :func:`minute_index` (aware UTC)."""
+    return _EPOCH + timedelta(minutes=int(index))
+
+
+def _last_sunday_0100_utc(year: int, month: int) -> int:
+    last = date(year, month, 31)
+    last -= timedelta(days=(last.weekday() + 1) % 7)
+    return minute_index(datetime(last.year, last.month, last.day, 1, tzinfo=timezone.utc))
+
+
+@lru_cache(maxsize=256)
+def _dst_window(year: int) -> tuple[int, int]:
+    """EU summer time (since 1996): last Sunday of March to last Sunday of October, 01:00 UTC."""
+    return _last_sunday_0100_utc(year, 3), _last_sunday_0100_utc(year, 10)
+
+
+def dk_offset_minutes(minutes: np.ndarray) -> np.ndarray:
+    """UTC offset of Europe/Copenhagen (60 or 120) for each minute index, vectorised."""
+    minutes = np.asarray(minutes, dtype=np.int64)
+    years = minutes.astype("datetime64[m]").astype("datetime64[Y]").astype(np.int64) + 1970
+    unique_years, inverse = np.unique(years, return_inverse=True)
+    windows = np.array([_dst_window(int(y)) for y in unique_years], dtype=np.int64).reshape(-1, 2)
+    start = windows[inverse, 0]
+    end = windows[inverse, 1]
+    return np.where((minutes >= start) & (minutes < end), 120, 60).astype(np.int64)
+
+
+_DIGIT0 = np.uint32(ord("0"))
+
+
+def _format_minutes(minutes: np.ndarray) -> np.ndarray:
+    """'YYYY-MM-DDTHH:MM:SS' strings without zone, like the real API.
+
+    Built digit by digit into a UCS-4 buffer: ~10x faster than
+    ``np.datetime_as_string`` for year-long ranges. Years 1000-9999 only.
+    """
+    minutes = np.asarray(minutes, dtype=np.int64)
+    stamp = minutes.astype("datetime64[m]")
+    years_m = stamp.astype("datetime64[Y]")
+    months_m = stamp.astype("datetime64[M]")
+    days_m = stamp.astype("datetime64[D]")
+    year = years_m.astype(np.int64) + 1970
+    month = (months_m - years_m.astype("datetime64[M]")).astype(np.int64) + 1
+    day = (days_m - months_m.astype("datetime64[D]")).astype(np.int64) + 1
+    minute_of_day = minutes - days_m.astype("datetime64[m]").astype(np.int64)
+    hour, minute = np.divmod(minute_of_day, 60)
+    out = np.empty((minutes.size, 19), dtype=np.uint32)
+    for col, value in ((0, year // 100), (2, year % 100), (5, month), (8, day), (11, hour), (14, minute)):
+        tens, ones = np.divmod(value.astype(np.uint32), np.uint32(10))
+        out[:, col] = tens + _DIGIT0
+        out[:, col + 1] = ones + _DIGIT0
+    out[:, 4] = out[:, 7] = ord("-")
+    out[:, 10] = ord("T")
+    out[:, 13] = out[:, 16] = ord(":")
+    out[:, 17] = out[:, 18] = _DIGIT0
+    return out.view("U19").reshape(minutes.shape)
+
+
+def _smoothstep(x: np.ndarray) -> np.ndarray:
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * (3.0 - 2.0 * x)
+
+
+# --------------------------------------------------------------------------- the model
+
+
+def power_system_right_now_columns(minutes: np.ndarray) -> dict[str, np.ndarray]:
+    """Generate all ``PowerSystemRightNow`` columns for the given minute indices.
+
+    Vectorised so a year (525,600 minutes) takes well under a second; the order
+    of ``minutes`` is preserved. Timestamp columns are numpy string arrays,
+    everything else float64 rounded to 2 decimals.
+    """
+    m = np.asarray(minutes, dtype=np.int64).ravel()
+    t = m.astype(np.float64)
+    day = t / 1440.0
+    doy = np.mod(day, _YEAR_DAYS)  # 0 at 1 January (drifts < 1 day over leap cycles)
+    winter = np.cos(_TWO_PI * (doy - 15.0) / _YEAR_DAYS)  # +1 mid-January, -1 mid-July
+    utc_hour = np.mod(m, 1440).astype(np.float64) / 60.0
+
+    offset = dk_offset_minutes(m)
+    local = m + offset
+    local_hour = np.mod(local, 1440).astype(np.float64) / 60.0
+    local_weekday = np.mod(local // 1440 + 3, 7)  # 1970-01-01 was a Thursday (Monday = 0)
+    hours_since_monday = local_weekday.astype(np.float64) * 24.0 + local_hour
+
+    # --- consumption: daily shape (night trough, morning and evening peaks), weekly, seasonal
+    h = np.where(hours_since_monday < 24.0, hours_since_monday + 168.0, hours_since_monday)
+    weekend = _smoothstep((h - 118.0) / 4.0) - _smoothstep((h - 166.0) / 4.0)
+    daily = (
+        1.0
+        - 0.12 * np.cos(_TWO_PI * (local_hour - 4.0) / 24.0)
+        + 0.05 * np.exp(-(((local_hour - 9.0) / 2.5) ** 2))
+        + 0.08 * np.exp(-(((local_hour - 18.0) / 1.8) ** 2))
+    )
+    load = (
+        (4050.0 + 650.0 * winter)
+        * daily
+        * (1.0 - 0.09 * weekend)
+        * (1.0 + 0.03 * _value_noise(t, 360.0, "load6h"))
+        + 6.0 * _noise(m, "load1m")
+    )
+
+    # --- solar: sun elevation at ~55.7N/10.5E, clear-sky bell scaled by clouds
+    lat = np.radians(_LATITUDE_DEG)
+    decl = np.radians(23.44) * np.sin(_TWO_PI * (doy + 1.0 + 284.0) / 365.0)
+    hour_angle = np.radians(15.0 * (utc_hour + _LONGITUDE_DEG / 15.0 - 12.0))
+    sin_el = np.sin(lat) * np.sin(decl) + np.cos(lat) * np.cos(decl) * np.cos(hour_angle)
+    clouds = np.clip(
+        0.6 + 0.35 * _value_noise(t, 1440.0, "cloud24h") + 0.15 * _value_noise(t, 120.0, "cloud2h"),
+        0.0,
+        1.0,
+    )
+    solar = np.where(
+        sin_el > 0.0,
+        SOLAR_CAPACITY_MW * 0.85 * np.power(np.clip(sin_el, 0.0, 1.0), 1.15) * (0.3 + 0.7 * clouds),
+        0.0,
+    )
+
+    # --- wind: slow weather systems, windier in winter; offshore steadier and stronger
+    weather = (
+        0.42
+        + 0.13 * winter
+        + 0.33 * _value_noise(t, 4320.0, "wind72h")
+        + 0.16 * _value_noise(t, 1080.0, "wind18h")
+        + 0.06 * _value_noise(t, 180.0, "wind3h")
+    )
+    onshore = ONSHORE_CAPACITY_MW * 0.92 * np.power(np.clip(weather, 0.0, 1.0), 1.5)
+    onshore = np.clip(onshore * (1.0 + 0.002 * _noise(m, "onshore1m")), 0.0, ONSHORE_CAPACITY_MW)
+    offshore_weather = np.clip(weather + 0.08 + 0.08 * _value_noise(t, 360.0, "offshore6h"), 0.0, 1.0)
+    offshore = OFFSHORE_CAPACITY_MW * 0.95 * np.power(offshore_weather, 1.3)
+    offshore = np.clip(offshore * (1.0 + 0.002 * _noise(m, "offshore1m")), 0.0, OFFSHORE_CAPACITY_MW)
+
+    # --- thermal: decentral CHP follows heat demand; central plants fill part of the residual
+    lt100 = np.clip(
+        420.0 + 220.0 * winter + 60.0 * _value_noise(t, 720.0, "lt12h") + 0.05 * (load - 4000.0),
+        150.0,
+        1000.0,
+    ) + 2.0 * _noise(m, "lt1m")
+    residual = load - onshore - offshore - solar - lt100
+    ge100 = np.clip(
+        350.0 + 250.0 * winter + 0.45 * np.clip(residual, 0.0, None) + 120.0 * _value_noise(t, 1440.0, "ge24h"),
+        120.0,
+        3200.0,
+    ) + 3.0 * _noise(m, "ge1m")
+
+    # --- net import closes the balance; curtail wind if exports would exceed the cables
+    caps = np.array(list(BORDER_CAPACITY_MW.values()))
+    max_exchange = 0.9 * caps.sum()
+    net_import = load - (ge100 + lt100 + solar + onshore + offshore)
+    excess = np.clip(-max_exchange - net_import, 0.0, None)
+    wind = onshore + offshore
+    keep = np.where(wind > 0.0, 1.0 - excess / np.maximum(wind, 1e-9), 1.0)
+    onshore = onshore * keep
+    offshore = offshore * keep
+    net_import = np.clip(net_import + excess, -max_exchange, max_exchange)
+
+    # --- split the net import over the borders: a smooth per-border pattern, then the
+    # remainder proportionally to each border's headroom (keeps every flow within capacity)
+    names = list(BORDER_CAPACITY_MW)
+    base = np.stack(
+        [
+            BORDER_CAPACITY_MW[n] * (_BORDER_BIAS[n] + 0.45 * _value_noise(t, 480.0 + 97.0 * i, n))
+            for i, n in enumerate(names)
+        ]
+    )
+    delta = net_import - base.sum(axis=0)
+    headroom = np.where(delta > 0.0, caps[:, None] - base, caps[:, None] + base)
+    flows = base + delta * headroom / np.maximum(headroom.sum(axis=0), 1e-9)
+    flows = flows + 2.0 * np.stack([_noise(m, n + "1m") for n in names])
+    flows = np.round(np.clip(flows, -caps[:, None], caps[:, None]), 2)
+    exchange_sum = np.round(flows.sum(axis=0), 2)
+    great_belt = np.clip(
+        GREAT_BELT_CAPACITY_MW * (0.15 + 0.5 * _value_noise(t, 600.0, "greatbelt")) + 2.0 * _noise(m, "gb1m"),
+        -GREAT_BELT_CAPACITY_MW,
+        GREAT_BELT_CAPACITY_MW,
+    )
+
+    # --- CO2 intensity follows the thermal share of production
+    production = ge100 + lt100 + solar + onshore + offshore
+    co2 = 12.0 + (ge100 * 380.0 + lt100 * 300.0) / np.maximum(production, 1.0)
+    co2 = np.clip(co2 + 0.3 * _noise(m, "co21m"), 5.0, 450.0)
+
+    # --- balancing: small signed activations; mFRR is mostly zero with occasional ramps
+    afrr1 = 45.0 * _value_noise(t, 30.0, "afrr1") + 3.0 * _noise(m, "afrr1m")
+    afrr2 = 20.0 * _value_noise(t, 35.0, "afrr2") + 2.0 * _noise(m, "afrr2m")
+    mfrr = []
+    for zone in ("mfrr1", "mfrr2"):
+        v = _value_noise(t, 90.0, zone)
+        mfrr.append(np.where(np.abs(v) > 0.7, np.sign(v) * (np.abs(v) - 0.7) / 0.3 * 250.0, 0.0))
+    imb1 = 110.0 * _value_noise(t, 45.0, "imb1") - 0.5 * afrr1 + 4.0 * _noise(m, "imb1m")
+    imb2 = 50.0 * _value_noise(t, 50.0, "imb2") - 0.5 * afrr2 + 3.0 * _noise(m, "imb2m")
+
+    def r(x: np.ndarray) -> np.ndarray:
+        return np.round(x, 2) + 0.0  # "+ 0.0" turns -0.0 into 0.0
+
+    columns: dict[str, np.ndarray] = {
+        "Minutes1UTC": _format_minutes(m),
+        "Minutes1DK": _format_minutes(local),
+        "CO2Emission": r(co2),
+        "ProductionGe100MW": r(ge100),
+        "ProductionLt100MW": r(lt100),
+        "SolarPower": r(solar),
+        "OffshoreWindPower": r(offshore),
+        "OnshoreWindPower": r(onshore),
+        "Exchange_Sum": exchange_sum + 0.0,
+    }
+    for i, name in enumerate(names[:5]):
+        columns[name] = flows[i] + 0.0
+    columns["Exchange_DK1_DK2"] = r(great_belt)
+    for i, name in enumerate(names[5:], start=5):
+        columns[name] = flows[i] + 0.0
+    columns.update(
+        {
+            "aFRR_ActivatedDK1": r(afrr1),
+            "aFRR_ActivatedDK2": r(afrr2),
+            "mFRR_ActivatedDK1": r(mfrr[0]),
+            "mFRR_ActivatedDK2": r(mfrr[1]),
+            "ImbalanceDK1": r(imb1),
+            "ImbalanceDK2": r(imb2),
+        }
+    )
+    return {name: columns[name] for name in POWER_SYSTEM_RIGHT_NOW_FIELDS}
+
+
+def columns_to_records(columns: dict[str, np.ndarray], fields: tuple[str, ...] | list[str]) -> list[dict]:
+    """Turn column arrays into JSON-ready dicts (Python str/float) in ``fields`` order."""
+    lists = [columns[f].tolist() for f in fields]
+    return [dict(zip(fields, row)) for row in zip(*lists)]
+
+
+def power_system_right_now_record(minute_utc: datetime) -> dict:
+    """One record for the minute containing ``minute_utc`` (naive = UTC); pure and deterministic."""
+    cols = power_system_right_now_columns(np.array([minute_index(minute_utc)], dtype=np.int64))
+    return columns_to_records(cols, POWER_SYSTEM_RIGHT_NOW_FIELDS)[0]
+
+
+def _minute_range(start_utc: datetime, end_utc: datetime) -> np.ndarray:
+    lo = -((_EPOCH - _aware(start_utc)) // timedelta(minutes=1))  # ceil: start is inclusive
+    hi = -((_EPOCH - _aware(end_utc)) // timedelta(minutes=1))  # end is exclusive
+    return np.arange(lo, max(lo, hi), dtype=np.int64)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+
+
+def power_system_right_now_records(start_utc: datetime, end_utc: datetime) -> list[dict]:
+    """All records with start <= minute < end, oldest first."""
+    minutes = _minute_range(start_utc, end_utc)
+    return columns_to_records(power_system_right_now_columns(minutes), POWER_SYSTEM_RIGHT_NOW_FIELDS)
+
+
+def power_system_right_now_frame(start_utc: datetime, end_utc: datetime) -> pd.DataFrame:
+    """Same as :func:`power_system_right_now_records` but as a DataFrame (fast for long ranges)."""
+    import pandas as pd
+
+    return pd.DataFrame(power_system_right_now_columns(_minute_range(start_utc, end_utc)))
