@@ -1,0 +1,59 @@
+"""The message format on raw topics: versioned JSON around the provider's record, untouched.
+
+Carrying the raw record (not our parse of it) means a parser fix can be replayed from the
+topic or from ``raw_records`` without re-fetching from the provider.
+"""
+
+from __future__ import annotations
+
+import orjson
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+SCHEMA = "energy.raw-record"
+VERSION = 1
+
+
+class DecodeError(ValueError):
+    """The message is not a raw-record envelope we understand; the text says why."""
+
+
+@dataclass(frozen=True)
+class Envelope:
+    provider: str
+    dataset: str
+    fetched_at_utc: datetime  # naive UTC
+    record: Any
+
+
+def encode(provider: str, dataset: str, record: dict[str, Any], fetched_at: datetime) -> bytes:
+    fetched = fetched_at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return orjson.dumps({"schema": SCHEMA, "v": VERSION, "provider": provider, "dataset": dataset,
+                         "fetched_at": fetched, "record": record})
+
+
+def decode(value: bytes | None, known_datasets: set[str]) -> Envelope:
+    if value is None:
+        raise DecodeError("empty message (tombstone)")
+    try:
+        document = orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
+        raise DecodeError(f"not JSON: {exc}") from None
+    if not isinstance(document, dict):
+        raise DecodeError(f"not a JSON object but {type(document).__name__}")
+    if document.get("schema") != SCHEMA:
+        raise DecodeError(f"unknown schema {document.get('schema')!r}")
+    if document.get("v") != VERSION:
+        raise DecodeError(f"unsupported envelope version {document.get('v')!r} (this consumer reads {VERSION})")
+    dataset = document.get("dataset")
+    if dataset not in known_datasets:
+        raise DecodeError(f"unknown dataset {dataset!r}")
+    try:
+        fetched = datetime.fromisoformat(document["fetched_at"]).astimezone(timezone.utc).replace(tzinfo=None)
+    except (KeyError, TypeError, ValueError):
+        raise DecodeError(f"bad fetched_at {document.get('fetched_at')!r}") from None
+    if "record" not in document:
+        raise DecodeError("no 'record' field")
+    return Envelope(provider=str(document.get("provider")), dataset=dataset, fetched_at_utc=fetched,
+                    record=document["record"])

@@ -1,0 +1,93 @@
+"""The only way any process opens the DuckDB warehouse.
+
+DuckDB allows one read-write process per file, and read-only opens fail while a writer holds
+it. So every process (landing consumer, Dagster runs, the HTTP API) opens a *short-lived*
+connection under an inter-process ``flock``: exclusive for writers, shared for readers (many
+read-only opens can coexist). The wait is bounded and ends in a clear error, and nobody keeps
+the file open while idle, so the others get their turn.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from energy_orchestration.warehouse.schema import migrate
+
+log = logging.getLogger(__name__)
+
+
+class WarehouseBusy(TimeoutError):
+    """Another process held the warehouse longer than the configured wait."""
+
+
+@dataclass(frozen=True)
+class Warehouse:
+    path: Path
+    lock_timeout_seconds: float = 60.0
+
+    @property
+    def lock_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".lock")
+
+    @contextmanager
+    def connect(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection held only for the ``with`` block.
+
+        Writers get a migrated schema; readers of a file that does not exist yet get a
+        writer's treatment once so they can read empty tables instead of failing.
+        """
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if read_only and not self.path.exists():
+            read_only = False
+        with _file_lock(self.lock_path, exclusive=not read_only, timeout=self.lock_timeout_seconds):
+            connection = duckdb.connect(str(self.path), read_only=read_only)
+            try:
+                if not read_only:
+                    migrate(connection)
+                yield connection
+            finally:
+                connection.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A write connection inside BEGIN/COMMIT; any exception rolls everything back."""
+        with self.connect() as connection:
+            connection.execute("BEGIN TRANSACTION")
+            try:
+                yield connection
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            connection.execute("COMMIT")
+
+
+@contextmanager
+def _file_lock(path: Path, *, exclusive: bool, timeout: float) -> Iterator[None]:
+    mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + timeout
+        delay = 0.005
+        while True:
+            try:
+                fcntl.flock(descriptor, mode | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise WarehouseBusy(
+                        f"warehouse lock {path} still held by another process after {timeout:g}s "
+                        "(raise ENERGY_WAREHOUSE_LOCK_TIMEOUT_SECONDS if long backfills are expected)") from None
+                time.sleep(delay)
+                delay = min(delay * 2, 0.1)
+        yield
+    finally:
+        os.close(descriptor)  # closing the descriptor releases the flock

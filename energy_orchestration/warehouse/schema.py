@@ -1,0 +1,107 @@
+"""Warehouse tables, created by numbered migrations so an existing file upgrades in place.
+
+All timestamps are naive ``TIMESTAMP`` values in UTC (columns end in ``_utc``): DuckDB's
+``TIMESTAMPTZ`` renders in the session's zone, which would make the same query print
+different hours on different machines.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: landing tables
+    """
+    CREATE TABLE observations (
+        dataset            VARCHAR   NOT NULL,
+        zone               VARCHAR   NOT NULL,
+        quantity           VARCHAR   NOT NULL,
+        interval_start_utc TIMESTAMP NOT NULL,
+        interval_minutes   SMALLINT  NOT NULL,
+        value              DOUBLE    NOT NULL,
+        unit               VARCHAR   NOT NULL,
+        status             VARCHAR   NOT NULL,
+        fetched_at_utc     TIMESTAMP,
+        kafka_partition    INTEGER,
+        kafka_offset       BIGINT,
+        landed_at_utc      TIMESTAMP NOT NULL
+        -- natural key (dataset, zone, quantity, interval_start_utc) is kept unique by
+        -- landing.py's upsert, not by an index: see _upsert_observations for why
+    );
+    CREATE TABLE raw_records (
+        dataset            VARCHAR   NOT NULL,
+        record_key         VARCHAR   NOT NULL,
+        interval_start_utc TIMESTAMP,
+        payload            JSON      NOT NULL,
+        fetched_at_utc     TIMESTAMP,
+        kafka_partition    INTEGER,
+        kafka_offset       BIGINT,
+        landed_at_utc      TIMESTAMP NOT NULL,
+        PRIMARY KEY (dataset, record_key)
+    );
+    CREATE TABLE quarantine (
+        source_id          VARCHAR   NOT NULL,  -- topic/partition/offset, or fetch:<url> for pages
+        rule               VARCHAR   NOT NULL,
+        quantity           VARCHAR   NOT NULL DEFAULT '',
+        stage              VARCHAR   NOT NULL,  -- fetch | decode | record | value
+        dataset            VARCHAR,
+        record_key         VARCHAR,
+        zone               VARCHAR,
+        reason             VARCHAR   NOT NULL,
+        payload            VARCHAR,
+        quarantined_at_utc TIMESTAMP NOT NULL,
+        PRIMARY KEY (source_id, rule, quantity)
+    );
+    CREATE TABLE ingest_log (
+        batch_id           VARCHAR   NOT NULL,
+        dataset            VARCHAR   NOT NULL,
+        consumer_group     VARCHAR   NOT NULL,
+        landed_at_utc      TIMESTAMP NOT NULL,
+        messages           INTEGER   NOT NULL,
+        observations       INTEGER   NOT NULL,
+        quarantined        INTEGER   NOT NULL,
+        dead_lettered      INTEGER   NOT NULL,
+        min_interval_utc   TIMESTAMP,
+        max_interval_utc   TIMESTAMP,
+        offsets            JSON,      -- {"topic/partition": [first, last]}
+        lag                JSON,      -- {"topic/partition": high watermark - next offset}
+        PRIMARY KEY (batch_id, dataset)
+    );
+    """,
+    # 2: first aggregate
+    """
+    CREATE TABLE agg_hourly (
+        dataset            VARCHAR   NOT NULL,
+        zone               VARCHAR   NOT NULL,
+        quantity           VARCHAR   NOT NULL,
+        hour_start_utc     TIMESTAMP NOT NULL,
+        unit               VARCHAR   NOT NULL,
+        mean_value         DOUBLE,
+        min_value          DOUBLE,
+        max_value          DOUBLE,
+        energy_mwh         DOUBLE,   -- only for MW quantities: sum(value * minutes / 60)
+        minutes_present    INTEGER   NOT NULL,
+        minutes_expected   INTEGER   NOT NULL,
+        built_at_utc       TIMESTAMP NOT NULL,
+        PRIMARY KEY (dataset, zone, quantity, hour_start_utc)
+    );
+    """,
+)
+
+
+def migrate(connection: duckdb.DuckDBPyConnection) -> None:
+    """Apply the migrations this file has not seen yet; cheap when it is up to date."""
+    connection.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    row = connection.execute("SELECT max(version) FROM schema_version").fetchall()[0]
+    current = row[0] if row and row[0] is not None else 0
+    for number, statement in enumerate(MIGRATIONS, start=1):
+        if number <= current:
+            continue
+        connection.execute("BEGIN TRANSACTION")
+        try:
+            connection.execute(statement)
+            connection.execute("INSERT INTO schema_version VALUES (?)", [number])
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise

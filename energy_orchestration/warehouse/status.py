@@ -1,0 +1,36 @@
+"""A human summary of the warehouse (`energy status`): what landed, what was refused, how fresh."""
+
+from __future__ import annotations
+
+from energy_orchestration.assets.metadata import markdown_preview
+from energy_orchestration.warehouse.connection import Warehouse
+
+
+def warehouse_status(warehouse: Warehouse) -> str:
+    with warehouse.connect(read_only=True) as connection:
+        landed = connection.execute("""
+            SELECT dataset, zone, count(DISTINCT quantity) AS quantities, count(*) AS observations,
+                   min(interval_start_utc) AS first_utc, max(interval_start_utc) AS last_utc,
+                   count(DISTINCT interval_start_utc) AS intervals
+            FROM observations GROUP BY ALL ORDER BY ALL
+        """).df()
+        duplicates = connection.execute("""
+            SELECT count(*) FROM (SELECT 1 FROM observations
+                                  GROUP BY dataset, zone, quantity, interval_start_utc HAVING count(*) > 1)
+        """).fetchall()[0][0]
+        refused = connection.execute("""
+            SELECT stage, coalesce(dataset, '(undecodable)') AS dataset, rule, count(*) AS n
+            FROM quarantine GROUP BY ALL ORDER BY ALL
+        """).df()
+        ingest = connection.execute("""
+            SELECT dataset, count(*) AS batches, sum(messages) AS messages,
+                   max(landed_at_utc) AS last_landed_utc, arg_max(lag, landed_at_utc) AS last_lag
+            FROM ingest_log GROUP BY ALL ORDER BY ALL
+        """).df()
+    return "\n\n".join([
+        f"# Warehouse {warehouse.path}",
+        "## Landed observations\n" + markdown_preview(landed, "(none yet)"),
+        f"Duplicate natural keys: {duplicates}",
+        "## Quarantine\n" + markdown_preview(refused, "(empty)"),
+        "## Ingest log\n" + markdown_preview(ingest, "(empty)"),
+    ])

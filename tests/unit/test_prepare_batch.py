@@ -1,0 +1,60 @@
+"""What one consumer batch turns into, before any I/O: landed rows, quarantine, dead letters, offsets."""
+
+from datetime import datetime, timezone
+
+from energy_orchestration.sources.energidataservice import POWER_SYSTEM_RIGHT_NOW
+from energy_orchestration.streaming.consumer import prepare_batch
+from energy_orchestration.streaming.envelope import encode
+
+FETCHED = datetime(2026, 4, 8, 21, 31, tzinfo=timezone.utc)
+NOW = datetime(2026, 4, 9, tzinfo=timezone.utc)
+
+
+class Message:
+    def __init__(self, value, offset, partition=0, topic="energy.raw.powersystemrightnow"):
+        self._value, self._offset, self._partition, self._topic = value, offset, partition, topic
+
+    def topic(self): return self._topic
+    def partition(self): return self._partition
+    def offset(self): return self._offset
+    def key(self): return b"DK"
+    def value(self): return self._value
+    def error(self): return None
+
+
+def wrap(record):
+    return encode("energidataservice", "PowerSystemRightNow", record, FETCHED)
+
+
+def test_a_batch_lands_good_records_and_keeps_every_refusal(psrn_records):
+    good, other = psrn_records
+    messages = [
+        Message(wrap(good), 10),
+        Message(b"garbage", 11),                                          # undecodable -> DLQ + quarantine
+        Message(wrap(dict(other, Minutes1UTC="never")), 12),              # record-level -> DLQ + quarantine
+        Message(wrap(dict(other, SolarPower=-3.0)), 7, partition=1),      # one value -> quarantine only
+    ]
+    prepared = prepare_batch(messages, "group", NOW)
+    landing = prepared.landing
+    mappings = len(POWER_SYSTEM_RIGHT_NOW.mappings)
+    assert len(landing.observations) == mappings + (mappings - 1)
+    assert set(landing.observations.kafka_offset) == {10, 7}
+    assert sorted(landing.raw_records.record_key) == ["2026-04-08T21:29:00", "2026-04-08T21:30:00"]
+    rules = sorted((q.stage, q.rule, q.source_id) for q in landing.quarantine)
+    assert rules == [("decode", "undecodable", "energy.raw.powersystemrightnow/0/11"),
+                     ("record", "missing_time", "energy.raw.powersystemrightnow/0/12"),
+                     ("value", "negative_production", "energy.raw.powersystemrightnow/1/7")]
+    assert sorted(d.offset for d in prepared.dead_letters) == [11, 12]
+    assert all(d.reason for d in prepared.dead_letters)
+    # every message is accounted for: offsets advance past all of them
+    assert prepared.next_offsets == {("energy.raw.powersystemrightnow", 0): 13, ("energy.raw.powersystemrightnow", 1): 8}
+    log = {row.dataset: row for row in landing.ingest_log}
+    assert log["PowerSystemRightNow"].messages == 3 and log["(undecodable)"].messages == 1
+
+
+def test_a_message_seen_twice_in_a_batch_is_kept_once_later(psrn_records):
+    messages = [Message(wrap(psrn_records[0]), 1), Message(wrap(psrn_records[0]), 2)]
+    prepared = prepare_batch(messages, "group", NOW)
+    # both are handed to the upsert, which keeps the newest offset per key (tested in integration)
+    assert len(prepared.landing.observations) == 2 * len(POWER_SYSTEM_RIGHT_NOW.mappings)
+    assert prepared.dead_letters == []
