@@ -1,0 +1,103 @@
+"""The `energy` command. Each subcommand is one process of the platform."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+
+from energy_orchestration import settings
+
+
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from energy_orchestration.demo import run_demo
+
+    return run_demo(source=args.source)
+
+
+def cmd_standin(args: argparse.Namespace) -> int:
+    from energy_orchestration.standin import StandinConfig, serve_forever
+
+    serve_forever(StandinConfig(host=args.host, port=args.port, rate_limit_per_minute=args.rate_limit))
+    return 0
+
+
+def cmd_consume(args: argparse.Namespace) -> int:
+    from energy_orchestration.streaming.consumer import LandingConsumer
+    from energy_orchestration.warehouse import default_warehouse
+
+    servers = settings.get("KAFKA_BOOTSTRAP_SERVERS")
+    if not servers:
+        print("KAFKA_BOOTSTRAP_SERVERS is not set (`energy demo` sets it for its embedded broker)", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: object) -> None:
+        logging.getLogger("energy_orchestration").info("signal %d: finishing the current batch, then exiting", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    consumer = LandingConsumer(servers, default_warehouse(), settings.get("ENERGY_CONSUMER_GROUP"),
+                               batch_max_messages=settings.get_int("ENERGY_CONSUMER_BATCH_MAX_MESSAGES"),
+                               batch_max_seconds=settings.get_float("ENERGY_CONSUMER_BATCH_MAX_SECONDS"))
+    consumer.run(stop)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from energy_orchestration.warehouse import default_warehouse
+    from energy_orchestration.warehouse.status import warehouse_status
+
+    print(warehouse_status(default_warehouse()))
+    return 0
+
+
+def cmd_settings(args: argparse.Namespace) -> int:
+    print(settings.markdown_table())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="energy", description="Real-time electricity data platform.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="run the whole pipeline locally (broker, stand-in, consumer, Dagster)")
+    demo.add_argument("--source", choices=["standin", "live"], default="standin",
+                      help="local API stand-ins (default) or the real public APIs")
+    demo.set_defaults(func=cmd_demo)
+
+    standin = sub.add_parser("standin", help="serve the local Energi Data Service stand-in")
+    standin.add_argument("--host", default="127.0.0.1")
+    standin.add_argument("--port", type=int, default=settings.get_int("ENERGY_STANDIN_PORT"))
+    standin.add_argument("--rate-limit", type=float, default=settings.get_float("ENERGY_STANDIN_RATE_LIMIT_PER_MINUTE"),
+                         help="requests per dataset per minute per client (0 = unlimited)")
+    standin.set_defaults(func=cmd_standin)
+
+    consume = sub.add_parser("consume", help="land Kafka topics into DuckDB until SIGTERM")
+    consume.set_defaults(func=cmd_consume)
+
+    status = sub.add_parser("status", help="summarise what the warehouse holds")
+    status.set_defaults(func=cmd_status)
+
+    table = sub.add_parser("settings", help="print the environment variables and their defaults")
+    table.set_defaults(func=cmd_settings)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _logging(args.verbose)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,232 @@
+"""`energy demo`: the whole pipeline on one laptop, started and stopped as one thing.
+
+Every part runs as its own process (as in production) in its own process group, so Ctrl-C
+here stops them in order — Dagster first, then the consumer (it finishes its batch), the
+stand-in, the broker last — and anything still alive after a grace period is killed with its
+whole group. Nothing is left behind.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Callable
+
+import requests
+
+from energy_orchestration import settings
+from energy_orchestration.sources.energidataservice import LIVE_BASE_URL
+from energy_orchestration.streaming.broker import broker_binary
+
+DAGSTER_YAML = Path(__file__).with_name("dagster.yaml")
+
+
+@dataclass
+class Child:
+    name: str
+    command: list[str]
+    stop_signal: int
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+    log_handle: IO[bytes] | None = field(default=None, repr=False)
+
+
+def say(message: str) -> None:
+    print(f"[energy demo] {message}", flush=True)
+
+
+def _port_open(port: int, host: str = "127.0.0.1") -> bool:
+    try:
+        socket.create_connection((host, port), timeout=0.2).close()
+        return True
+    except OSError:
+        return False
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=1).status_code < 500
+    except requests.RequestException:
+        return False
+
+
+class DemoStack:
+    def __init__(self, source: str = "standin", state_dir: Path | None = None) -> None:
+        self.source = source
+        self.state_dir = (state_dir or settings.state_dir()).resolve()
+        self.logs = self.state_dir / "logs"
+        self.children: list[Child] = []
+        self.env = dict(os.environ)
+
+    def configure(self) -> None:
+        self.logs.mkdir(parents=True, exist_ok=True)
+        dagster_home = self.state_dir / "dagster"
+        dagster_home.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(DAGSTER_YAML, dagster_home / "dagster.yaml")
+        self.env.update({
+            "ENERGY_STATE_DIR": str(self.state_dir),
+            "ENERGY_WAREHOUSE_PATH": str(settings.warehouse_path() if settings.get("ENERGY_WAREHOUSE_PATH")
+                                         else self.state_dir / "warehouse.duckdb"),
+            "DAGSTER_HOME": str(dagster_home),
+            "PYTHONUNBUFFERED": "1",
+        })
+        if not settings.get("KAFKA_BOOTSTRAP_SERVERS"):
+            self.env["KAFKA_BOOTSTRAP_SERVERS"] = f"127.0.0.1:{settings.get_int('ENERGY_BROKER_PORT')}"
+            self.embedded_broker = True
+        else:
+            self.embedded_broker = False
+        if "ENERGY_EDS_BASE_URL" not in os.environ:
+            self.env["ENERGY_EDS_BASE_URL"] = (LIVE_BASE_URL if self.source == "live"
+                                               else f"http://127.0.0.1:{settings.get_int('ENERGY_STANDIN_PORT')}")
+
+    def _spawn(self, name: str, command: list[str], stop_signal: int = signal.SIGTERM) -> Child:
+        child = Child(name, command, stop_signal, self.logs / f"{name}.log")
+        child.log_handle = open(child.log_path, "ab")
+        child.process = subprocess.Popen(command, env=self.env, stdout=child.log_handle, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
+        self.children.append(child)
+        return child
+
+    def _wait_ready(self, child: Child, ready: Callable[[], bool], timeout: float) -> None:
+        started = time.monotonic()
+        while not ready():
+            assert child.process is not None
+            if child.process.poll() is not None:
+                raise RuntimeError(f"{child.name} exited with code {child.process.returncode}; "
+                                   f"last lines of {child.log_path}:\n{_tail(child.log_path)}")
+            if time.monotonic() - started > timeout:
+                raise RuntimeError(f"{child.name} not ready after {timeout:g}s; see {child.log_path}")
+            time.sleep(0.2)
+        say(f"  {child.name:<10} ready in {time.monotonic() - started:4.1f}s  (log: {child.log_path})")
+
+    def start(self) -> None:
+        self.configure()
+        energy = [sys.executable, "-m", "energy_orchestration.cli"]
+        say(f"state folder {self.state_dir}")
+        steps = 3 + int(self.embedded_broker) + int(self.source == "standin")
+        step = 0
+        if self.embedded_broker:
+            step += 1
+            port = settings.get_int("ENERGY_BROKER_PORT")
+            if _port_open(port):
+                raise RuntimeError(f"port {port} is busy; set ENERGY_BROKER_PORT to a free port")
+            say(f"[{step}/{steps}] starting embedded Kafka broker on 127.0.0.1:{port}")
+            url = f"tcp://127.0.0.1:{port}"
+            broker = self._spawn("broker", [str(broker_binary()), "broker", "--listener-url", url,
+                                            "--advertised-listener-url", url], stop_signal=signal.SIGINT)
+            self._wait_ready(broker, lambda: _port_open(port), 30)
+        if self.source == "standin":
+            step += 1
+            port = settings.get_int("ENERGY_STANDIN_PORT")
+            say(f"[{step}/{steps}] starting Energi Data Service stand-in on 127.0.0.1:{port}")
+            standin = self._spawn("standin", [*energy, "standin", "--port", str(port)])
+            self._wait_ready(standin, lambda: _http_ok(f"http://127.0.0.1:{port}/_standin/health"), 30)
+        step += 1
+        say(f"[{step}/{steps}] starting landing consumer (Kafka -> DuckDB {self.env['ENERGY_WAREHOUSE_PATH']})")
+        consumer = self._spawn("consumer", [*energy, "consume"])
+        self._wait_ready(consumer, lambda: (self.logs / "consumer.log").read_text(errors="replace").count("reading") > 0, 60)
+        step += 1
+        port = settings.get_int("ENERGY_DAGSTER_PORT")
+        say(f"[{step}/{steps}] starting Dagster (webserver on 127.0.0.1:{port} + daemon)")
+        dagster = self._spawn("dagster", [sys.executable, "-m", "dagster", "dev", "-m", "energy_orchestration.definitions",
+                                          "-h", "127.0.0.1", "-p", str(port)], stop_signal=signal.SIGINT)
+        self._wait_ready(dagster, lambda: _http_ok(f"http://127.0.0.1:{port}/server_info"), 180)
+        step += 1
+        say(f"[{step}/{steps}] waiting for the daemon to pick up the sensor and schedule")
+        self._wait_ready(dagster, lambda: _sensor_daemon_healthy(port), 120)
+
+    def banner(self) -> None:
+        port = settings.get_int("ENERGY_DAGSTER_PORT")
+        say("running. Where to look:")
+        say(f"  Dagster UI        http://127.0.0.1:{port}  (Assets: raw -> agg/hourly; Automation: fetch_sensor)")
+        say(f"  Warehouse         {self.env['ENERGY_WAREHOUSE_PATH']}  (`energy status` summarises it)")
+        say(f"  Source API        {self.env['ENERGY_EDS_BASE_URL']}")
+        say(f"  Kafka             {self.env['KAFKA_BOOTSTRAP_SERVERS']}")
+        say(f"  Logs              {self.logs}")
+        say("Ctrl-C stops everything.")
+
+    def watch(self) -> None:
+        """Until Ctrl-C/SIGTERM, or until a part dies (then say which and stop the rest)."""
+        while True:
+            for child in self.children:
+                assert child.process is not None
+                if child.process.poll() is not None:
+                    raise RuntimeError(f"{child.name} exited with code {child.process.returncode}; "
+                                       f"last lines of {child.log_path}:\n{_tail(child.log_path)}")
+            time.sleep(1)
+
+    def stop(self, grace_seconds: float = 20.0) -> None:
+        order = ["dagster", "consumer", "standin", "broker"]
+        for name in order:
+            for child in [c for c in self.children if c.name == name]:
+                self._stop_child(child, grace_seconds)
+        self.children.clear()
+
+    def _stop_child(self, child: Child, grace_seconds: float) -> None:
+        process = child.process
+        if process is None:
+            return
+        if process.poll() is None:
+            say(f"stopping {child.name}")
+            try:
+                os.killpg(process.pid, child.stop_signal)
+                process.wait(grace_seconds)
+            except subprocess.TimeoutExpired:
+                say(f"{child.name} did not stop within {grace_seconds:g}s; killing it")
+            except ProcessLookupError:
+                pass
+        try:
+            os.killpg(process.pid, signal.SIGKILL)  # whatever of its group is left (run workers, code servers)
+        except (ProcessLookupError, PermissionError):
+            pass
+        process.wait()
+        if child.log_handle:
+            child.log_handle.close()
+
+
+def _sensor_daemon_healthy(port: int) -> bool:
+    query = "{ instance { daemonHealth { allDaemonStatuses { daemonType healthy } } } }"
+    try:
+        answer = requests.post(f"http://127.0.0.1:{port}/graphql", json={"query": query}, timeout=2).json()
+        statuses = answer["data"]["instance"]["daemonHealth"]["allDaemonStatuses"]
+    except (requests.RequestException, ValueError, KeyError, TypeError):
+        return False
+    return any(s["daemonType"] == "SENSOR" and s["healthy"] for s in statuses)
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def run_demo(source: str = "standin") -> int:
+    stack = DemoStack(source=source)
+
+    def on_signal(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    code = 0
+    try:
+        stack.start()
+        stack.banner()
+        stack.watch()
+    except KeyboardInterrupt:
+        say("Ctrl-C: stopping")
+    except RuntimeError as exc:
+        say(f"error: {exc}")
+        code = 1
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not abort the clean-up
+        stack.stop()
+        say("stopped; nothing left running")
+    return code

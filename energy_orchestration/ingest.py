@@ -1,0 +1,109 @@
+"""The live fetch path as plain functions: which window is due, and fetch-then-publish it.
+
+The Dagster sensor and op in ``sensors/fetch.py`` only call these, so the rules that keep the
+record gap-free are tested without Dagster.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from energy_orchestration.model import to_json, utc_now
+from energy_orchestration.sources import DATASETS
+from energy_orchestration.sources.energidataservice import EnergiDataServiceClient
+from energy_orchestration.sources.http import NotYetPublished, SourceError
+from energy_orchestration.streaming.producer import publish_records
+from energy_orchestration.streaming.topics import all_topics, ensure_topics, raw_topic
+from energy_orchestration.warehouse import Warehouse
+from energy_orchestration.warehouse.landing import QuarantineRow, insert_quarantine
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Window:
+    dataset: str
+    start: datetime  # aware UTC, inclusive
+    end: datetime    # aware UTC, exclusive
+
+    def __str__(self) -> str:
+        return f"{self.dataset} [{self.start:%Y-%m-%d %H:%M}, {self.end:%Y-%m-%d %H:%M}) UTC"
+
+
+@dataclass(frozen=True)
+class WindowPolicy:
+    overlap: timedelta = timedelta(minutes=5)
+    initial_lookback: timedelta = timedelta(minutes=15)
+    max_window: timedelta = timedelta(hours=24)
+
+
+def floor_to(moment: datetime, step: timedelta) -> datetime:
+    epoch = datetime(1970, 1, 1, tzinfo=timezone.utc)
+    return epoch + ((moment - epoch) // step) * step
+
+
+def plan_window(dataset: str, now: datetime, acked_until: datetime | None, policy: WindowPolicy) -> Window | None:
+    """The next window to fetch, or None when nothing new can exist yet.
+
+    It always starts ``overlap`` before the end of the last window the broker acknowledged,
+    so late rows are picked up and a failed run leaves no gap: the next success covers it. A
+    long outage is caught up ``max_window`` at a time.
+    """
+    step = timedelta(minutes=DATASETS[dataset].interval_minutes)
+    end = floor_to(now, step)
+    if acked_until is None:
+        start = floor_to(end - policy.initial_lookback, step)
+    else:
+        start = floor_to(acked_until - policy.overlap, step)
+    if end - start > policy.max_window:
+        end = start + policy.max_window
+    if end <= start:
+        return None
+    return Window(dataset, start, end)
+
+
+@dataclass(frozen=True)
+class FetchOutcome:
+    window: Window
+    fetched: int
+    published: int
+    acked_until: datetime | None
+    """End of the window when every record was acknowledged; None when nothing was published."""
+    note: str = ""
+
+
+def fetch_and_publish(client: EnergiDataServiceClient, bootstrap_servers: str, window: Window,
+                      warehouse: Warehouse | None = None) -> FetchOutcome:
+    """Fetch one window and publish every record; returns only once the broker acknowledged all.
+
+    A page the provider got wrong (not JSON, no records list) is kept in the quarantine with
+    its body before the error is raised, so nothing a provider sent is lost.
+    """
+    spec = DATASETS[window.dataset]
+    fetched_at = utc_now()
+    try:
+        records = client.fetch_window(window.dataset, window.start, window.end)
+    except NotYetPublished as exc:
+        log.info("%s: %s", window, exc)
+        return FetchOutcome(window, 0, 0, None, note=str(exc))
+    except SourceError as exc:
+        if warehouse is not None and exc.body and exc.status is not None and exc.status < 300:
+            with warehouse.transaction() as connection:
+                insert_quarantine(connection, [QuarantineRow(
+                    source_id=f"fetch:{exc.url}@{fetched_at.isoformat()}", rule="bad_page", stage="fetch",
+                    reason=str(exc)[:1000], dataset=window.dataset, payload=exc.body[:1_000_000])],
+                    fetched_at.replace(tzinfo=None))
+        raise
+    ensure_topics(bootstrap_servers, all_topics([window.dataset]))
+    result = publish_records(bootstrap_servers, raw_topic(window.dataset), spec.provider, window.dataset,
+                             records, spec.message_zone, fetched_at)
+    log.info("%s: fetched %d records, %d acknowledged by the broker", window, len(records), result.delivered)
+    return FetchOutcome(window, len(records), result.delivered, window.end)
+
+
+def describe(outcome: FetchOutcome) -> str:
+    return to_json({"window": str(outcome.window), "fetched": outcome.fetched, "published": outcome.published,
+                    "acked_until": outcome.acked_until.isoformat() if outcome.acked_until else None,
+                    "note": outcome.note})

@@ -1,0 +1,68 @@
+"""Dagster resources: configuration from environment variables, behaviour from plain modules.
+
+Each field defaults to :mod:`energy_orchestration.settings` (the README's table) through
+:func:`env`, which hands Dagster an ``EnvVar`` when the variable is set, so the UI shows where
+a value came from and secrets never appear in run config.
+"""
+
+
+import os
+from pathlib import Path
+
+import dagster as dg
+
+from energy_orchestration import settings
+from energy_orchestration.sources.energidataservice import EnergiDataServiceClient
+from energy_orchestration.sources.http import PoliteSession, RetryPolicy
+from energy_orchestration.warehouse import Warehouse
+
+
+def env(name: str) -> str:
+    """``EnvVar(name)`` when set in the environment, else the documented default."""
+    value = settings.get(name)  # validates the name
+    return dg.EnvVar(name) if name in os.environ else value  # type: ignore[return-value]
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The DuckDB warehouse file, opened only through warehouse.Warehouse's lock discipline."""
+
+    path: str = ""
+    lock_timeout_seconds: float = 60.0
+
+    def get(self) -> Warehouse:
+        return Warehouse(Path(self.path).resolve() if self.path else settings.warehouse_path(),
+                         self.lock_timeout_seconds)
+
+
+class KafkaResource(dg.ConfigurableResource):
+    """Where to publish. SASL/TLS settings come from KAFKA_* variables (see streaming.config)."""
+
+    bootstrap_servers: str = ""
+
+    def servers(self) -> str:
+        if not self.bootstrap_servers:
+            raise dg.Failure("KAFKA_BOOTSTRAP_SERVERS is not set: start the stack with `energy demo`, "
+                             "or point it at a Kafka cluster")
+        return self.bootstrap_servers
+
+
+class EnergiDataServiceResource(dg.ConfigurableResource):
+    """Energi Data Service, or its local stand-in (ENERGY_EDS_BASE_URL)."""
+
+    base_url: str = "http://127.0.0.1:8081"
+    timeout_seconds: float = 30.0
+    max_attempts: int = 4
+    backoff_seconds: float = 1.0
+
+    def client(self) -> EnergiDataServiceClient:
+        retry = RetryPolicy(max_attempts=self.max_attempts, backoff_seconds=self.backoff_seconds)
+        return EnergiDataServiceClient(self.base_url, PoliteSession(timeout_seconds=self.timeout_seconds, retry=retry))
+
+
+def default_resources() -> dict[str, dg.ConfigurableResource]:
+    return {
+        "warehouse": WarehouseResource(path=env("ENERGY_WAREHOUSE_PATH"),
+                                       lock_timeout_seconds=settings.get_float("ENERGY_WAREHOUSE_LOCK_TIMEOUT_SECONDS")),
+        "kafka": KafkaResource(bootstrap_servers=env("KAFKA_BOOTSTRAP_SERVERS")),
+        "energidataservice": EnergiDataServiceResource(base_url=env("ENERGY_EDS_BASE_URL")),
+    }

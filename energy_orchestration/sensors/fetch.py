@@ -1,0 +1,124 @@
+"""The minute sensor and the fetch job it launches (a thin shell over :mod:`ingest`).
+
+Gap-freedom rests on one rule: a dataset's cursor (``acked_until``) moves only when a run
+reports that every record of a window was acknowledged by the broker. The run reports it as a
+run tag; the sensor folds those tags into its cursor on the next tick. A failed run reports
+nothing, so the next window starts where the last acknowledged one ended.
+"""
+
+
+import json
+from datetime import datetime, timedelta
+
+import dagster as dg
+
+from energy_orchestration import settings
+from energy_orchestration.ingest import Window, WindowPolicy, describe, fetch_and_publish, plan_window
+from energy_orchestration.model import utc_now
+from energy_orchestration.resources import EnergiDataServiceResource, KafkaResource, WarehouseResource
+from energy_orchestration.sources import DATASETS
+
+ACKED_TAG_PREFIX = "energy/acked_until/"
+DATASETS_TAG = "energy/datasets"
+LIVE_DATASETS = ("PowerSystemRightNow",)
+
+
+class WindowConfig(dg.Config):
+    dataset: str
+    start: str  # ISO-8601 UTC
+    end: str
+
+
+class FetchConfig(dg.Config):
+    windows: list[WindowConfig]
+
+
+@dg.op(description="Fetch each due window from its provider and publish every record to Kafka.")
+def fetch_and_publish_windows(context: dg.OpExecutionContext, config: FetchConfig,
+                              energidataservice: EnergiDataServiceResource, kafka: KafkaResource,
+                              warehouse: WarehouseResource) -> None:
+    client = energidataservice.client()
+    failures: list[str] = []
+    for item in config.windows:
+        window = Window(item.dataset, datetime.fromisoformat(item.start), datetime.fromisoformat(item.end))
+        try:
+            outcome = fetch_and_publish(client, kafka.servers(), window, warehouse.get())
+        except Exception as exc:  # one dataset failing must not stop the others
+            context.log.error(f"{window}: {type(exc).__name__}: {exc}")
+            failures.append(f"{window}: {exc}")
+            continue
+        context.log.info(describe(outcome))
+        if outcome.acked_until is not None:
+            context.instance.add_run_tags(context.run_id, {ACKED_TAG_PREFIX + window.dataset: outcome.acked_until.isoformat()})
+        context.log_event(dg.AssetObservation(asset_key=raw_asset_key(window.dataset), metadata={
+            "window_start": item.start, "window_end": item.end, "fetched": outcome.fetched,
+            "published": outcome.published, "note": outcome.note}))
+    if failures:
+        raise dg.Failure(f"{len(failures)} of {len(config.windows)} windows failed; the next tick retries them",
+                         metadata={"failures": dg.MetadataValue.md("\n".join(f"- {f}" for f in failures))})
+
+
+def raw_asset_key(dataset: str) -> dg.AssetKey:
+    return dg.AssetKey(["raw", dataset.lower()])
+
+
+@dg.job(executor_def=dg.in_process_executor, tags={"energy/kind": "fetch"},
+        description="One run per sensor tick: fetch the due windows of every live dataset and publish them.")
+def fetch_job() -> None:
+    fetch_and_publish_windows()
+
+
+def window_policy() -> WindowPolicy:
+    return WindowPolicy(overlap=timedelta(minutes=settings.get_int("ENERGY_FETCH_OVERLAP_MINUTES")),
+                        initial_lookback=timedelta(minutes=settings.get_int("ENERGY_FETCH_INITIAL_LOOKBACK_MINUTES")),
+                        max_window=timedelta(minutes=settings.get_int("ENERGY_FETCH_MAX_WINDOW_MINUTES")))
+
+
+IN_FLIGHT = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
+             dg.DagsterRunStatus.STARTED]
+
+
+def evaluate_fetch_sensor(instance: dg.DagsterInstance, cursor: str | None, now: datetime,
+                          datasets: tuple[str, ...] = LIVE_DATASETS,
+                          policy: WindowPolicy | None = None) -> tuple[dg.RunRequest | dg.SkipReason, str]:
+    """What one tick decides, and the new cursor. Plain function so tests can drive the clock."""
+    acked: dict[str, str] = json.loads(cursor) if cursor else {}
+    recent = instance.get_run_records(dg.RunsFilter(job_name=fetch_job.name), limit=50)
+    for record in recent:
+        for key, value in record.dagster_run.tags.items():
+            if key.startswith(ACKED_TAG_PREFIX):
+                dataset = key[len(ACKED_TAG_PREFIX):]
+                if dataset not in acked or value > acked[dataset]:
+                    acked[dataset] = value
+    new_cursor = json.dumps(acked, sort_keys=True)
+    stale_before = now - timedelta(minutes=10)  # a run stuck longer than that no longer blocks ticks
+    if any(r.dagster_run.status in IN_FLIGHT and r.create_timestamp > stale_before for r in recent):
+        return dg.SkipReason("previous fetch run still in flight; its window is re-covered next tick"), new_cursor
+    policy = policy or window_policy()
+    windows = []
+    for dataset in datasets:
+        last = datetime.fromisoformat(acked[dataset]) if dataset in acked else None
+        window = plan_window(dataset, now, last, policy)
+        if window is not None:
+            windows.append(window)
+    if not windows:
+        return dg.SkipReason("no dataset has a new interval yet"), new_cursor
+    run_key = "fetch:" + ",".join(f"{w.dataset}@{w.end.isoformat()}" for w in windows)
+    request = dg.RunRequest(
+        run_key=run_key,
+        run_config={"ops": {"fetch_and_publish_windows": {"config": {"windows": [
+            {"dataset": w.dataset, "start": w.start.isoformat(), "end": w.end.isoformat()} for w in windows]}}}},
+        tags={DATASETS_TAG: ",".join(w.dataset for w in windows)})
+    return request, new_cursor
+
+
+@dg.sensor(job=fetch_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,
+           description="Every minute: launch one run fetching every live dataset's due window into Kafka.")
+def fetch_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+    decision, cursor = evaluate_fetch_sensor(context.instance, context.cursor, utc_now())
+    if isinstance(decision, dg.SkipReason):
+        return dg.SensorResult(skip_reason=decision, cursor=cursor)
+    return dg.SensorResult(run_requests=[decision], cursor=cursor)
+
+
+__all__ = ["fetch_job", "fetch_sensor", "evaluate_fetch_sensor", "raw_asset_key", "DATASETS"]

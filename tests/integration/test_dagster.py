@@ -1,0 +1,142 @@
+"""Real Dagster (instance, sensor evaluation, job and asset execution) over the real parts."""
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import dagster as dg
+import pytest
+import requests
+
+from energy_orchestration.assets.hourly import agg_hourly, agg_hourly_complete
+from energy_orchestration.definitions import defs
+from energy_orchestration.ingest import WindowPolicy
+from energy_orchestration.resources import EnergiDataServiceResource, KafkaResource, WarehouseResource
+from energy_orchestration.sensors.fetch import ACKED_TAG_PREFIX, evaluate_fetch_sensor, fetch_job, fetch_sensor
+from energy_orchestration.sources.energidataservice import POWER_SYSTEM_RIGHT_NOW
+
+pytestmark = pytest.mark.integration
+
+POLICY = WindowPolicy(overlap=timedelta(minutes=5), initial_lookback=timedelta(minutes=15),
+                      max_window=timedelta(hours=24))
+
+
+def resources(standin_url, bootstrap, warehouse, attempts=4):
+    return {"energidataservice": EnergiDataServiceResource(base_url=standin_url, timeout_seconds=5,
+                                                           max_attempts=attempts, backoff_seconds=0.05),
+            "kafka": KafkaResource(bootstrap_servers=bootstrap),
+            "warehouse": WarehouseResource(path=str(warehouse.path))}
+
+
+def run_tick(instance, cursor, now, res):
+    decision, cursor = evaluate_fetch_sensor(instance, cursor, now, policy=POLICY)
+    if isinstance(decision, dg.SkipReason):
+        return None, cursor
+    result = fetch_job.execute_in_process(run_config=decision.run_config, instance=instance,
+                                          tags=decision.tags, resources=res, raise_on_error=False)
+    return result, cursor
+
+
+def test_definitions_load_with_lineage_from_raw_to_hourly():
+    graph = defs.resolve_asset_graph()
+    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    assert keys == {"raw/powersystemrightnow", "agg/hourly"}
+    assert {p.to_user_string() for p in graph.get(dg.AssetKey(["agg", "hourly"])).parent_keys} == {"raw/powersystemrightnow"}
+    assert defs.resolve_sensor_def("fetch_sensor").default_status == dg.DefaultSensorStatus.RUNNING
+    assert defs.resolve_schedule_def("agg_hourly_job_schedule").cron_schedule == "5 * * * *"
+
+
+def test_sensor_tick_through_dagster_launches_one_run_with_a_run_key(tmp_path):
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        context = dg.build_sensor_context(instance=instance, cursor=None)
+        result = fetch_sensor(context)
+        [request] = result.run_requests
+        windows = request.run_config["ops"]["fetch_and_publish_windows"]["config"]["windows"]
+        assert [w["dataset"] for w in windows] == ["PowerSystemRightNow"]
+        assert request.run_key.startswith("fetch:PowerSystemRightNow@")
+        start, end = (datetime.fromisoformat(windows[0][k]) for k in ("start", "end"))
+        assert end - start == timedelta(minutes=15)
+
+
+def test_a_fetch_run_publishes_and_reports_its_acknowledgement(tmp_path, standin, bootstrap, warehouse, land_all):
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        now = datetime.now(timezone.utc)
+        result, cursor = run_tick(instance, None, now, resources(standin.url, bootstrap, warehouse))
+        assert result.success
+        run = instance.get_run_by_id(result.run_id)
+        acked = run.tags[ACKED_TAG_PREFIX + "PowerSystemRightNow"]
+        # the next tick folds the acknowledgement into its cursor and overlaps it by 5 minutes
+        decision, cursor = evaluate_fetch_sensor(instance, cursor, now + timedelta(minutes=1), policy=POLICY)
+        assert json.loads(cursor) == {"PowerSystemRightNow": acked}
+        window = decision.run_config["ops"]["fetch_and_publish_windows"]["config"]["windows"][0]
+        assert datetime.fromisoformat(window["start"]) == datetime.fromisoformat(acked) - timedelta(minutes=5)
+    assert land_all().messages == 15
+
+
+def test_three_minutes_of_503_leave_no_gap(tmp_path, bootstrap, warehouse, land_all):
+    """The stand-in fails for three sensor ticks; the next successful run covers the gap."""
+    from energy_orchestration.standin import StandinConfig, StandinServer
+
+    clock = {"now": datetime.now(timezone.utc).replace(second=30, microsecond=0) - timedelta(hours=3)}
+    start = clock["now"]
+    outcomes = []
+    with StandinServer(StandinConfig(rate_limit_per_minute=0, now=lambda: clock["now"])) as server, \
+            dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        res = resources(server.url, bootstrap, warehouse, attempts=2)
+        cursor = None
+        for minute in range(8):
+            clock["now"] = start + timedelta(minutes=minute)
+            if minute == 2:
+                requests.post(f"{server.url}/_standin/faults", json={"fail_for_seconds": 3600, "fail_status": 503},
+                              timeout=5).raise_for_status()
+            if minute == 5:
+                requests.delete(f"{server.url}/_standin/faults", timeout=5).raise_for_status()
+            result, cursor = run_tick(instance, cursor, clock["now"], res)
+            outcomes.append(result.success)
+    assert outcomes == [True, True, False, False, False, True, True, True]
+
+    land_all()
+    first = (start - timedelta(minutes=15)).replace(second=0, tzinfo=None)
+    last = (start + timedelta(minutes=7)).replace(second=0, tzinfo=None) - timedelta(minutes=1)
+    with warehouse.connect(read_only=True) as db:
+        minutes = db.execute("""
+            SELECT zone, count(DISTINCT interval_start_utc), min(interval_start_utc), max(interval_start_utc)
+            FROM observations WHERE zone IN ('DK-DK1', 'DK-DK2') GROUP BY zone ORDER BY zone""").fetchall()
+    expected = int((last - first).total_seconds() // 60) + 1
+    assert minutes == [("DK-DK1", expected, first, last), ("DK-DK2", expected, first, last)]
+
+
+def test_hourly_partition_materialises_and_backfills_as_one_run(tmp_path, standin, bootstrap, warehouse, land_all):
+    from energy_orchestration.ingest import Window, fetch_and_publish
+    from energy_orchestration.sources.energidataservice import EnergiDataServiceClient
+
+    hour = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0) - timedelta(hours=3)
+    fetch_and_publish(EnergiDataServiceClient(standin.url), bootstrap,
+                      Window("PowerSystemRightNow", hour, hour + timedelta(hours=2)))
+    land_all()
+    keys = [hour.strftime("%Y-%m-%d-%H:00"), (hour + timedelta(hours=1)).strftime("%Y-%m-%d-%H:00")]
+    res = {"warehouse": WarehouseResource(path=str(warehouse.path))}
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        result = dg.materialize([agg_hourly, agg_hourly_complete], instance=instance, resources=res,
+                                tags={"dagster/asset_partition_range_start": keys[0],
+                                      "dagster/asset_partition_range_end": keys[1]})
+        assert result.success
+        materializations = result.asset_materializations_for_node("agg__hourly")
+        assert sorted(m.partition for m in materializations) == keys  # one run, both partitions
+        assert materializations[0].metadata["dagster/row_count"].value == 2 * len(POWER_SYSTEM_RIGHT_NOW.mappings)
+        assert materializations[0].metadata["coverage_pct"].value == 100.0
+        [check] = result.get_asset_check_evaluations()
+        assert check.passed
+        # rebuilding replaces the partition instead of adding to it
+        assert dg.materialize([agg_hourly], instance=instance, resources=res, partition_key=keys[0]).success
+    with warehouse.connect(read_only=True) as db:
+        rows = db.execute("""SELECT hour_start_utc, count(*), sum(minutes_present), min(minutes_expected)
+                             FROM agg_hourly GROUP BY 1 ORDER BY 1""").fetchall()
+        solar = db.execute("""SELECT a.mean_value, a.energy_mwh, avg(o.value), sum(o.value) / 60
+                              FROM agg_hourly a JOIN observations o ON o.quantity = a.quantity AND o.zone = a.zone
+                               AND date_trunc('hour', o.interval_start_utc) = a.hour_start_utc
+                              WHERE a.quantity = 'production_wind_onshore' GROUP BY ALL""").fetchall()
+    mappings = len(POWER_SYSTEM_RIGHT_NOW.mappings)
+    assert rows == [(hour.replace(tzinfo=None), mappings, 60 * mappings, 60),
+                    ((hour + timedelta(hours=1)).replace(tzinfo=None), mappings, 60 * mappings, 60)]
+    for mean, mwh, raw_mean, raw_mwh in solar:
+        assert mean == pytest.approx(raw_mean) and mwh == pytest.approx(raw_mwh)

@@ -1,0 +1,44 @@
+"""Which window the minute sensor asks for: overlap, first fetch, catch-up after an outage."""
+
+from datetime import datetime, timedelta, timezone
+
+from energy_orchestration.ingest import WindowPolicy, floor_to, plan_window
+
+POLICY = WindowPolicy(overlap=timedelta(minutes=5), initial_lookback=timedelta(minutes=15),
+                      max_window=timedelta(hours=2))
+
+
+def t(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+
+
+def test_first_fetch_reaches_back_the_initial_lookback():
+    window = plan_window("PowerSystemRightNow", t("2026-11-23T10:07:42"), None, POLICY)
+    assert (window.start, window.end) == (t("2026-11-23T09:52"), t("2026-11-23T10:07"))
+
+
+def test_next_fetch_overlaps_the_last_acknowledged_window():
+    window = plan_window("PowerSystemRightNow", t("2026-11-23T10:08:05"), t("2026-11-23T10:07"), POLICY)
+    assert (window.start, window.end) == (t("2026-11-23T10:02"), t("2026-11-23T10:08"))
+
+
+def test_after_failed_runs_the_window_grows_back_to_the_last_acknowledgement():
+    # runs at 10:08..10:10 failed: the cursor still says 10:07
+    window = plan_window("PowerSystemRightNow", t("2026-11-23T10:11:01"), t("2026-11-23T10:07"), POLICY)
+    assert window.start == t("2026-11-23T10:02") and window.end == t("2026-11-23T10:11")
+
+
+def test_a_long_outage_is_caught_up_max_window_at_a_time():
+    window = plan_window("PowerSystemRightNow", t("2026-11-23T20:00"), t("2026-11-23T10:07"), POLICY)
+    assert window.start == t("2026-11-23T10:02")
+    assert window.end - window.start == timedelta(hours=2)
+
+
+def test_nothing_is_due_when_the_acknowledgement_is_ahead_of_the_clock():
+    assert plan_window("PowerSystemRightNow", t("2026-11-23T10:00:30"), t("2026-11-23T10:06"), POLICY) is None
+
+
+def test_floor_to_minute_and_five_minutes():
+    moment = t("2026-11-23T10:07:42")
+    assert floor_to(moment, timedelta(minutes=1)) == t("2026-11-23T10:07")
+    assert floor_to(moment, timedelta(minutes=5)) == t("2026-11-23T10:05")
