@@ -90,7 +90,7 @@ class DemoStack:
         child = Child(name, command, stop_signal, self.logs / f"{name}.log")
         child.log_handle = open(child.log_path, "ab")
         child.process = subprocess.Popen(command, env=self.env, stdout=child.log_handle, stderr=subprocess.STDOUT,
-                                         start_new_session=True)
+                                         start_new_session=True, preexec_fn=_default_signals)
         self.children.append(child)
         return child
 
@@ -201,6 +201,13 @@ def _sensor_daemon_healthy(port: int) -> bool:
     return any(s["daemonType"] == "SENSOR" and s["healthy"] for s in statuses)
 
 
+def _default_signals() -> None:
+    """In a child, undo an inherited 'ignore SIGINT' (background jobs of a shell get one), so
+    our ordered stop signals are obeyed."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def _tail(path: Path, lines: int = 20) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
@@ -214,7 +221,9 @@ def run_demo(source: str = "standin") -> int:
     def on_signal(signum: int, _frame: object) -> None:
         raise KeyboardInterrupt
 
+    # Installed explicitly: a demo started in the background inherits SIGINT as ignored.
     signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     code = 0
     try:
         stack.start()

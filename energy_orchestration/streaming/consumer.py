@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
 import threading
 import time
 import uuid
@@ -109,8 +110,9 @@ def prepare_batch(messages: list[MessageLike], consumer_group: str, now: datetim
     raw_frames: list[pd.DataFrame] = []
     quarantine: list[QuarantineRow] = []
     ingest: list[IngestLogRow] = []
-    for dataset, items in by_dataset.items():
+    for dataset, received in by_dataset.items():
         spec = DATASETS[dataset]
+        items = _newest_per_record(received, spec)
         records = [envelope.record for _, envelope in items]
         try:
             normalised = spec.normalise(records, now)
@@ -155,13 +157,13 @@ def prepare_batch(messages: list[MessageLike], consumer_group: str, now: datetim
             }))
         span = frame["interval_start_utc"] if not frame.empty else pd.Series(dtype="datetime64[us]")
         ranges: dict[str, list[int]] = {}
-        for message, _ in items:
+        for message, _ in received:
             key = f"{message.topic()}/{message.partition()}"
             first_last = ranges.setdefault(key, [int(message.offset() or 0)] * 2)
             first_last[0] = min(first_last[0], int(message.offset() or 0))
             first_last[1] = max(first_last[1], int(message.offset() or 0))
         ingest.append(IngestLogRow(
-            batch_id=batch_id, dataset=dataset, consumer_group=consumer_group, messages=len(items),
+            batch_id=batch_id, dataset=dataset, consumer_group=consumer_group, messages=len(received),
             observations=len(frame), quarantined=len(normalised.rejections), dead_lettered=dataset_dead,
             min_interval_utc=span.min().to_pydatetime() if not span.empty else None,
             max_interval_utc=span.max().to_pydatetime() if not span.empty else None,
@@ -181,6 +183,24 @@ def prepare_batch(messages: list[MessageLike], consumer_group: str, now: datetim
         raw_records=pd.concat(raw_frames, ignore_index=True) if raw_frames else pd.DataFrame(),
         quarantine=quarantine, ingest_log=ingest)
     return PreparedBatch(landing=landing, dead_letters=dead, next_offsets=next_offsets, messages=counted)
+
+
+def _newest_per_record(items: list[tuple[MessageLike, Envelope]], spec: Any) -> list[tuple[MessageLike, Envelope]]:
+    """One message per provider record: the latest fetch wins (overlapping windows re-send rows).
+
+    Doing this per record, before melting, keeps the observations unique on their natural key
+    without a sort over hundreds of thousands of rows in SQL.
+    """
+    chosen: dict[str, int] = {}
+    order = lambda i: (items[i][1].fetched_at_utc, items[i][0].partition() or 0, items[i][0].offset() or 0)  # noqa: E731
+    for index, (_, envelope) in enumerate(items):
+        key = spec.record_key(envelope.record) if isinstance(envelope.record, dict) else f"#{index}"
+        previous = chosen.get(key)
+        if previous is None or order(index) > order(previous):
+            chosen[key] = index
+    if len(chosen) == len(items):
+        return items
+    return [items[i] for i in sorted(chosen.values())]
 
 
 def _dead_letter(message: MessageLike, stage: str, rule: str, reason: str, quarantined: bool = False) -> DeadLetter:
@@ -203,10 +223,15 @@ class LandingConsumer:
         self.batch_max_seconds = batch_max_seconds
         self.status_every_seconds = status_every_seconds
         self.stats = ConsumerStats()
+        self._finished = 0  # batches the writer handed back (main thread only)
         self._dlq_topic = dead_letter_topic()
 
     def run(self, stop: threading.Event, idle_exit_seconds: float | None = None) -> ConsumerStats:
-        """Consume until ``stop`` is set (a batch in progress is finished first).
+        """Consume until ``stop`` is set (batches already read are landed first).
+
+        Two stages overlap: this thread reads and prepares batch N+1 (Python) while a writer
+        thread lands batch N (DuckDB, which releases the GIL). Offsets are committed here, in
+        order, and only for batches the writer reports landed.
 
         ``idle_exit_seconds`` ends the loop after that long without messages (benchmarks, tests).
         """
@@ -215,8 +240,14 @@ class LandingConsumer:
         consumer = Consumer(consumer_config(self.bootstrap_servers, self.group_id))
         consumer.subscribe(topics)
         log.info("landing consumer %s reading %s into %s", self.group_id, ", ".join(topics), self.warehouse.path)
+        to_write: queue.Queue[PreparedBatch | None] = queue.Queue(maxsize=1)
+        written: queue.Queue[tuple[PreparedBatch, bool]] = queue.Queue()
+        writer = threading.Thread(target=self._writer, args=(to_write, written, stop), name="duckdb-writer",
+                                  daemon=True)
+        writer.start()
         last_message = time.monotonic()
         last_status = time.monotonic()
+        submitted = 0
         try:
             while not stop.is_set():
                 messages = consumer.consume(num_messages=self.batch_max_messages, timeout=self.batch_max_seconds)
@@ -224,26 +255,40 @@ class LandingConsumer:
                     if message.error() is not None and not message.error().retriable():
                         log.warning("consumer error: %s", message.error())
                 if any(m.error() is None for m in messages):
-                    self._land(consumer, messages, stop)
+                    prepared = prepare_batch(messages, self.group_id)
+                    lag = json.dumps(_lag(consumer, prepared.next_offsets))
+                    for row in prepared.landing.ingest_log:
+                        row.lag = lag
+                    to_write.put(prepared)
+                    submitted += 1
                     last_message = time.monotonic()
                 elif idle_exit_seconds is not None:
-                    if not consumer.assignment():
+                    if not consumer.assignment() or submitted != self._finished:
                         last_message = time.monotonic()  # idle only counts once partitions are ours
                     elif time.monotonic() - last_message > idle_exit_seconds:
                         break
+                self._commit_written(consumer, written)
                 if time.monotonic() - last_status > self.status_every_seconds:
                     self._log_status()
                     last_status = time.monotonic()
         finally:
+            to_write.put(None)
+            writer.join()
+            self._commit_written(consumer, written)
             consumer.close()
             self._log_status()
         return self.stats
 
-    def _land(self, consumer: Consumer, messages: list[Any], stop: threading.Event) -> None:
-        prepared = prepare_batch(messages, self.group_id)
-        lag = _lag(consumer, prepared.next_offsets)
-        for row in prepared.landing.ingest_log:
-            row.lag = json.dumps(lag)
+    def _writer(self, to_write: "queue.Queue[PreparedBatch | None]",
+                written: "queue.Queue[tuple[PreparedBatch, bool]]", stop: threading.Event) -> None:
+        while True:
+            prepared = to_write.get()
+            if prepared is None:
+                return
+            written.put((prepared, self._write(prepared, stop)))
+
+    def _write(self, prepared: PreparedBatch, stop: threading.Event) -> bool:
+        """Land one batch and publish its dead letters; False if shutdown interrupted the retries."""
         delay = 0.5
         while True:
             try:
@@ -256,24 +301,35 @@ class LandingConsumer:
                 log.exception("landing a batch of %d messages failed; retrying (offsets not committed)",
                               prepared.messages)
             if stop.wait(delay):
-                return  # shutting down: the batch is replayed next start, offsets untouched
+                return False  # shutting down: the batch is replayed next start, offsets untouched
             delay = min(delay * 2, 10.0)
-        self._publish_dead_letters(prepared.dead_letters, stop)
-        offsets = [TopicPartition(topic, partition, offset) for (topic, partition), offset in prepared.next_offsets.items()]
-        try:
-            consumer.commit(offsets=offsets, asynchronous=False)
-        except KafkaException as exc:  # e.g. partitions revoked mid-batch: the new owner replays, harmlessly
-            log.warning("offset commit failed (%s); the batch will be replayed idempotently", exc)
-        self.stats.batches += 1
-        self.stats.messages += prepared.messages
-        self.stats.observations += len(prepared.landing.observations)
-        self.stats.quarantined += len(prepared.landing.quarantine)
-        self.stats.dead_lettered += len(prepared.dead_letters)
-        self.stats.lag = lag
+        return self._publish_dead_letters(prepared.dead_letters, stop)
 
-    def _publish_dead_letters(self, letters: list[DeadLetter], stop: threading.Event) -> None:
+    def _commit_written(self, consumer: Consumer, written: "queue.Queue[tuple[PreparedBatch, bool]]") -> None:
+        while True:
+            try:
+                prepared, landed = written.get_nowait()
+            except queue.Empty:
+                return
+            self._finished += 1
+            if not landed:
+                continue
+            offsets = [TopicPartition(topic, partition, offset)
+                       for (topic, partition), offset in prepared.next_offsets.items()]
+            try:
+                consumer.commit(offsets=offsets, asynchronous=False)
+            except KafkaException as exc:  # e.g. partitions revoked mid-batch: the new owner replays, harmlessly
+                log.warning("offset commit failed (%s); the batch will be replayed idempotently", exc)
+            self.stats.batches += 1
+            self.stats.messages += prepared.messages
+            self.stats.observations += len(prepared.landing.observations)
+            self.stats.quarantined += len(prepared.landing.quarantine)
+            self.stats.dead_lettered += len(prepared.dead_letters)
+            self.stats.lag = json.loads(prepared.landing.ingest_log[0].lag) if prepared.landing.ingest_log else {}
+
+    def _publish_dead_letters(self, letters: list[DeadLetter], stop: threading.Event) -> bool:
         if not letters:
-            return
+            return True
         for letter in letters:
             log.warning("dead-lettered %s (%s/%s): %s", letter.source_id, letter.stage, letter.rule, letter.reason)
         while True:
@@ -286,10 +342,10 @@ class LandingConsumer:
                     on_delivery=lambda err, _msg: failed.append(err.str()) if err else None)
             remaining = producer.flush(30)
             if not remaining and not failed:
-                return
+                return True
             log.error("dead-letter publish failed (%s); retrying", failed[:1] or f"{remaining} undelivered")
             if stop.wait(2.0):
-                return  # offsets stay uncommitted: the batch is replayed on restart
+                return False  # offsets stay uncommitted: the batch is replayed on restart
 
     def _log_status(self) -> None:
         s = self.stats

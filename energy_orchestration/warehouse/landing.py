@@ -77,31 +77,37 @@ def land(connection: duckdb.DuckDBPyConnection, batch: LandingBatch, landed_at: 
 def _upsert_observations(connection: duckdb.DuckDBPyConnection, frame: pd.DataFrame, landed_at: datetime) -> int:
     """Upsert on (dataset, zone, quantity, interval_start_utc); returns rows new or changed.
 
+    ``frame`` must be unique on that key (the consumer de-duplicates records per batch).
+
     Not ``INSERT ... ON CONFLICT``: keeping an ART index over ~25 rows per provider record
     made landing 3-4x slower (benchmarks/README.md). Instead, only rows that are new or whose
-    value/status changed are deleted and re-inserted. The delete is restricted to the batch's
-    time range, which DuckDB's zone maps prune to a few row groups. Writers hold the
-    warehouse's exclusive lock, so nothing interleaves; a replay finds nothing changed and
-    writes nothing.
+    value/status changed are deleted and re-inserted. Lookups are restricted to the batch's
+    time range, which DuckDB's zone maps prune to a few row groups, and skipped entirely when
+    that range holds nothing yet (live data). Writers hold the warehouse's exclusive lock, so
+    nothing interleaves; a replay finds nothing changed and writes nothing.
     """
     if frame.empty:
         return 0
     low, high = frame["interval_start_utc"].min(), frame["interval_start_utc"].max()
+    datasets = sorted(frame["dataset"].unique())
     connection.register("incoming_observations", frame)
     try:
+        overlapping = connection.execute("""
+            SELECT count(*) FROM observations
+            WHERE interval_start_utc BETWEEN $low AND $high AND list_contains($datasets, dataset)
+        """, {"low": low, "high": high, "datasets": datasets}).fetchall()[0][0]
+        if not overlapping:  # live data: nothing stored in this range yet
+            _insert_observations(connection, "incoming_observations", landed_at)
+            return len(frame)
+        # keep only rows that are new or differ from what is stored
+        connection.execute("CREATE OR REPLACE TEMP TABLE changed_observations AS FROM incoming_observations")
         connection.execute("""
-            CREATE OR REPLACE TEMP TABLE changed_observations AS
-            WITH incoming AS (
-                SELECT * FROM incoming_observations
-                QUALIFY row_number() OVER (
-                    PARTITION BY dataset, zone, quantity, interval_start_utc
-                    ORDER BY fetched_at_utc DESC NULLS LAST, kafka_partition DESC, kafka_offset DESC) = 1),
-            current AS (
+            DELETE FROM changed_observations AS c USING (
                 SELECT dataset, zone, quantity, interval_start_utc, value, status FROM observations
-                WHERE interval_start_utc BETWEEN $low AND $high)
-            SELECT incoming.* FROM incoming
-            LEFT JOIN current USING (dataset, zone, quantity, interval_start_utc)
-            WHERE current.value IS DISTINCT FROM incoming.value OR current.status IS DISTINCT FROM incoming.status
+                WHERE interval_start_utc BETWEEN $low AND $high) AS current
+            WHERE c.dataset = current.dataset AND c.zone = current.zone AND c.quantity = current.quantity
+              AND c.interval_start_utc = current.interval_start_utc
+              AND c.value IS NOT DISTINCT FROM current.value AND c.status IS NOT DISTINCT FROM current.status
         """, {"low": low, "high": high})
         changed = connection.execute("SELECT count(*) FROM changed_observations").fetchall()[0][0]
         if changed:
@@ -112,16 +118,20 @@ def _upsert_observations(connection: duckdb.DuckDBPyConnection, frame: pd.DataFr
                   AND observations.dataset = c.dataset AND observations.zone = c.zone
                   AND observations.quantity = c.quantity
             """, {"low": low, "high": high})
-            connection.execute("""
-                INSERT INTO observations
-                SELECT dataset, zone, quantity, interval_start_utc, interval_minutes, value, unit, status,
-                       fetched_at_utc, kafka_partition, kafka_offset, $landed_at
-                FROM changed_observations ORDER BY interval_start_utc
-            """, {"landed_at": landed_at})
+            _insert_observations(connection, "changed_observations", landed_at)
         connection.execute("DROP TABLE changed_observations")
     finally:
         connection.unregister("incoming_observations")
     return int(changed)
+
+
+def _insert_observations(connection: duckdb.DuckDBPyConnection, source: str, landed_at: datetime) -> None:
+    connection.execute(f"""
+        INSERT INTO observations
+        SELECT dataset, zone, quantity, interval_start_utc, interval_minutes, value, unit, status,
+               fetched_at_utc, kafka_partition, kafka_offset, $landed_at
+        FROM {source}
+    """, {"landed_at": landed_at})
 
 
 def _upsert_raw(connection: duckdb.DuckDBPyConnection, frame: pd.DataFrame, landed_at: datetime) -> int:

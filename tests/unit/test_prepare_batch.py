@@ -52,9 +52,15 @@ def test_a_batch_lands_good_records_and_keeps_every_refusal(psrn_records):
     assert log["PowerSystemRightNow"].messages == 3 and log["(undecodable)"].messages == 1
 
 
-def test_a_message_seen_twice_in_a_batch_is_kept_once_later(psrn_records):
-    messages = [Message(wrap(psrn_records[0]), 1), Message(wrap(psrn_records[0]), 2)]
+def test_a_record_seen_twice_in_a_batch_lands_once_from_the_latest_fetch(psrn_records):
+    later = encode("energidataservice", "PowerSystemRightNow", dict(psrn_records[0], SolarPower=9.0),
+                   datetime(2026, 4, 8, 21, 40, tzinfo=timezone.utc))
+    messages = [Message(later, 1), Message(wrap(psrn_records[0]), 2), Message(wrap(psrn_records[1]), 3)]
     prepared = prepare_batch(messages, "group", NOW)
-    # both are handed to the upsert, which keeps the newest offset per key (tested in integration)
-    assert len(prepared.landing.observations) == 2 * len(POWER_SYSTEM_RIGHT_NOW.mappings)
-    assert prepared.dead_letters == []
+    frame = prepared.landing.observations
+    assert len(frame) == 2 * len(POWER_SYSTEM_RIGHT_NOW.mappings)
+    assert not frame.duplicated(["dataset", "zone", "quantity", "interval_start_utc"]).any()
+    solar = frame[(frame.quantity == "production_solar") & (frame.interval_start_utc == datetime(2026, 4, 8, 21, 30))]
+    assert solar.value.tolist() == [9.0] and solar.kafka_offset.tolist() == [1]  # fetched later, though offset lower
+    assert prepared.next_offsets == {("energy.raw.powersystemrightnow", 0): 4}
+    assert prepared.landing.ingest_log[0].messages == 3

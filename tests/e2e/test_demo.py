@@ -1,0 +1,102 @@
+"""`energy demo` as a user runs it: processes, ports, the Dagster GraphQL API, Ctrl-C."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from energy_orchestration.streaming.broker import free_port
+from energy_orchestration.warehouse import Warehouse
+
+pytestmark = pytest.mark.e2e
+
+RUNS_QUERY = """
+query { runsOrError(filter: {pipelineName: "fetch_job", statuses: [SUCCESS]}) {
+  ... on Runs { results { runId status tags { key value } } } } }
+"""
+SENSOR_QUERY = """
+query { sensorsOrError(repositorySelector: {repositoryName: "__repository__",
+                                            repositoryLocationName: "energy_orchestration.definitions"}) {
+  ... on Sensors { results { name sensorState { status ticks(limit: 5) { status } } } } } }
+"""
+
+
+def processes_with(marker: str) -> list[int]:
+    """PIDs whose environment mentions ``marker`` (our unique state folder)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if marker.encode() in (entry / "environ").read_bytes():
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def graphql(port: int, query: str) -> dict:
+    answer = requests.post(f"http://127.0.0.1:{port}/graphql", json={"query": query}, timeout=10)
+    answer.raise_for_status()
+    return answer.json()["data"]
+
+
+def wait_for(what: str, condition, timeout: float, process: subprocess.Popen):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"demo exited early while waiting for {what}"
+        value = condition()
+        if value:
+            return value
+        time.sleep(2)
+    raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+
+
+def test_demo_runs_the_pipeline_and_stops_cleanly(tmp_path):
+    state = tmp_path / "state"
+    dagster_port = free_port()
+    env = {**os.environ, "ENERGY_STATE_DIR": str(state), "ENERGY_BROKER_PORT": str(free_port()),
+           "ENERGY_STANDIN_PORT": str(free_port()), "ENERGY_DAGSTER_PORT": str(dagster_port),
+           "ENERGY_FETCH_INITIAL_LOOKBACK_MINUTES": "5"}
+    for name in ("KAFKA_BOOTSTRAP_SERVERS", "ENERGY_EDS_BASE_URL", "ENERGY_WAREHOUSE_PATH", "DAGSTER_HOME"):
+        env.pop(name, None)
+    output = open(tmp_path / "demo.out", "wb")
+    demo = subprocess.Popen([sys.executable, "-m", "energy_orchestration.cli", "demo"], env=env,
+                            stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_for("the banner", lambda: b"Ctrl-C stops everything" in (tmp_path / "demo.out").read_bytes(), 240, demo)
+        runs = wait_for("a successful fetch run",
+                        lambda: graphql(dagster_port, RUNS_QUERY)["runsOrError"]["results"], 180, demo)
+        tags = {t["key"]: t["value"] for t in runs[0]["tags"]}
+        assert "energy/acked_until/PowerSystemRightNow" in tags
+
+        warehouse = Warehouse(state / "warehouse.duckdb")
+
+        def landed():
+            with warehouse.connect(read_only=True) as db:
+                return dict(db.execute("""SELECT zone, count(DISTINCT interval_start_utc) FROM observations
+                                          WHERE zone IN ('DK-DK1', 'DK-DK2') GROUP BY zone""").fetchall())
+
+        per_zone = wait_for("rows in DuckDB", lambda: (lambda z: z if len(z) == 2 else None)(landed()), 120, demo)
+        assert min(per_zone.values()) >= 5
+        sensors = graphql(dagster_port, SENSOR_QUERY)["sensorsOrError"]["results"]
+        fetch = next(s for s in sensors if s["name"] == "fetch_sensor")
+        assert fetch["sensorState"]["status"] == "RUNNING" and fetch["sensorState"]["ticks"]
+    finally:
+        os.killpg(demo.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
+        try:
+            code = demo.wait(90)
+        except subprocess.TimeoutExpired:
+            os.killpg(demo.pid, signal.SIGKILL)
+            raise
+        output.close()
+    log = (tmp_path / "demo.out").read_text()
+    assert code == 0, log
+    assert "stopped; nothing left running" in log
+    time.sleep(1)
+    assert processes_with(str(state)) == [], "processes left behind after Ctrl-C"
