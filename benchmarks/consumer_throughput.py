@@ -97,7 +97,7 @@ def measure_baseline(bootstrap: str, warehouse: Warehouse, records: int) -> dict
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--records", type=int, default=500_000)
-    parser.add_argument("--baseline-records", type=int, default=5_000)
+    parser.add_argument("--baseline-records", type=int, default=500)
     args = parser.parse_args()
     with EmbeddedBroker() as broker, tempfile.TemporaryDirectory() as folder:
         print(f"producing {args.records:,} records ...", flush=True)

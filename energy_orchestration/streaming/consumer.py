@@ -255,7 +255,9 @@ class LandingConsumer:
                     if message.error() is not None and not message.error().retriable():
                         log.warning("consumer error: %s", message.error())
                 if any(m.error() is None for m in messages):
+                    began = time.perf_counter()
                     prepared = prepare_batch(messages, self.group_id)
+                    log.debug("prepared %d messages in %.3fs", prepared.messages, time.perf_counter() - began)
                     lag = json.dumps(_lag(consumer, prepared.next_offsets))
                     for row in prepared.landing.ingest_log:
                         row.lag = lag
@@ -292,8 +294,10 @@ class LandingConsumer:
         delay = 0.5
         while True:
             try:
+                began = time.perf_counter()
                 with self.warehouse.transaction() as connection:
                     land(connection, prepared.landing, utc_now().replace(tzinfo=None))
+                log.debug("landed %d messages in %.3fs", prepared.messages, time.perf_counter() - began)
                 break
             except WarehouseBusy as exc:  # someone holds the file long: wait, keep the batch
                 log.warning("%s; retrying the batch", exc)
