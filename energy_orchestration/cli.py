@@ -61,7 +61,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_settings(args: argparse.Namespace) -> int:
-    print(settings.markdown_table())
+    print(settings.env_example() if args.env_example else settings.markdown_table(), end="" if args.env_example else "\n")
     return 0
 
 
@@ -89,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     status.set_defaults(func=cmd_status)
 
     table = sub.add_parser("settings", help="print the environment variables and their defaults")
+    table.add_argument("--env-example", action="store_true", help="print .env.example instead of the README table")
     table.set_defaults(func=cmd_settings)
     return parser
 

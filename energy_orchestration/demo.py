@@ -22,7 +22,9 @@ from typing import IO, Callable
 import requests
 
 from energy_orchestration import settings
-from energy_orchestration.sources.energidataservice import LIVE_BASE_URL
+from energy_orchestration.sources.energidataservice import LIVE_BASE_URL as EDS_LIVE_URL
+
+ODRE_LIVE_URL = "https://odre.opendatasoft.com"
 from energy_orchestration.streaming.broker import broker_binary
 
 DAGSTER_YAML = Path(__file__).with_name("dagster.yaml")
@@ -82,9 +84,11 @@ class DemoStack:
             self.embedded_broker = True
         else:
             self.embedded_broker = False
-        if "ENERGY_EDS_BASE_URL" not in os.environ:
-            self.env["ENERGY_EDS_BASE_URL"] = (LIVE_BASE_URL if self.source == "live"
-                                               else f"http://127.0.0.1:{settings.get_int('ENERGY_STANDIN_PORT')}")
+        standin = f"http://127.0.0.1:{settings.get_int('ENERGY_STANDIN_PORT')}"
+        live = {"ENERGY_EDS_BASE_URL": EDS_LIVE_URL, "ENERGY_ODRE_BASE_URL": ODRE_LIVE_URL}
+        for name, live_url in live.items():  # one stand-in process serves every provider's paths
+            if name not in os.environ:
+                self.env[name] = live_url if self.source == "live" else standin
 
     def _spawn(self, name: str, command: list[str], stop_signal: int = signal.SIGTERM) -> Child:
         child = Child(name, command, stop_signal, self.logs / f"{name}.log")
@@ -125,7 +129,7 @@ class DemoStack:
         if self.source == "standin":
             step += 1
             port = settings.get_int("ENERGY_STANDIN_PORT")
-            say(f"[{step}/{steps}] starting Energi Data Service stand-in on 127.0.0.1:{port}")
+            say(f"[{step}/{steps}] starting the API stand-in (Energi Data Service, ODRÉ) on 127.0.0.1:{port}")
             standin = self._spawn("standin", [*energy, "standin", "--port", str(port)])
             self._wait_ready(standin, lambda: _http_ok(f"http://127.0.0.1:{port}/_standin/health"), 30)
         step += 1
@@ -147,7 +151,8 @@ class DemoStack:
         say("running. Where to look:")
         say(f"  Dagster UI        http://127.0.0.1:{port}  (Assets: raw -> agg/hourly; Automation: fetch_sensor)")
         say(f"  Warehouse         {self.env['ENERGY_WAREHOUSE_PATH']}  (`energy status` summarises it)")
-        say(f"  Source API        {self.env['ENERGY_EDS_BASE_URL']}")
+        say(f"  Source APIs       {self.env['ENERGY_EDS_BASE_URL']} (Energi Data Service), "
+            f"{self.env['ENERGY_ODRE_BASE_URL']} (ODRÉ)")
         say(f"  Kafka             {self.env['KAFKA_BOOTSTRAP_SERVERS']}")
         say(f"  Logs              {self.logs}")
         say("Ctrl-C stops everything.")

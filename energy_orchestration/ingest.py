@@ -7,6 +7,7 @@ record gap-free are tested without Dagster.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -45,14 +46,20 @@ def floor_to(moment: datetime, step: timedelta) -> datetime:
 
 
 def plan_window(dataset: str, now: datetime, acked_until: datetime | None, policy: WindowPolicy) -> Window | None:
-    """The next window to fetch, or None when nothing new can exist yet.
+    """The next window to fetch, or None when no new interval can be published yet.
 
-    It always starts ``overlap`` before the end of the last window the broker acknowledged,
-    so late rows are picked up and a failed run leaves no gap: the next success covers it. A
-    long outage is caught up ``max_window`` at a time.
+    A window ends at the last interval the provider can have published (its step and
+    publication lag decide the cadence: every minute for 1-minute data, every quarter-hour
+    for éCO2mix). It starts ``overlap`` before the end of the last window the broker
+    acknowledged, so late rows are picked up and a failed run leaves no gap: the next success
+    covers it. A long outage is caught up ``max_window`` at a time.
     """
-    step = timedelta(minutes=DATASETS[dataset].interval_minutes)
-    end = floor_to(now, step)
+    spec = DATASETS[dataset]
+    step = timedelta(minutes=spec.interval_minutes)
+    lag = timedelta(minutes=getattr(spec, "publication_lag_minutes", 0))
+    end = floor_to(now - lag, step)
+    if acked_until is not None and end <= acked_until:
+        return None
     if acked_until is None:
         start = floor_to(end - policy.initial_lookback, step)
     else:
@@ -62,6 +69,16 @@ def plan_window(dataset: str, now: datetime, acked_until: datetime | None, polic
     if end <= start:
         return None
     return Window(dataset, start, end)
+
+
+def estimated_requests(window: Window) -> int:
+    """Requests a window will cost its provider: Energi Data Service answers any window in one
+    (``limit=0``); éCO2mix pages by 100 rows (up to 12 regions per interval)."""
+    spec = DATASETS[window.dataset]
+    if spec.provider != "odre":
+        return 1
+    intervals = int((window.end - window.start) / timedelta(minutes=spec.interval_minutes))
+    return max(1, math.ceil(intervals * 12 / 100))
 
 
 @dataclass(frozen=True)

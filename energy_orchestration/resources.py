@@ -7,6 +7,7 @@ a value came from and secrets never appear in run config.
 
 
 import os
+from typing import TYPE_CHECKING
 from pathlib import Path
 
 import dagster as dg
@@ -15,6 +16,9 @@ from energy_orchestration import settings
 from energy_orchestration.sources.energidataservice import EnergiDataServiceClient
 from energy_orchestration.sources.http import PoliteSession, RetryPolicy
 from energy_orchestration.warehouse import Warehouse
+
+if TYPE_CHECKING:
+    from energy_orchestration.sources.odre import OdreClient
 
 
 def env(name: str) -> str:
@@ -59,10 +63,28 @@ class EnergiDataServiceResource(dg.ConfigurableResource):
         return EnergiDataServiceClient(self.base_url, PoliteSession(timeout_seconds=self.timeout_seconds, retry=retry))
 
 
+class OdreResource(dg.ConfigurableResource):
+    """ODRÉ / Opendatasoft (éCO2mix), or its local stand-in (ENERGY_ODRE_BASE_URL)."""
+
+    base_url: str = "http://127.0.0.1:8081"
+    api_key: str = ""
+    timeout_seconds: float = 30.0
+    max_attempts: int = 4
+    backoff_seconds: float = 1.0
+
+    def client(self) -> "OdreClient":
+        from energy_orchestration.sources.odre import OdreClient
+
+        retry = RetryPolicy(max_attempts=self.max_attempts, backoff_seconds=self.backoff_seconds)
+        return OdreClient(self.base_url, PoliteSession(timeout_seconds=self.timeout_seconds, retry=retry),
+                          api_key=self.api_key or None)
+
+
 def default_resources() -> dict[str, dg.ConfigurableResource]:
     return {
         "warehouse": WarehouseResource(path=env("ENERGY_WAREHOUSE_PATH"),
                                        lock_timeout_seconds=settings.get_float("ENERGY_WAREHOUSE_LOCK_TIMEOUT_SECONDS")),
         "kafka": KafkaResource(bootstrap_servers=env("KAFKA_BOOTSTRAP_SERVERS")),
         "energidataservice": EnergiDataServiceResource(base_url=env("ENERGY_EDS_BASE_URL")),
+        "odre": OdreResource(base_url=env("ENERGY_ODRE_BASE_URL"), api_key=env("ENERGY_ODRE_API_KEY")),
     }

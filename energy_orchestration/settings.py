@@ -33,6 +33,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ENERGY_TOPIC_PREFIX", "energy", "Prefix of every topic name (`<prefix>.raw.<dataset>`, `<prefix>.dlq`)."),
     Setting("ENERGY_TOPIC_PARTITIONS", "4", "Partitions of topics the platform creates."),
     Setting("ENERGY_EDS_BASE_URL", "http://127.0.0.1:8081", "Energi Data Service base URL; the real one is `https://api.energidataservice.dk`."),
+    Setting("ENERGY_ODRE_BASE_URL", "http://127.0.0.1:8081", "ODRÉ (éCO2mix) base URL; the real one is `https://odre.opendatasoft.com`."),
+    Setting("ENERGY_ODRE_API_KEY", "", "Optional ODRÉ API key (sent as `Authorization: Apikey …`); never logged.", secret=True),
+    Setting("ENERGY_ODRE_DAILY_REQUEST_BUDGET", "1000", "Most ODRÉ requests the live sensor spends per UTC day (the public quota is ~50,000 a month)."),
+    Setting("ENERGY_LIVE_DATASETS", "PowerSystemRightNow", "Datasets the minute sensor keeps fetching (comma-separated)."),
     Setting("ENERGY_STANDIN_PORT", "8081", "Port of the local API stand-in (demo)."),
     Setting("ENERGY_STANDIN_RATE_LIMIT_PER_MINUTE", "1", "Stand-in requests allowed per dataset per minute (0 = unlimited), like the real service."),
     Setting("ENERGY_FETCH_OVERLAP_MINUTES", "5", "Each fetch re-reads this many minutes before the last acknowledged window (late rows)."),
@@ -87,3 +91,13 @@ def markdown_table() -> str:
         default = f"`{s.default}`" if s.default else "(empty)"
         lines.append(f"| `{s.name}` | {default} | {s.description} |")
     return "\n".join(lines)
+
+
+def env_example() -> str:
+    """The committed `.env.example`: every setting, commented out at its default."""
+    lines = ["# Every variable the platform reads, with its default. Copy to .env and edit;",
+             "# `energy demo` and the services read the process environment (e.g. `set -a; . ./.env; set +a`).", ""]
+    for s in SETTINGS:
+        lines.append(f"# {s.description}")
+        lines.append(f"# {s.name}=" if s.secret else f"# {s.name}={s.default}")
+    return "\n".join(lines) + "\n"

@@ -13,14 +13,29 @@ from datetime import datetime, timedelta
 import dagster as dg
 
 from energy_orchestration import settings
-from energy_orchestration.ingest import Window, WindowPolicy, describe, fetch_and_publish, plan_window
+from energy_orchestration.ingest import (
+    Window, WindowPolicy, describe, estimated_requests, fetch_and_publish, plan_window,
+)
 from energy_orchestration.model import utc_now
-from energy_orchestration.resources import EnergiDataServiceResource, KafkaResource, WarehouseResource
+from energy_orchestration.resources import EnergiDataServiceResource, KafkaResource, OdreResource, WarehouseResource
 from energy_orchestration.sources import DATASETS
 
 ACKED_TAG_PREFIX = "energy/acked_until/"
 DATASETS_TAG = "energy/datasets"
-LIVE_DATASETS = ("PowerSystemRightNow",)
+
+
+def live_datasets() -> tuple[str, ...]:
+    """ENERGY_LIVE_DATASETS, checked against the registry so a typo fails loudly at load time."""
+    names = tuple(n.strip() for n in settings.get("ENERGY_LIVE_DATASETS").split(",") if n.strip())
+    unknown = [n for n in names if n not in DATASETS]
+    if unknown:
+        raise ValueError(f"ENERGY_LIVE_DATASETS names unknown datasets {unknown}; known: {sorted(DATASETS)}")
+    return names
+
+
+LIVE_DATASETS = live_datasets()
+DAILY_BUDGET_SETTINGS = {"odre": "ENERGY_ODRE_DAILY_REQUEST_BUDGET"}
+"""Providers with a daily request quota, and the setting holding our share of it."""
 
 
 class WindowConfig(dg.Config):
@@ -35,13 +50,14 @@ class FetchConfig(dg.Config):
 
 @dg.op(description="Fetch each due window from its provider and publish every record to Kafka.")
 def fetch_and_publish_windows(context: dg.OpExecutionContext, config: FetchConfig,
-                              energidataservice: EnergiDataServiceResource, kafka: KafkaResource,
-                              warehouse: WarehouseResource) -> None:
-    client = energidataservice.client()
+                              energidataservice: EnergiDataServiceResource, odre: OdreResource,
+                              kafka: KafkaResource, warehouse: WarehouseResource) -> None:
+    clients = {"energidataservice": energidataservice.client, "odre": odre.client}
     failures: list[str] = []
     for item in config.windows:
         window = Window(item.dataset, datetime.fromisoformat(item.start), datetime.fromisoformat(item.end))
         try:
+            client = clients[DATASETS[window.dataset].provider]()
             outcome = fetch_and_publish(client, kafka.servers(), window, warehouse.get())
         except Exception as exc:  # one dataset failing must not stop the others
             context.log.error(f"{window}: {type(exc).__name__}: {exc}")
@@ -79,10 +95,16 @@ IN_FLIGHT = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.Dag
 
 
 def evaluate_fetch_sensor(instance: dg.DagsterInstance, cursor: str | None, now: datetime,
-                          datasets: tuple[str, ...] = LIVE_DATASETS,
+                          datasets: tuple[str, ...] | None = None,
                           policy: WindowPolicy | None = None) -> tuple[dg.RunRequest | dg.SkipReason, str]:
-    """What one tick decides, and the new cursor. Plain function so tests can drive the clock."""
-    acked: dict[str, str] = json.loads(cursor) if cursor else {}
+    """What one tick decides, and the new cursor. Plain function so tests can drive the clock.
+
+    Cursor: ``{"acked": {dataset: iso}, "spent": {"day": "YYYY-MM-DD", provider: requests}}``.
+    """
+    state = json.loads(cursor) if cursor else {}
+    acked: dict[str, str] = dict(state.get("acked", {}))
+    today = now.strftime("%Y-%m-%d")
+    spent: dict[str, object] = state.get("spent", {}) if state.get("spent", {}).get("day") == today else {"day": today}
     recent = instance.get_run_records(dg.RunsFilter(job_name=fetch_job.name), limit=50)
     for record in recent:
         for key, value in record.dagster_run.tags.items():
@@ -90,26 +112,40 @@ def evaluate_fetch_sensor(instance: dg.DagsterInstance, cursor: str | None, now:
                 dataset = key[len(ACKED_TAG_PREFIX):]
                 if dataset not in acked or value > acked[dataset]:
                     acked[dataset] = value
-    new_cursor = json.dumps(acked, sort_keys=True)
     stale_before = now - timedelta(minutes=10)  # a run stuck longer than that no longer blocks ticks
     if any(r.dagster_run.status in IN_FLIGHT and r.create_timestamp > stale_before for r in recent):
-        return dg.SkipReason("previous fetch run still in flight; its window is re-covered next tick"), new_cursor
+        return (dg.SkipReason("previous fetch run still in flight; its window is re-covered next tick"),
+                _cursor(acked, spent))
     policy = policy or window_policy()
-    windows = []
-    for dataset in datasets:
+    windows, over_budget = [], []
+    for dataset in datasets or LIVE_DATASETS:
         last = datetime.fromisoformat(acked[dataset]) if dataset in acked else None
         window = plan_window(dataset, now, last, policy)
-        if window is not None:
-            windows.append(window)
+        if window is None:
+            continue
+        provider = DATASETS[dataset].provider
+        if provider in DAILY_BUDGET_SETTINGS:
+            cost = estimated_requests(window)
+            if int(spent.get(provider, 0)) + cost > settings.get_int(DAILY_BUDGET_SETTINGS[provider]):  # type: ignore[arg-type]
+                over_budget.append(dataset)
+                continue
+            spent[provider] = int(spent.get(provider, 0)) + cost  # type: ignore[arg-type]
+        windows.append(window)
     if not windows:
-        return dg.SkipReason("no dataset has a new interval yet"), new_cursor
+        reason = (f"daily request budget used up for {', '.join(over_budget)}" if over_budget
+                  else "no dataset has a new interval yet")
+        return dg.SkipReason(reason), _cursor(acked, spent)
     run_key = "fetch:" + ",".join(f"{w.dataset}@{w.end.isoformat()}" for w in windows)
     request = dg.RunRequest(
         run_key=run_key,
         run_config={"ops": {"fetch_and_publish_windows": {"config": {"windows": [
             {"dataset": w.dataset, "start": w.start.isoformat(), "end": w.end.isoformat()} for w in windows]}}}},
         tags={DATASETS_TAG: ",".join(w.dataset for w in windows)})
-    return request, new_cursor
+    return request, _cursor(acked, spent)
+
+
+def _cursor(acked: dict[str, str], spent: dict[str, object]) -> str:
+    return json.dumps({"acked": acked, "spent": spent}, sort_keys=True)
 
 
 @dg.sensor(job=fetch_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,

@@ -10,7 +10,7 @@ import requests
 from energy_orchestration.assets.hourly import agg_hourly, agg_hourly_complete
 from energy_orchestration.definitions import defs
 from energy_orchestration.ingest import WindowPolicy
-from energy_orchestration.resources import EnergiDataServiceResource, KafkaResource, WarehouseResource
+from energy_orchestration.resources import EnergiDataServiceResource, KafkaResource, OdreResource, WarehouseResource
 from energy_orchestration.sensors.fetch import ACKED_TAG_PREFIX, evaluate_fetch_sensor, fetch_job, fetch_sensor
 from energy_orchestration.sources.energidataservice import POWER_SYSTEM_RIGHT_NOW
 
@@ -23,6 +23,7 @@ POLICY = WindowPolicy(overlap=timedelta(minutes=5), initial_lookback=timedelta(m
 def resources(standin_url, bootstrap, warehouse, attempts=4):
     return {"energidataservice": EnergiDataServiceResource(base_url=standin_url, timeout_seconds=5,
                                                            max_attempts=attempts, backoff_seconds=0.05),
+            "odre": OdreResource(base_url=standin_url, timeout_seconds=5, max_attempts=attempts, backoff_seconds=0.05),
             "kafka": KafkaResource(bootstrap_servers=bootstrap),
             "warehouse": WarehouseResource(path=str(warehouse.path))}
 
@@ -66,7 +67,7 @@ def test_a_fetch_run_publishes_and_reports_its_acknowledgement(tmp_path, standin
         acked = run.tags[ACKED_TAG_PREFIX + "PowerSystemRightNow"]
         # the next tick folds the acknowledgement into its cursor and overlaps it by 5 minutes
         decision, cursor = evaluate_fetch_sensor(instance, cursor, now + timedelta(minutes=1), policy=POLICY)
-        assert json.loads(cursor) == {"PowerSystemRightNow": acked}
+        assert json.loads(cursor)["acked"] == {"PowerSystemRightNow": acked}
         window = decision.run_config["ops"]["fetch_and_publish_windows"]["config"]["windows"][0]
         assert datetime.fromisoformat(window["start"]) == datetime.fromisoformat(acked) - timedelta(minutes=5)
     assert land_all().messages == 15
