@@ -86,11 +86,52 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (dataset, zone, quantity, hour_start_utc)
     );
     """,
+    # 3: emission factors (seeded from emission_factors.py on every migrate) and CO2 intensity
+    # per zone and interval, reported and computed kept apart
+    """
+    CREATE TABLE emission_factors (
+        version          VARCHAR NOT NULL,
+        zone             VARCHAR NOT NULL,
+        mode             VARCHAR NOT NULL,
+        g_co2eq_per_kwh  DOUBLE  NOT NULL,
+        source           VARCHAR NOT NULL,
+        PRIMARY KEY (version, zone, mode)
+    );
+    CREATE VIEW co2_intensity AS
+    WITH production AS (
+        SELECT o.dataset, o.zone, o.interval_start_utc, replace(o.quantity, 'production_', '') AS mode, o.value
+        FROM observations o WHERE starts_with(o.quantity, 'production_')
+    ),
+    factors AS (  -- the zone's own factor where it has one, else the default
+        SELECT z.zone, f.mode, coalesce(o.g_co2eq_per_kwh, f.g_co2eq_per_kwh) AS factor, f.version
+        FROM (SELECT DISTINCT zone FROM observations) z
+        CROSS JOIN emission_factors f
+        LEFT JOIN emission_factors o ON o.version = f.version AND o.zone = z.zone AND o.mode = f.mode
+        WHERE f.zone = '*' AND f.version = (SELECT max(version) FROM emission_factors)
+    ),
+    computed AS (
+        SELECT p.dataset, p.zone, p.interval_start_utc,
+               sum(p.value * f.factor) / nullif(sum(p.value), 0) AS computed, any_value(f.version) AS factor_version,
+               sum(p.value) AS production_mw
+        FROM production p JOIN factors f ON f.zone = p.zone AND f.mode = p.mode
+        GROUP BY ALL
+    ),
+    reported AS (
+        SELECT dataset, zone, interval_start_utc, value AS reported FROM observations
+        WHERE quantity = 'co2_intensity_reported'
+    )
+    SELECT coalesce(c.dataset, r.dataset) AS dataset, coalesce(c.zone, r.zone) AS zone,
+           coalesce(c.interval_start_utc, r.interval_start_utc) AS interval_start_utc,
+           r.reported, c.computed, c.factor_version, c.production_mw
+    FROM computed c FULL OUTER JOIN reported r
+      ON r.dataset = c.dataset AND r.zone = c.zone AND r.interval_start_utc = c.interval_start_utc;
+    """,
 )
 
 
 def migrate(connection: duckdb.DuckDBPyConnection) -> None:
-    """Apply the migrations this file has not seen yet; cheap when it is up to date."""
+    """Apply the migrations this file has not seen yet, then make sure the reference data
+    (emission factors) is present; cheap when everything is up to date."""
     connection.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
     row = connection.execute("SELECT max(version) FROM schema_version").fetchall()[0]
     current = row[0] if row and row[0] is not None else 0
@@ -105,3 +146,14 @@ def migrate(connection: duckdb.DuckDBPyConnection) -> None:
         except BaseException:
             connection.execute("ROLLBACK")
             raise
+    _seed_emission_factors(connection)
+
+
+def _seed_emission_factors(connection: duckdb.DuckDBPyConnection) -> None:
+    from energy_orchestration.emission_factors import FACTORS
+
+    known = connection.execute("SELECT count(*) FROM emission_factors").fetchall()[0][0]
+    if known >= len(FACTORS):
+        return
+    connection.executemany("INSERT OR IGNORE INTO emission_factors VALUES (?, ?, ?, ?, ?)",
+                           [[f.version, f.zone, f.mode, f.g_co2eq_per_kwh, f.source] for f in FACTORS])
