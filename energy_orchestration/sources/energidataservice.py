@@ -23,16 +23,26 @@ from energy_orchestration.sources.http import NotYetPublished, PoliteSession, So
 PROVIDER = "energidataservice"
 LIVE_BASE_URL = "https://api.energidataservice.dk"
 
+RECORD_ZONE = ""
+"""``ColumnMapping.zone`` meaning "the zone named by the record's own zone column" (``DK-<PriceArea>``)."""
+
 
 @dataclass(frozen=True)
 class ColumnMapping:
-    """Where one provider column lands in the canonical vocabulary."""
+    """Where one provider column lands in the canonical vocabulary.
+
+    ``zone`` is a canonical zone, or :data:`RECORD_ZONE` for datasets with one row per price
+    area. ``only_zone`` restricts a mapping to records of that zone (``""`` = every record),
+    for columns whose meaning depends on the area (the Great Belt link is ``exchange_dk2`` in a
+    DK1 row and ``exchange_dk1`` in a DK2 row).
+    """
 
     column: str
     zone: str
     quantity: str
     unit: Unit = Unit.MW
     sign: float = 1.0
+    only_zone: str = ""
 
 
 @dataclass(frozen=True)
@@ -45,8 +55,24 @@ class DatasetSpec:
     status: DataStatus = DataStatus.REALTIME
     zone_column: str | None = None
     """Column naming the price area, for datasets with one row per area."""
+    price_areas: tuple[str, ...] = ()
+    """Values of ``zone_column`` that name a known zone (``DK-<value>``); any other value,
+    or none, rejects the record whole (rule ``unknown_zone``)."""
     fixed_zone: str = "DK"
     """Message key for datasets whose rows cover all of Denmark."""
+
+    def __post_init__(self) -> None:
+        per_record = [m.column for m in self.mappings if m.zone == RECORD_ZONE or m.only_zone]
+        if per_record and (self.zone_column is None or not self.price_areas):
+            raise ValueError(f"{self.name}: mappings {per_record} need a zone_column and price_areas")
+        unknown = {m.only_zone for m in self.mappings if m.only_zone} - set(self.area_zones)
+        if unknown:
+            raise ValueError(f"{self.name}: only_zone {sorted(unknown)} is not one of {self.area_zones}")
+
+    @property
+    def area_zones(self) -> tuple[str, ...]:
+        """Canonical zone of each entry of ``price_areas``, in the same order."""
+        return tuple(f"DK-{area}" for area in self.price_areas)
 
     def record_key(self, record: dict[str, Any]) -> str:
         return "|".join(str(record.get(c)) for c in self.key_columns)
@@ -67,8 +93,9 @@ class DatasetSpec:
         return PROVIDER
 
 
-def _m(column: str, zone: str, quantity: str, unit: Unit = Unit.MW, sign: float = 1.0) -> ColumnMapping:
-    return ColumnMapping(column, zone, quantity, unit, sign)
+def _m(column: str, zone: str, quantity: str, unit: Unit = Unit.MW, sign: float = 1.0,
+       only_zone: str = "") -> ColumnMapping:
+    return ColumnMapping(column, zone, quantity, unit, sign, only_zone)
 
 
 # PowerSystemRightNow has one row per minute for all of Denmark. Production and CO2 are
@@ -107,7 +134,53 @@ POWER_SYSTEM_RIGHT_NOW = DatasetSpec(
     ),
 )
 
-DATASETS: dict[str, DatasetSpec] = {spec.name: spec for spec in (POWER_SYSTEM_RIGHT_NOW,)}
+# CO2Emis: one row per 5 minutes and price area (DK1, DK2), CO2 intensity of that area.
+CO2_EMIS = DatasetSpec(
+    name="CO2Emis",
+    time_column="Minutes5UTC",
+    interval_minutes=5,
+    key_columns=("Minutes5UTC", "PriceArea"),
+    zone_column="PriceArea",
+    price_areas=("DK1", "DK2"),
+    mappings=(
+        _m("CO2Emission", RECORD_ZONE, "co2_intensity_reported", Unit.G_CO2_PER_KWH),
+    ),
+)
+
+# ElectricityProdex5MinRealtime: one row per 5 minutes and price area, production and links of
+# that area; links an area does not have are null (DK1: BornholmSE4; DK2: NL, GB, NO).
+# ExchangeGreatBelt sign, checked on the recorded 2025-02-21 response: in all 50 timestamps the
+# DK1 and DK2 rows hold exactly opposite values (DK1 -302.589996, DK2 +302.589996 at 19:10 UTC),
+# so each row already reads "import into this row's area positive", like every other exchange
+# column: no sign flip, only the counterpart differs (DK1 row -> exchange_dk2, DK2 row ->
+# exchange_dk1).
+ELECTRICITY_PRODEX_5MIN = DatasetSpec(
+    name="ElectricityProdex5MinRealtime",
+    time_column="Minutes5UTC",
+    interval_minutes=5,
+    key_columns=("Minutes5UTC", "PriceArea"),
+    zone_column="PriceArea",
+    price_areas=("DK1", "DK2"),
+    mappings=(
+        _m("ProductionLt100MW", RECORD_ZONE, "production_unknown"),
+        _m("ProductionGe100MW", RECORD_ZONE, "production_thermal_other"),
+        _m("OffshoreWindPower", RECORD_ZONE, "production_wind_offshore"),
+        _m("OnshoreWindPower", RECORD_ZONE, "production_wind_onshore"),
+        _m("SolarPower", RECORD_ZONE, "production_solar"),
+        _m("ExchangeGreatBelt", RECORD_ZONE, "exchange_dk2", only_zone="DK-DK1"),
+        _m("ExchangeGreatBelt", RECORD_ZONE, "exchange_dk1", only_zone="DK-DK2"),
+        _m("ExchangeGermany", RECORD_ZONE, "exchange_de"),
+        _m("ExchangeNetherlands", RECORD_ZONE, "exchange_nl"),
+        _m("ExchangeGreatBritain", RECORD_ZONE, "exchange_gb"),
+        _m("ExchangeNorway", RECORD_ZONE, "exchange_no"),
+        _m("ExchangeSweden", RECORD_ZONE, "exchange_se"),
+        _m("BornholmSE4", RECORD_ZONE, "exchange_bornholm_se"),
+    ),
+)
+
+DATASETS: dict[str, DatasetSpec] = {
+    spec.name: spec for spec in (POWER_SYSTEM_RIGHT_NOW, CO2_EMIS, ELECTRICITY_PRODEX_5MIN)
+}
 
 
 def format_utc_minute(moment: datetime) -> str:
@@ -177,9 +250,13 @@ def normalise(dataset: str, records: list[Any], now: datetime | None = None) -> 
     """Melt provider records into canonical observations; every refusal carries its rule.
 
     Works column-wise (one numpy array per provider column) because the landing consumer
-    feeds it tens of thousands of records per batch.
+    feeds it tens of thousands of records per batch. For datasets with one row per price area,
+    the zone of a record is looked up once per record (a small integer code) and spread over
+    its observations with numpy.
     """
     spec = DATASETS[dataset]
+    area_codes = {area: code for code, area in enumerate(spec.price_areas)} if spec.zone_column else None
+    zones: list[int] = []
     now_naive = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(tzinfo=None)
     latest_allowed = now_naive + timedelta(minutes=spec.interval_minutes)
     rejections: list[Rejection] = []
@@ -203,6 +280,15 @@ def normalise(dataset: str, records: list[Any], now: datetime | None = None) -> 
                            record.get(spec.time_column))
         elif moment < EARLIEST_PLAUSIBLE or moment > latest_allowed:
             _reject_record(rejections, rejected_records, dataset, "time_out_of_range", index, key, moment.isoformat())
+        elif area_codes is not None:
+            area = record.get(spec.zone_column)
+            code = area_codes.get(area) if isinstance(area, str) else None
+            if code is None:
+                _reject_record(rejections, rejected_records, dataset, "unknown_zone", index, key, area)
+            else:
+                good.append(index)
+                times.append(moment)
+                zones.append(code)
         else:
             good.append(index)
             times.append(moment)
@@ -212,6 +298,8 @@ def normalise(dataset: str, records: list[Any], now: datetime | None = None) -> 
     kept = [records[i] for i in good]
     record_index = np.asarray(good, dtype=np.int64)
     starts = np.asarray(times, dtype="datetime64[us]")
+    record_zones = np.asarray(zones, dtype=np.int16) if area_codes is not None else None
+    area_zones = spec.area_zones
     columns_cache: dict[str, np.ndarray] = {}
     picked_mapping: list[np.ndarray] = []
     picked_rows: list[np.ndarray] = []
@@ -220,13 +308,16 @@ def normalise(dataset: str, records: list[Any], now: datetime | None = None) -> 
         if mapping.column not in columns_cache:
             columns_cache[mapping.column] = _numeric_column(kept, mapping.column, record_index, spec, keys, rejections)
         values = columns_cache[mapping.column] * mapping.sign + 0.0  # + 0.0 turns -0.0 into 0.0
+        if mapping.only_zone:  # other areas' records do not carry this quantity: as if null
+            values = np.where(record_zones == area_zones.index(mapping.only_zone), values, np.nan)
         present = ~np.isnan(values)
         for rule, mask, detail in value_violations(mapping.quantity, values):
             for position in np.flatnonzero(mask):
                 index = int(record_index[position])
+                zone = mapping.zone or area_zones[record_zones[position]]
                 rejections.append(Rejection(
                     dataset=dataset, rule=rule, reason=f"{RULES[rule]}{detail}: {mapping.column}={values[position]:g}",
-                    record_index=index, record_key=keys[index], zone=mapping.zone, quantity=mapping.quantity,
+                    record_index=index, record_key=keys[index], zone=zone, quantity=mapping.quantity,
                     value=float(values[position])))
             present &= ~mask
         rows = np.flatnonzero(present)
@@ -234,22 +325,40 @@ def normalise(dataset: str, records: list[Any], now: datetime | None = None) -> 
         picked_rows.append(rows)
         picked_values.append(values[rows])
     frame = _observation_frame(spec, np.concatenate(picked_mapping), np.concatenate(picked_rows),
-                               np.concatenate(picked_values), starts, record_index)
+                               np.concatenate(picked_values), starts, record_index, record_zones)
     return NormalisedBatch(frame, rejections, rejected_records, keys, record_times)
 
 
 def _observation_frame(spec: DatasetSpec, mapping: np.ndarray, rows: np.ndarray, values: np.ndarray,
-                       starts: np.ndarray, record_index: np.ndarray) -> pd.DataFrame:
+                       starts: np.ndarray, record_index: np.ndarray,
+                       record_zones: np.ndarray | None = None) -> pd.DataFrame:
     """Observations with the repeated strings as categoricals: cheap to build, and DuckDB scans
-    integer codes without taking the GIL, so landing overlaps with parsing the next batch."""
+    integer codes without taking the GIL, so landing overlaps with parsing the next batch.
+
+    ``record_zones`` holds, per kept record, the index into ``spec.area_zones`` of its zone; it
+    supplies the zone of observations whose mapping says :data:`RECORD_ZONE`.
+    """
     def category(labels: list[str]) -> pd.Categorical:
         categories = sorted(set(labels))
         codes = np.asarray([categories.index(label) for label in labels], dtype=np.int16)
         return pd.Categorical.from_codes(codes[mapping], categories=categories)
 
+    def zone_category() -> pd.Categorical:
+        fixed = [m.zone for m in spec.mappings if m.zone != RECORD_ZONE]
+        per_record = len(fixed) < len(spec.mappings)
+        categories = sorted(set(fixed) | (set(spec.area_zones) if per_record else set()))
+        by_mapping = np.asarray([-1 if m.zone == RECORD_ZONE else categories.index(m.zone) for m in spec.mappings],
+                                dtype=np.int16)
+        codes = by_mapping[mapping]
+        if per_record:
+            by_area = np.asarray([categories.index(z) for z in spec.area_zones], dtype=np.int16)
+            from_record = codes < 0
+            codes[from_record] = by_area[record_zones[rows[from_record]]]
+        return pd.Categorical.from_codes(codes, categories=categories)
+
     return pd.DataFrame({
         "dataset": pd.Categorical.from_codes(np.zeros(len(rows), dtype=np.int8), categories=[spec.name]),
-        "zone": category([m.zone for m in spec.mappings]),
+        "zone": zone_category(),
         "quantity": category([m.quantity for m in spec.mappings]),
         "interval_start_utc": starts[rows],
         "interval_minutes": np.full(len(rows), spec.interval_minutes, dtype=np.int16),

@@ -5,6 +5,11 @@ orderings (time ascending/descending) it works out the matching time slots
 arithmetically, counts ``total`` without generating rows and generates only the
 requested page. Filters on value columns or sorting by them need the values,
 so those paths generate the whole (capped) range.
+
+Datasets with a price-area column (``CO2Emis``, ``ElectricityProdex5MinRealtime``)
+have one row per (slot, area): row ``r`` of a time-ordered result is slot
+``r // areas`` and area ``r % areas`` (DK1 before DK2 within a timestamp, like the
+real service), so a ``PriceArea`` filter keeps the arithmetic fast path.
 """
 
 from __future__ import annotations
@@ -22,15 +27,23 @@ import numpy as np
 
 from .http import DataKey, FaultState, HttpError, Request, Response, Route, empty_response, json_response
 from .synthetic_dk import (
+    CO2_EMIS_FIELDS,
+    ELECTRICITY_PRODEX_5MIN_FIELDS,
     POWER_SYSTEM_RIGHT_NOW_FIELDS,
+    PRICE_AREAS,
+    co2_emis_columns,
     columns_to_records,
+    electricity_prodex_5min_columns,
     power_system_right_now_columns,
     unit_hash,
 )
 
 __all__ = [
+    "BAD_VALUE_KINDS",
+    "CO2_EMIS",
     "DANISH_TZ",
     "DATASETS",
+    "ELECTRICITY_PRODEX_5MIN",
     "DatasetQuery",
     "DatasetSpec",
     "EnergiDataServiceApp",
@@ -38,6 +51,7 @@ __all__ = [
     "MAX_MATERIALISED_ROWS",
     "ParamError",
     "apply_duration",
+    "bad_rows",
     "parse_columns",
     "parse_duration",
     "parse_filter",
@@ -74,7 +88,10 @@ class DatasetSpec:
     """Everything the generic query engine needs to know about one dataset.
 
     ``generate`` maps an int64 array of minute indices (minutes since the Unix
-    epoch, multiples of ``step_minutes``) to column arrays keyed by field name.
+    epoch, multiples of ``step_minutes``) to column arrays keyed by field name;
+    for datasets with an ``area_column`` it takes a second, equally long array of
+    indices into ``areas``. ``corruptible`` names the columns the
+    ``bad_record_rate`` fault spoils, one per entry of :data:`BAD_VALUE_KINDS`.
     """
 
     name: str
@@ -82,12 +99,25 @@ class DatasetSpec:
     local_time_column: str
     fields: tuple[str, ...]
     step_minutes: int
-    generate: Callable[[np.ndarray], dict[str, np.ndarray]]
+    generate: Callable[..., dict[str, np.ndarray]]
     description: str = ""
+    area_column: str | None = None
+    areas: tuple[str, ...] = ()
+    corruptible: tuple[str, str, str] = ("SolarPower", "OnshoreWindPower", "OffshoreWindPower")
 
     @property
     def resolution(self) -> str:
         return f"PT{self.step_minutes}M"
+
+    @property
+    def rows_per_slot(self) -> int:
+        return len(self.areas) if self.area_column else 1
+
+    def columns(self, minutes: np.ndarray, areas: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """Column arrays for rows (minute, area index); ``areas`` is ignored without an area column."""
+        if self.area_column is None:
+            return self.generate(minutes)
+        return self.generate(minutes, np.zeros(minutes.shape, dtype=np.int64) if areas is None else areas)
 
 
 POWER_SYSTEM_RIGHT_NOW = DatasetSpec(
@@ -101,7 +131,36 @@ POWER_SYSTEM_RIGHT_NOW = DatasetSpec(
     "(synthetic stand-in data).",
 )
 
-DATASETS: dict[str, DatasetSpec] = {POWER_SYSTEM_RIGHT_NOW.name: POWER_SYSTEM_RIGHT_NOW}
+CO2_EMIS = DatasetSpec(
+    name="CO2Emis",
+    time_column="Minutes5UTC",
+    local_time_column="Minutes5DK",
+    fields=CO2_EMIS_FIELDS,
+    step_minutes=5,
+    generate=co2_emis_columns,
+    description="CO2 emission intensity of electricity production per price area, 5-minute "
+    "(synthetic stand-in data, consistent with PowerSystemRightNow).",
+    area_column="PriceArea",
+    areas=PRICE_AREAS,
+    corruptible=("CO2Emission", "CO2Emission", "CO2Emission"),
+)
+
+ELECTRICITY_PRODEX_5MIN = DatasetSpec(
+    name="ElectricityProdex5MinRealtime",
+    time_column="Minutes5UTC",
+    local_time_column="Minutes5DK",
+    fields=ELECTRICITY_PRODEX_5MIN_FIELDS,
+    step_minutes=5,
+    generate=electricity_prodex_5min_columns,
+    description="Production and exchanges per price area, 5-minute real-time "
+    "(synthetic stand-in data, consistent with PowerSystemRightNow).",
+    area_column="PriceArea",
+    areas=PRICE_AREAS,
+)
+
+DATASETS: dict[str, DatasetSpec] = {
+    spec.name: spec for spec in (POWER_SYSTEM_RIGHT_NOW, CO2_EMIS, ELECTRICITY_PRODEX_5MIN)
+}
 
 
 # --------------------------------------------------------------------------- time parameters
@@ -395,6 +454,65 @@ def _numeric_filter_values(column: str, values: list[Any]) -> np.ndarray:
     return np.array(numbers, dtype=np.float64)
 
 
+#: What a "bad" row (fault ``bad_record_rate``) gets in the column ``spec.corruptible[k]``;
+#: rows rotate through the kinds by their position in the dataset.
+BAD_VALUE_KINDS: tuple[str, ...] = ("negative", "not_a_number", "huge")
+
+
+def bad_rows(spec: DatasetSpec, minutes: np.ndarray, areas: np.ndarray, rate: float) -> np.ndarray:
+    """Per row, the index into :data:`BAD_VALUE_KINDS` of its deliberate error, or -1.
+
+    Decided by a hash of the row's position in the dataset (slot x areas + area), so the
+    same rows are bad on every request, and raising the rate only adds bad rows.
+    """
+    ordinal = np.asarray(minutes, dtype=np.int64) // spec.step_minutes * spec.rows_per_slot
+    if spec.area_column is not None:
+        ordinal = ordinal + np.asarray(areas, dtype=np.int64)
+    if rate <= 0:
+        return np.full(ordinal.shape, -1, dtype=np.int64)
+    bad = unit_hash(ordinal, f"bad-record:{spec.name}") < rate
+    return np.where(bad, ordinal % len(BAD_VALUE_KINDS), -1)
+
+
+def _spoil(spec: DatasetSpec, columns: dict[str, np.ndarray], minutes: np.ndarray, areas: np.ndarray,
+           rate: float) -> dict[str, np.ndarray]:
+    """Fault injection on a page: negative value, the string "n/a", or 1e9 in bad rows.
+
+    Applied after filtering and sorting (those see the clean values), only to the page.
+    """
+    if rate <= 0 or minutes.size == 0:
+        return columns
+    kinds = bad_rows(spec, minutes, areas, rate)
+    if not (kinds >= 0).any():
+        return columns
+    spoiled = dict(columns)
+    for kind, column in enumerate(spec.corruptible):
+        hit = kinds == kind
+        if column not in spoiled or not hit.any():
+            continue
+        clean = np.asarray(columns[column], dtype=np.float64)
+        values = np.asarray(spoiled[column]).astype(object)
+        if BAD_VALUE_KINDS[kind] == "negative":
+            values[hit] = (-(np.abs(clean[hit]) + 10.0)).tolist()
+        elif BAD_VALUE_KINDS[kind] == "not_a_number":
+            values[hit] = "n/a"
+        else:
+            values[hit] = 1e9
+        spoiled[column] = values
+    return spoiled
+
+
+def _selected_areas(spec: DatasetSpec, q: DatasetQuery) -> np.ndarray:
+    """Indices into ``spec.areas`` a query keeps (all without a filter on the area column)."""
+    if spec.area_column is None:
+        return np.zeros(1, dtype=np.int64)
+    allowed = q.filters.get(spec.area_column)
+    if allowed is None:
+        return np.arange(len(spec.areas), dtype=np.int64)
+    named = {value for value in allowed if isinstance(value, str)}
+    return np.array([i for i, area in enumerate(spec.areas) if area in named], dtype=np.int64)
+
+
 def _present(minutes: np.ndarray, missing_rate: float) -> np.ndarray:
     """Fault injection: a deterministic per-minute coin decides which minutes were never published.
 
@@ -479,6 +597,7 @@ def run_query(
     history_start: datetime,
     lag_seconds: float = 0.0,
     missing_rate: float = 0.0,
+    bad_record_rate: float = 0.0,
 ) -> dict[str, Any]:
     """Answer a validated query with the real API's envelope (``total`` counts all matches)."""
     window = _window(spec, q, now=now, history_start=history_start, lag_seconds=lag_seconds)
@@ -495,48 +614,66 @@ def run_query(
         explicit = explicit[(slots >= window.lo) & (slots < window.hi)]
         explicit = explicit[_present(explicit, missing_rate)]
 
-    value_filters = {c: v for c, v in q.filters.items() if c not in time_columns}
+    # Rows per slot: one, or one per selected price area (in area order within a slot).
+    areas = _selected_areas(spec, q)
+    n = int(areas.size)
+    value_filters = {c: v for c, v in q.filters.items() if c not in time_columns and c != spec.area_column}
     fast_sort = not q.sort or (len(q.sort) == 1 and q.sort[0][0] == spec.time_column)
     descending = not q.sort or q.sort[0][1]
     limit = q.effective_limit
 
     if not value_filters and fast_sort:
-        if explicit is not None:
+        empty = np.empty(0, dtype=np.int64)
+        if n == 0:
+            total, page_minutes, page_areas = 0, empty, empty
+        elif explicit is not None:
             ordered = explicit[::-1] if descending else explicit
-            total = int(ordered.size)
+            total = int(ordered.size) * n
             start, stop = _page_bounds(total, q.offset, limit)
-            page = ordered[start:stop]
+            rows = np.arange(start, stop, dtype=np.int64)
+            page_minutes, page_areas = ordered[rows // n], areas[rows % n]
         elif missing_rate > 0:
-            total, page = _scan_window(window, descending, q.offset, limit, missing_rate)
+            slot_offset = q.offset // n
+            slot_limit = 0 if limit == 0 else _ceil_div(q.offset + limit, n) - slot_offset
+            slot_total, slot_page = _scan_window(window, descending, slot_offset, slot_limit, missing_rate)
+            total = slot_total * n
+            skip = q.offset - slot_offset * n
+            stop = None if limit == 0 else skip + limit
+            page_minutes = np.repeat(slot_page, n)[skip:stop]
+            page_areas = np.tile(areas, slot_page.size)[skip:stop]
         else:
-            total = len(window)
+            total = len(window) * n
             start, stop = _page_bounds(total, q.offset, limit)
             _check_page_size(stop - start)
-            if descending:
-                page = window.minutes(window.hi - stop, window.hi - start)[::-1]
-            else:
-                page = window.minutes(window.lo + start, window.lo + stop)
-        _check_page_size(int(page.size))
-        records = columns_to_records(spec.generate(page), q.columns) if page.size else []
-        return _envelope(spec, q, total, records)
+            rows = np.arange(start, stop, dtype=np.int64)
+            slots = window.hi - 1 - rows // n if descending else window.lo + rows // n
+            page_minutes, page_areas = slots * spec.step_minutes, areas[rows % n]
+        _check_page_size(int(page_minutes.size))
+        if not page_minutes.size:
+            return _envelope(spec, q, total, [])
+        columns = spec.columns(page_minutes, page_areas)
+        selected = _spoil(spec, {f: columns[f] for f in q.columns}, page_minutes, page_areas, bad_record_rate)
+        return _envelope(spec, q, total, columns_to_records(selected, q.columns))
 
     # Slow path: values are needed to filter or sort, so generate the whole (capped) candidate set.
     reason = next(iter(value_filters), None)
     what = f"filter on {reason}" if reason else f"sort on {', '.join(c for c, _ in q.sort)}"
-    candidate_count = explicit.size if explicit is not None else len(window)
+    candidate_count = (explicit.size if explicit is not None else len(window)) * n
     if candidate_count > MAX_MATERIALISED_ROWS:
         raise ParamError(f"Range too large for {what}: {candidate_count} rows (max {MAX_MATERIALISED_ROWS}); narrow start/end")
-    minutes = explicit if explicit is not None else window.minutes()
+    slot_minutes = explicit if explicit is not None else window.minutes()
     if explicit is None and missing_rate > 0:
-        minutes = minutes[_present(minutes, missing_rate)]
-    columns = spec.generate(minutes) if minutes.size else {f: np.empty(0) for f in spec.fields}
+        slot_minutes = slot_minutes[_present(slot_minutes, missing_rate)]
+    minutes = np.repeat(slot_minutes, n)
+    row_areas = np.tile(areas, slot_minutes.size)
+    columns = spec.columns(minutes, row_areas) if minutes.size else {f: np.empty(0) for f in spec.fields}
     mask = np.ones(minutes.size, dtype=bool)
     for column, values in value_filters.items():
         mask &= np.isin(columns[column], _numeric_filter_values(column, values))
     order = np.flatnonzero(mask)
     sort_keys = q.sort or [(spec.time_column, True)]
-    # np.lexsort: last key is primary; the minute itself breaks ties (ascending) for stability.
-    lex: list[np.ndarray] = [minutes[order]]
+    # np.lexsort: last key is primary; the minute itself (ascending), then the area, break ties.
+    lex: list[np.ndarray] = [row_areas[order], minutes[order]]
     for column, desc in reversed(sort_keys):
         values = columns[column][order]
         ranks = np.unique(values, return_inverse=True)[1].astype(np.int64)
@@ -545,7 +682,8 @@ def run_query(
     total = int(order.size)
     start, stop = _page_bounds(total, q.offset, limit)
     chosen = order[start:stop]
-    selected = {f: columns[f][chosen] for f in q.columns}
+    selected = _spoil(spec, {f: columns[f][chosen] for f in q.columns}, minutes[chosen], row_areas[chosen],
+                      bad_record_rate)
     return _envelope(spec, q, total, columns_to_records(selected, q.columns))
 
 
@@ -610,6 +748,7 @@ class EnergiDataServiceApp:
         if spec is None:
             raise HttpError(404, "dataset not found")
         now = self._current_now()
+        faults = self._faults.config if self._faults else None
         try:
             query = parse_query(request.query, spec, now)
             envelope = run_query(
@@ -618,7 +757,8 @@ class EnergiDataServiceApp:
                 now=now,
                 history_start=self._history_start,
                 lag_seconds=self._lag,
-                missing_rate=self._faults.missing_minutes_rate if self._faults else 0.0,
+                missing_rate=faults.missing_minutes_rate if faults else 0.0,
+                bad_record_rate=faults.bad_record_rate if faults else 0.0,
             )
         except ParamError as exc:
             raise HttpError(400, str(exc)) from exc
@@ -628,7 +768,8 @@ class EnergiDataServiceApp:
         spec = self.lookup(match.group("name"))
         if spec is None:
             return empty_response(204)  # the real service answers unknown names with 204
-        sample = spec.generate(np.zeros(1, dtype=np.int64))
+        sample = spec.columns(np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64))
+        time_columns = (spec.time_column, spec.local_time_column)
         return json_response(
             {
                 "dataset": spec.name,
@@ -637,7 +778,10 @@ class EnergiDataServiceApp:
                 "timeColumn": spec.time_column,
                 "localTimeColumn": spec.local_time_column,
                 "columns": [
-                    {"name": f, "type": "datetime" if sample[f].dtype.kind == "U" else "number"}
+                    {
+                        "name": f,
+                        "type": "datetime" if f in time_columns else "string" if sample[f].dtype.kind == "U" else "number",
+                    }
                     for f in spec.fields
                 ],
             }

@@ -196,6 +196,14 @@ class FaultConfig:
     """Failure modes for tests; the defaults are all off.
 
     ``rate_limit_per_minute`` of ``None`` keeps the server's configured limit.
+
+    ``bad_record_rate`` (0..1) makes that fraction of served rows carry one deliberately
+    invalid value, so the pipeline's quarantine can be shown. Which rows are bad is a hash of
+    the row (same rows on every request; a higher rate only adds rows), and bad rows rotate
+    through three errors: a negative value, the string ``"n/a"`` in a numeric column, and
+    ``1e9``. Energi Data Service puts them in SolarPower / OnshoreWindPower /
+    OffshoreWindPower (PowerSystemRightNow, ElectricityProdex5MinRealtime) and in
+    CO2Emission (CO2Emis). Filters and sorts see the clean values.
     """
 
     latency_ms: float = 0.0
@@ -206,12 +214,13 @@ class FaultConfig:
     missing_minutes_rate: float = 0.0
     rate_limit_per_minute: float | None = None
     seed: int = 0
+    bad_record_rate: float = 0.0
 
     def validate(self) -> None:
         """Reject nonsense early so a typo in a test fails loudly instead of doing nothing."""
         if self.latency_ms < 0:
             raise ValueError("latency_ms must be >= 0")
-        for name in ("error_rate", "missing_minutes_rate"):
+        for name in ("error_rate", "missing_minutes_rate", "bad_record_rate"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1")
         if self.fail_for_seconds < 0:

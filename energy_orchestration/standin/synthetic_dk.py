@@ -25,7 +25,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     "POWER_SYSTEM_RIGHT_NOW_FIELDS",
+    "CO2_EMIS_FIELDS",
+    "ELECTRICITY_PRODEX_5MIN_FIELDS",
+    "PRICE_AREAS",
+    "DK1_SHARE",
+    "AREA_EXCHANGES",
     "BORDER_CAPACITY_MW",
+    "co2_emis_columns",
+    "co2_emis_records",
+    "electricity_prodex_5min_columns",
+    "electricity_prodex_5min_records",
     "dk_offset_minutes",
     "minute_index",
     "minute_to_datetime",
@@ -64,6 +73,69 @@ POWER_SYSTEM_RIGHT_NOW_FIELDS: tuple[str, ...] = (
     "ImbalanceDK1",
     "ImbalanceDK2",
 )
+
+#: Field order of a real ``CO2Emis`` record.
+CO2_EMIS_FIELDS: tuple[str, ...] = ("Minutes5UTC", "Minutes5DK", "PriceArea", "CO2Emission")
+
+#: Field order of a real ``ElectricityProdex5MinRealtime`` record (as in the 2025-02-21 recording).
+ELECTRICITY_PRODEX_5MIN_FIELDS: tuple[str, ...] = (
+    "Minutes5UTC",
+    "Minutes5DK",
+    "PriceArea",
+    "ProductionLt100MW",
+    "ProductionGe100MW",
+    "OffshoreWindPower",
+    "OnshoreWindPower",
+    "SolarPower",
+    "ExchangeGreatBelt",
+    "ExchangeGermany",
+    "ExchangeNetherlands",
+    "ExchangeGreatBritain",
+    "ExchangeNorway",
+    "ExchangeSweden",
+    "BornholmSE4",
+)
+
+#: Price areas of the 5-minute datasets, in the order rows of one timestamp are served.
+PRICE_AREAS: tuple[str, ...] = ("DK1", "DK2")
+
+#: Fixed DK1 share of each national production column of PowerSystemRightNow; DK2 gets the
+#: rest, so DK1 + DK2 equals the national value (to rounding). Roughly the installed split:
+#: most onshore wind and solar are in Jutland/Funen (DK1), offshore is split between Horns
+#: Rev/Anholt/Thor (DK1) and Kriegers Flak/Rodsand (DK2), central plants about half each. The
+#: recorded 2025-02-21 ElectricityProdex response shows about these ratios (19:10 UTC: onshore
+#: 2135/383, offshore 1502/878, Lt100 347/201, Ge100 409/430 MW).
+DK1_SHARE: dict[str, float] = {
+    "ProductionLt100MW": 0.63,
+    "ProductionGe100MW": 0.50,
+    "OffshoreWindPower": 0.63,
+    "OnshoreWindPower": 0.85,
+    "SolarPower": 0.70,
+}
+
+#: Per area, each ElectricityProdex exchange column as (PowerSystemRightNow column, sign), or
+#: ``None`` where the area has no such link (served as null). Positive = import into the area;
+#: Exchange_DK1_DK2 is positive into DK1, so DK2 sees the Great Belt with the opposite sign.
+AREA_EXCHANGES: dict[str, dict[str, tuple[str, float] | None]] = {
+    "DK1": {
+        "ExchangeGreatBelt": ("Exchange_DK1_DK2", 1.0),
+        "ExchangeGermany": ("Exchange_DK1_DE", 1.0),
+        "ExchangeNetherlands": ("Exchange_DK1_NL", 1.0),
+        "ExchangeGreatBritain": ("Exchange_DK1_GB", 1.0),
+        "ExchangeNorway": ("Exchange_DK1_NO", 1.0),
+        "ExchangeSweden": ("Exchange_DK1_SE", 1.0),
+        "BornholmSE4": None,
+    },
+    "DK2": {
+        "ExchangeGreatBelt": ("Exchange_DK1_DK2", -1.0),
+        "ExchangeGermany": ("Exchange_DK2_DE", 1.0),
+        "ExchangeNetherlands": None,
+        "ExchangeGreatBritain": None,
+        "ExchangeNorway": None,
+        "ExchangeSweden": ("Exchange_DK2_SE", 1.0),
+        "BornholmSE4": ("Exchange_Bornholm_SE", 1.0),
+    },
+}
 
 #: Interconnector capacities (MW, symmetric) of the borders counted in Exchange_Sum.
 BORDER_CAPACITY_MW: dict[str, float] = {
@@ -389,9 +461,102 @@ def power_system_right_now_columns(minutes: np.ndarray) -> dict[str, np.ndarray]
     return {name: columns[name] for name in POWER_SYSTEM_RIGHT_NOW_FIELDS}
 
 
+# --------------------------------------------------------------------------- 5-minute area datasets
+
+
+def _area_values(minutes: np.ndarray, areas: np.ndarray) -> dict[str, np.ndarray]:
+    """Unrounded per-area values for 5-minute slots (NaN where the area lacks a link).
+
+    Each slot (starting at minute index ``m``) is the mean of PowerSystemRightNow's minutes
+    ``m .. m+4`` as served (rounded), split by :data:`DK1_SHARE` and :data:`AREA_EXCHANGES`.
+    Every distinct slot is generated once, however many area rows ask for it.
+    """
+    slots, inverse = np.unique(minutes, return_inverse=True)
+    per_minute = power_system_right_now_columns((slots[:, None] + np.arange(5, dtype=np.int64)).ravel())
+
+    def mean(name: str) -> np.ndarray:
+        return per_minute[name].reshape(-1, 5).mean(axis=1)[inverse]
+
+    dk1 = areas == 0
+    values: dict[str, np.ndarray] = {
+        name: np.where(dk1, share, 1.0 - share) * mean(name) for name, share in DK1_SHARE.items()
+    }
+    nan = np.full(minutes.size, np.nan)
+    for column in AREA_EXCHANGES["DK1"]:
+        by_area = []
+        for area in PRICE_AREAS:
+            source = AREA_EXCHANGES[area][column]
+            by_area.append(nan if source is None else source[1] * mean(source[0]))
+        values[column] = np.where(dk1, by_area[0], by_area[1])
+    # CO2 intensity of the area's own production, with PowerSystemRightNow's emission factors:
+    # the production-weighted mean of the two areas is the national formula on 5-minute means.
+    production = sum(values[name] for name in DK1_SHARE)
+    thermal = values["ProductionGe100MW"] * 380.0 + values["ProductionLt100MW"] * 300.0
+    co2 = 12.0 + thermal / np.maximum(production, 1.0)
+    values["CO2Emission"] = np.clip(co2 + 0.3 * _noise(minutes // 5 * 2 + areas, "co2area5m"), 5.0, 450.0)
+    return values
+
+
+def _area_columns(minutes: np.ndarray, areas: np.ndarray, fields: tuple[str, ...]) -> dict[str, np.ndarray]:
+    m = np.asarray(minutes, dtype=np.int64).ravel()
+    a = np.asarray(areas, dtype=np.int64).ravel()
+    if m.shape != a.shape:
+        raise ValueError("minutes and areas must have the same length")
+    if m.size == 0:
+        values: dict[str, np.ndarray] = {f: np.empty(0) for f in fields}
+    else:
+        values = {name: np.round(v, 2) + 0.0 for name, v in _area_values(m, a).items()}
+    values["Minutes5UTC"] = _format_minutes(m)
+    values["Minutes5DK"] = _format_minutes(m + dk_offset_minutes(m)) if m.size else _format_minutes(m)
+    values["PriceArea"] = np.asarray(PRICE_AREAS)[a] if m.size else np.empty(0, dtype="U3")
+    return {name: values[name] for name in fields}
+
+
+def electricity_prodex_5min_columns(minutes: np.ndarray, areas: np.ndarray) -> dict[str, np.ndarray]:
+    """``ElectricityProdex5MinRealtime`` columns for rows (slot start minute, area index).
+
+    ``minutes`` are multiples of 5 (the slot's first minute, as in Minutes5UTC), ``areas``
+    index :data:`PRICE_AREAS`. Links an area lacks are NaN (served as null).
+    """
+    return _area_columns(minutes, areas, ELECTRICITY_PRODEX_5MIN_FIELDS)
+
+
+def co2_emis_columns(minutes: np.ndarray, areas: np.ndarray) -> dict[str, np.ndarray]:
+    """``CO2Emis`` columns for rows (slot start minute, area index); see :func:`_area_values`."""
+    return _area_columns(minutes, areas, CO2_EMIS_FIELDS)
+
+
+def _slot_rows(start_utc: datetime, end_utc: datetime) -> tuple[np.ndarray, np.ndarray]:
+    minutes = _minute_range(start_utc, end_utc)
+    slots = minutes[minutes % 5 == 0]
+    return np.repeat(slots, len(PRICE_AREAS)), np.tile(np.arange(len(PRICE_AREAS)), slots.size)
+
+
+def electricity_prodex_5min_records(start_utc: datetime, end_utc: datetime) -> list[dict]:
+    """All rows with start <= slot < end, oldest first, DK1 then DK2 within a slot."""
+    return columns_to_records(electricity_prodex_5min_columns(*_slot_rows(start_utc, end_utc)),
+                              ELECTRICITY_PRODEX_5MIN_FIELDS)
+
+
+def co2_emis_records(start_utc: datetime, end_utc: datetime) -> list[dict]:
+    """All rows with start <= slot < end, oldest first, DK1 then DK2 within a slot."""
+    return columns_to_records(co2_emis_columns(*_slot_rows(start_utc, end_utc)), CO2_EMIS_FIELDS)
+
+
+def _json_list(values: np.ndarray) -> list:
+    """Python values of a column; NaN in a float column becomes ``None`` (JSON null)."""
+    if values.dtype.kind == "f":
+        missing = np.isnan(values)
+        if missing.any():
+            out = values.astype(object)
+            out[missing] = None
+            return out.tolist()
+    return values.tolist()
+
+
 def columns_to_records(columns: dict[str, np.ndarray], fields: tuple[str, ...] | list[str]) -> list[dict]:
-    """Turn column arrays into JSON-ready dicts (Python str/float) in ``fields`` order."""
-    lists = [columns[f].tolist() for f in fields]
+    """Turn column arrays into JSON-ready dicts (Python str/float/None) in ``fields`` order."""
+    lists = [_json_list(np.asarray(columns[f])) for f in fields]
     return [dict(zip(fields, row)) for row in zip(*lists)]
 
 

@@ -13,8 +13,16 @@ from datetime import datetime, timezone
 import pytest
 import requests
 
+from energy_orchestration.sources.energidataservice import EnergiDataServiceClient, normalise
 from energy_orchestration.standin import FaultConfig, StandinConfig, StandinServer
-from energy_orchestration.standin.synthetic_dk import POWER_SYSTEM_RIGHT_NOW_FIELDS, power_system_right_now_record
+from energy_orchestration.standin.synthetic_dk import (
+    CO2_EMIS_FIELDS,
+    ELECTRICITY_PRODEX_5MIN_FIELDS,
+    POWER_SYSTEM_RIGHT_NOW_FIELDS,
+    co2_emis_records,
+    electricity_prodex_5min_records,
+    power_system_right_now_record,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -304,3 +312,145 @@ def test_module_entry_point_serves_and_stops_on_sigterm() -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+# --------------------------------------------------------------------------- 5-minute per-area datasets
+
+FIVE_MIN = {
+    "CO2Emis": (CO2_EMIS_FIELDS, co2_emis_records),
+    "ElectricityProdex5MinRealtime": (ELECTRICITY_PRODEX_5MIN_FIELDS, electricity_prodex_5min_records),
+}
+
+
+def rows(body: dict) -> list[tuple[str, str]]:
+    return [(r["Minutes5UTC"], r["PriceArea"]) for r in body["records"]]
+
+
+def newest_first(records: list[dict]) -> list[dict]:
+    """Generator output (oldest first, DK1 then DK2) in the service's default order."""
+    by_step: dict[str, list[dict]] = {}
+    for record in records:
+        by_step.setdefault(record["Minutes5UTC"], []).append(record)
+    return [r for step in sorted(by_step, reverse=True) for r in by_step[step]]
+
+
+@pytest.mark.parametrize("dataset", FIVE_MIN)
+def test_five_minute_default_page_is_the_newest_50_steps_dk1_then_dk2(url: str, dataset: str) -> None:
+    response = get(url, f"/dataset/{dataset}")
+    assert response.status_code == 200 and response.headers["Content-Type"].startswith("application/json")
+    body = response.json()
+    assert list(body) == ["total", "dataset", "records"] and body["dataset"] == dataset
+    assert body["total"] == 2 * ((NOW - datetime(2020, 1, 1, tzinfo=UTC)).total_seconds() // 300)
+    assert len(body["records"]) == 100
+    assert [a for _, a in rows(body)] == ["DK1", "DK2"] * 50
+    steps = [t for t, _ in rows(body)][::2]
+    assert steps[0] == "2025-06-21T10:10:00" and steps[-1] == "2025-06-21T06:05:00"  # 10:15 is not complete
+    assert steps == sorted(steps, reverse=True) and len(set(steps)) == 50
+    assert list(body["records"][0]) == list(FIVE_MIN[dataset][0])
+
+
+@pytest.mark.parametrize("dataset", FIVE_MIN)
+def test_five_minute_window_filter_sort_and_columns(url: str, dataset: str) -> None:
+    path = f"/dataset/{dataset}"
+    full = get(url, path, **WINDOW, limit=0).json()  # 6 hours = 72 steps
+    assert full["total"] == 144 == len(full["records"])
+    expected = FIVE_MIN[dataset][1](datetime(2025, 6, 21, tzinfo=UTC), datetime(2025, 6, 21, 6, tzinfo=UTC))
+    assert full["records"] == newest_first(expected)
+    assert get(url, path, **WINDOW, limit=0).json() == full  # deterministic
+    dk1 = get(url, path, **WINDOW, filter='{"PriceArea":["DK1"]}').json()
+    assert list(dk1) == ["total", "filters", "dataset", "records"] and dk1["filters"] == '{"PriceArea":["DK1"]}'
+    assert dk1["total"] == 72 and dk1["records"] == [r for r in full["records"] if r["PriceArea"] == "DK1"]
+    asc = get(url, path, **WINDOW, sort="Minutes5UTC", limit=4).json()
+    assert asc["sort"] == "Minutes5UTC ASC" and asc["total"] == 144
+    assert rows(asc) == [("2025-06-21T00:00:00", "DK1"), ("2025-06-21T00:00:00", "DK2"),
+                         ("2025-06-21T00:05:00", "DK1"), ("2025-06-21T00:05:00", "DK2")]
+    page = get(url, path, **WINDOW, offset=5, limit=7).json()
+    assert page["total"] == 144 and page["records"] == full["records"][5:12]
+    narrow = get(url, path, **WINDOW, columns="Minutes5UTC,PriceArea", limit=2).json()
+    assert narrow["records"] == [{"Minutes5UTC": "2025-06-21T05:55:00", "PriceArea": "DK1"},
+                                 {"Minutes5UTC": "2025-06-21T05:55:00", "PriceArea": "DK2"}]
+    danish = get(url, path, start="2025-06-21", end="2025-06-21T01:00", sort="Minutes5UTC").json()
+    assert rows(danish)[0] == ("2025-06-20T22:00:00", "DK1") and danish["total"] == 24
+    assert get(url, path, start="now-PT1H", end="now+PT1H").json()["total"] == 2 * 11  # 09:20..10:10; none from the future
+    bad = get(url, path, columns="Minutes1UTC")
+    assert bad.status_code == 400 and bad.text == "Invalid column Minutes1UTC"
+
+
+def test_five_minute_meta(url: str) -> None:
+    meta = get(url, "/meta/dataset/ElectricityProdex5MinRealtime").json()
+    assert meta["timeColumn"] == "Minutes5UTC" and meta["localTimeColumn"] == "Minutes5DK"
+    assert meta["resolution"] == "PT5M"
+    types = {c["name"]: c["type"] for c in meta["columns"]}
+    assert list(types) == list(ELECTRICITY_PRODEX_5MIN_FIELDS)
+    assert types["Minutes5UTC"] == "datetime" and types["PriceArea"] == "string" and types["BornholmSE4"] == "number"
+    assert get(url, "/dataset/co2emis", limit=1).json()["dataset"] == "CO2Emis"
+
+
+def test_rate_limit_is_per_dataset() -> None:
+    clock = FakeClock()
+    config = StandinConfig(rate_limit_per_minute=1, now=lambda: NOW, monotonic=clock)
+    with StandinServer(config) as server:
+        for dataset in ("PowerSystemRightNow", "CO2Emis", "ElectricityProdex5MinRealtime"):
+            assert get(server.url, f"/dataset/{dataset}", limit=1).status_code == 200
+        clock.value += 30
+        for dataset in ("CO2Emis", "ElectricityProdex5MinRealtime"):
+            limited = get(server.url, f"/dataset/{dataset}", limit=1)
+            assert limited.status_code == 429 and limited.headers["Retry-After"] == "30"
+        clock.value += 30
+        assert get(server.url, "/dataset/CO2Emis", limit=1).status_code == 200
+        stats = get(server.url, "/_standin/stats").json()["datasets"]
+        assert stats["CO2Emis"] == {"total": 3, "by_status": {"200": 2, "429": 1}}
+        assert stats["PowerSystemRightNow"] == {"total": 1, "by_status": {"200": 1}}
+
+
+def test_faults_apply_to_the_five_minute_datasets(url: str) -> None:
+    path = "/dataset/CO2Emis"
+    complete = get(url, path, **WINDOW).json()
+    set_faults(url, missing_minutes_rate=0.3)
+    holey = get(url, path, **WINDOW).json()
+    assert holey == get(url, path, **WINDOW).json() and holey["total"] % 2 == 0
+    assert 0.5 * 144 < holey["total"] < 0.9 * 144
+    assert all(r in complete["records"] for r in holey["records"])
+    set_faults(url, missing_minutes_rate=0, error_rate=1.0)
+    failing = get(url, path, limit=1)
+    assert failing.status_code == 503 and failing.text == "Service Unavailable"
+
+
+def test_bad_record_rate_is_set_through_the_control_endpoint(url: str) -> None:
+    assert requests.get(f"{url}/_standin/faults", timeout=5).json()["bad_record_rate"] == 0
+    assert requests.post(f"{url}/_standin/faults", json={"bad_record_rate": 2}, timeout=5).status_code == 400
+    assert requests.post(f"{url}/_standin/faults", json={"bad_record_rate": "x"}, timeout=5).status_code == 400
+    clean = {d: get(url, f"/dataset/{d}", **WINDOW).json()["records"] for d in FIVE_MIN}
+    assert set_faults(url, bad_record_rate=1.0)["bad_record_rate"] == 1.0
+    spoiled = {d: get(url, f"/dataset/{d}", **WINDOW).json()["records"] for d in FIVE_MIN}
+    assert spoiled == {d: get(url, f"/dataset/{d}", **WINDOW).json()["records"] for d in FIVE_MIN}
+    co2 = [r["CO2Emission"] for r in spoiled["CO2Emis"]]
+    assert "n/a" in co2 and 1e9 in co2 and any(isinstance(v, float) and v < 0 for v in co2)
+    prodex = spoiled["ElectricityProdex5MinRealtime"]
+    assert any(r["SolarPower"] != c["SolarPower"] and r["SolarPower"] < 0
+               for r, c in zip(prodex, clean["ElectricityProdex5MinRealtime"]))
+    assert any(r["OnshoreWindPower"] == "n/a" for r in prodex) and any(r["OffshoreWindPower"] == 1e9 for r in prodex)
+    psrn = get(url, **WINDOW, limit=3).json()["records"]
+    assert any("n/a" in r.values() or 1e9 in r.values() or r["SolarPower"] < 0 for r in psrn)
+    requests.delete(f"{url}/_standin/faults", timeout=5).raise_for_status()
+    assert {d: get(url, f"/dataset/{d}", **WINDOW).json()["records"] for d in FIVE_MIN} == clean
+
+
+@pytest.mark.parametrize(("dataset", "bad_rules"), [
+    ("CO2Emis", {"out_of_bounds", "not_a_number"}),
+    ("ElectricityProdex5MinRealtime", {"negative_production", "not_a_number", "out_of_bounds"}),
+    ("PowerSystemRightNow", {"negative_production", "not_a_number", "out_of_bounds"}),
+])
+def test_round_trip_through_the_client_and_the_parser(url: str, dataset: str, bad_rules: set[str]) -> None:
+    client = EnergiDataServiceClient(base_url=url)
+    start, end = datetime(2025, 6, 21, 8, tzinfo=UTC), datetime(2025, 6, 21, 9, tzinfo=UTC)
+    records = client.fetch_window(dataset, start, end)
+    assert len(records) == (60 if dataset == "PowerSystemRightNow" else 24)
+    clean = normalise(dataset, records, NOW)
+    assert clean.rejections == [] and len(clean.observations) >= len(records)
+    assert set(clean.observations.zone) >= {"DK-DK1", "DK-DK2"}
+    set_faults(url, bad_record_rate=1.0)
+    spoiled = normalise(dataset, client.fetch_window(dataset, start, end), NOW)
+    assert {r.rule for r in spoiled.rejections} == bad_rules
+    assert len(spoiled.rejections) == len(records) and spoiled.rejected_records == set()
+    assert len(spoiled.observations) == len(clean.observations) - len(records)

@@ -13,9 +13,13 @@ import numpy as np
 import pytest
 
 from energy_orchestration.standin.energidataservice import (
+    BAD_VALUE_KINDS,
+    CO2_EMIS,
     DANISH_TZ,
+    ELECTRICITY_PRODEX_5MIN,
     POWER_SYSTEM_RIGHT_NOW,
     ParamError,
+    bad_rows,
     parse_columns,
     parse_duration,
     parse_filter,
@@ -27,8 +31,16 @@ from energy_orchestration.standin.energidataservice import (
     run_query,
 )
 from energy_orchestration.standin.synthetic_dk import (
+    AREA_EXCHANGES,
     BORDER_CAPACITY_MW,
+    CO2_EMIS_FIELDS,
+    DK1_SHARE,
+    ELECTRICITY_PRODEX_5MIN_FIELDS,
     POWER_SYSTEM_RIGHT_NOW_FIELDS,
+    co2_emis_columns,
+    co2_emis_records,
+    electricity_prodex_5min_columns,
+    electricity_prodex_5min_records,
     dk_offset_minutes,
     minute_index,
     power_system_right_now_columns,
@@ -38,6 +50,7 @@ from energy_orchestration.standin.synthetic_dk import (
 
 UTC = timezone.utc
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "eds_PowerSystemRightNow_2026-04-08.json"
+PRODEX_FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "eds_ElectricityProdex5MinRealtime_2025-02-21.json"
 FIELDS = POWER_SYSTEM_RIGHT_NOW.fields
 NOW = datetime(2025, 6, 21, 10, 17, 42, tzinfo=UTC)  # summer: Danish time is UTC+2
 HISTORY = datetime(2020, 1, 1, tzinfo=UTC)
@@ -408,3 +421,214 @@ def test_local_time_column_matches_zoneinfo_including_dst() -> None:
 def test_a_whole_year_generates_vectorised() -> None:
     c = day_columns(utc(2025, 1, 1), 525_600)
     assert len(c["Minutes1UTC"]) == 525_600 and c["Minutes1UTC"][-1] == "2025-12-31T23:59:00"
+
+
+# --------------------------------------------------------------------------- 5-minute per-area datasets
+
+
+def query5(spec, params: dict[str, str], now: datetime = NOW, **kwargs) -> dict:
+    return run_query(spec, parse_query(params, spec, now), now=now, history_start=HISTORY, **kwargs)
+
+
+def rows_of(body: dict) -> list[tuple[str, str]]:
+    return [(r["Minutes5UTC"], r["PriceArea"]) for r in body["records"]]
+
+
+FIVE_MIN = [CO2_EMIS, ELECTRICITY_PRODEX_5MIN]
+HOUR = {"start": "2025-06-21T08:00", "end": "2025-06-21T09:00", "timezone": "UTC"}  # 12 steps
+
+
+def slot_columns(generate, start: datetime, slots: int) -> dict[str, np.ndarray]:
+    first = minute_index(start)
+    minutes = np.repeat(np.arange(first, first + 5 * slots, 5, dtype=np.int64), 2)
+    return generate(minutes, np.tile(np.array([0, 1]), slots))
+
+
+def test_five_minute_fields_match_the_recorded_real_sample() -> None:
+    real = json.loads(PRODEX_FIXTURE.read_text())["records"]
+    generated = electricity_prodex_5min_records(utc(2025, 2, 21, 19, 10), utc(2025, 2, 21, 19, 15))
+    assert [list(r) for r in generated] == [list(r) for r in real[:2]] == [list(ELECTRICITY_PRODEX_5MIN_FIELDS)] * 2
+    for mine, theirs in zip(generated, real[:2]):
+        assert {k for k, v in mine.items() if v is None} == {k for k, v in theirs.items() if v is None}
+        assert all(k in ("Minutes5UTC", "Minutes5DK", "PriceArea") or isinstance(v, float) for k, v in mine.items() if v is not None)
+    assert [(r["Minutes5UTC"], r["Minutes5DK"], r["PriceArea"]) for r in generated] == [
+        (r["Minutes5UTC"], r["Minutes5DK"], r["PriceArea"]) for r in real[:2]
+    ]
+    co2 = co2_emis_records(utc(2025, 2, 21, 19, 10), utc(2025, 2, 21, 19, 20))
+    assert [list(r) for r in co2] == [list(CO2_EMIS_FIELDS)] * 4
+    assert [r["PriceArea"] for r in co2] == ["DK1", "DK2", "DK1", "DK2"]
+
+
+@pytest.mark.parametrize("spec", FIVE_MIN, ids=lambda s: s.name)
+def test_five_minute_total_counts_two_rows_per_step_newest_first(spec) -> None:
+    body = query5(spec, {**HOUR, "limit": "0"})
+    assert body["total"] == 24 == len(body["records"])
+    assert rows_of(body)[:4] == [("2025-06-21T08:55:00", "DK1"), ("2025-06-21T08:55:00", "DK2"),
+                                 ("2025-06-21T08:50:00", "DK1"), ("2025-06-21T08:50:00", "DK2")]
+    assert rows_of(body)[-1] == ("2025-06-21T08:00:00", "DK2")
+    assert [r["Minutes5DK"] for r in body["records"][:2]] == ["2025-06-21T10:55:00"] * 2
+    # without start: 100 rows, the newest complete step first (10:15 is not complete at 10:17:42)
+    default = query5(spec, {})
+    assert list(default) == ["total", "dataset", "records"] and len(default["records"]) == 100
+    assert default["total"] == 2 * ((NOW - HISTORY) // timedelta(minutes=5))
+    assert rows_of(default)[:2] == [("2025-06-21T10:10:00", "DK1"), ("2025-06-21T10:10:00", "DK2")]
+    assert rows_of(default)[-1] == ("2025-06-21T06:05:00", "DK2")
+
+
+@pytest.mark.parametrize("spec", FIVE_MIN, ids=lambda s: s.name)
+def test_five_minute_never_future_rows(spec) -> None:
+    assert query5(spec, {"start": "now-PT10M"})["total"] == 2  # only 10:10 (10:07:42 rounds up to 10:10)
+    assert rows_of(query5(spec, {"limit": "1"}, now=utc(2025, 6, 21, 10, 15)))[0][0] == "2025-06-21T10:10:00"
+    assert rows_of(query5(spec, {"limit": "1"}, lag_seconds=300))[0][0] == "2025-06-21T10:05:00"
+    assert query5(spec, {"start": "now", "end": "now+PT1H"})["total"] == 0
+
+
+@pytest.mark.parametrize("spec", FIVE_MIN, ids=lambda s: s.name)
+def test_five_minute_price_area_filter_sort_columns_and_paging(spec) -> None:
+    full = query5(spec, {**HOUR, "limit": "0"})["records"]
+    dk1 = query5(spec, {**HOUR, "filter": '{"PriceArea":["DK1"]}'})
+    assert dk1["total"] == 12 and dk1["records"] == [r for r in full if r["PriceArea"] == "DK1"]
+    assert dk1["filters"] == '{"PriceArea":["DK1"]}'
+    dk2 = query5(spec, {**HOUR, "filter": '{"PriceArea":"DK2"}'})["records"]
+    assert dk2 == [r for r in full if r["PriceArea"] == "DK2"]
+    assert query5(spec, {**HOUR, "filter": '{"PriceArea":["DK1","DK2"]}'})["records"] == full
+    assert query5(spec, {**HOUR, "filter": '{"PriceArea":["DK3"]}'})["total"] == 0
+    asc = query5(spec, {**HOUR, "sort": "Minutes5UTC asc"})
+    assert asc["sort"] == "Minutes5UTC ASC"
+    assert rows_of(asc)[:3] == [("2025-06-21T08:00:00", "DK1"), ("2025-06-21T08:00:00", "DK2"), ("2025-06-21T08:05:00", "DK1")]
+    assert sorted(map(str, asc["records"])) == sorted(map(str, full))
+    assert query5(spec, {**HOUR, "sort": "Minutes5UTC desc"})["records"] == full
+    for offset, limit in (("3", "5"), ("0", "1"), ("23", "5"), ("1", "0")):
+        page = query5(spec, {**HOUR, "offset": offset, "limit": limit})
+        stop = None if limit == "0" else int(offset) + int(limit)
+        assert page["total"] == 24 and page["records"] == full[int(offset):stop]
+    narrow = query5(spec, {**HOUR, "columns": "PriceArea,Minutes5UTC", "limit": "2"})
+    assert [list(r) for r in narrow["records"]] == [["PriceArea", "Minutes5UTC"]] * 2
+    by_area = query5(spec, {**HOUR, "sort": "PriceArea desc, Minutes5UTC", "limit": "2"})
+    assert rows_of(by_area) == [("2025-06-21T08:00:00", "DK2"), ("2025-06-21T08:05:00", "DK2")]
+    named = query5(spec, {"filter": json.dumps({"Minutes5UTC": ["2025-06-21T08:00:00", "2025-06-21T08:01:00"]})})
+    assert rows_of(named) == [("2025-06-21T08:00:00", "DK1"), ("2025-06-21T08:00:00", "DK2")]
+    with pytest.raises(ParamError, match="Invalid column Minutes1UTC"):
+        query5(spec, {"columns": "Minutes1UTC"})
+
+
+def test_five_minute_value_filters_with_a_price_area() -> None:
+    params = {"start": "2025-06-20", "end": "2025-06-21", "timezone": "UTC"}
+    dark = query5(ELECTRICITY_PRODEX_5MIN, {**params, "filter": '{"PriceArea":["DK2"],"SolarPower":[0]}'})
+    assert 0 < dark["total"] < 288
+    assert all(r["PriceArea"] == "DK2" and r["SolarPower"] == 0.0 for r in dark["records"])
+    times = [r["Minutes5UTC"] for r in dark["records"]]
+    assert times == sorted(times, reverse=True)
+    windy = query5(ELECTRICITY_PRODEX_5MIN, {**params, "sort": "OnshoreWindPower desc", "limit": "10"})
+    values = [r["OnshoreWindPower"] for r in windy["records"]]
+    assert values == sorted(values, reverse=True) and windy["total"] == 576
+    assert {r["PriceArea"] for r in windy["records"]} == {"DK1"}  # 85 % of onshore wind is in DK1
+
+
+@pytest.mark.parametrize("spec", FIVE_MIN, ids=lambda s: s.name)
+def test_five_minute_missing_steps_drop_both_areas_deterministically(spec) -> None:
+    params = {"start": "2025-06-20", "end": "2025-06-21", "timezone": "UTC", "limit": "0"}
+    full = {(r["Minutes5UTC"], r["PriceArea"]): r for r in query5(spec, params)["records"]}
+    holes = query5(spec, params, missing_rate=0.3)
+    assert holes == query5(spec, params, missing_rate=0.3)
+    assert holes["total"] % 2 == 0 and 0.5 * 576 < holes["total"] < 0.9 * 576
+    assert all(full[(r["Minutes5UTC"], r["PriceArea"])] == r for r in holes["records"])
+    assert query5(spec, {**params, "offset": "7", "limit": "9"}, missing_rate=0.3)["records"] == holes["records"][7:16]
+
+
+@pytest.mark.parametrize("spec", FIVE_MIN, ids=lambda s: s.name)
+def test_five_minute_rows_are_deterministic(spec) -> None:
+    first = query5(spec, {**HOUR, "limit": "0"})
+    assert query5(spec, {**HOUR, "limit": "0"}) == first
+    columns = slot_columns(spec.generate, utc(2025, 6, 21, 8), 12)
+    again = {k: v[::-1] for k, v in slot_columns(spec.generate, utc(2025, 6, 21, 8), 12).items()}
+    assert all(np.array_equal(columns[k], again[k][::-1], equal_nan=columns[k].dtype.kind == "f") for k in columns)
+    later = query5(spec, {**HOUR, "limit": "0"}, now=utc(2026, 1, 1))  # a later clock does not change the past
+    assert later["records"] == first["records"]
+
+
+@pytest.mark.parametrize("day", [utc(2025, 1, 15), utc(2025, 6, 21), utc(2025, 10, 25, 12)])
+def test_five_minute_values_are_consistent_with_power_system_right_now(day: datetime) -> None:
+    psrn = day_columns(day)
+    mean = {k: v.reshape(-1, 5).mean(axis=1) for k, v in psrn.items() if not k.startswith("Minutes")}
+    prodex = slot_columns(electricity_prodex_5min_columns, day, 288)
+    co2 = slot_columns(co2_emis_columns, day, 288)
+    dk1, dk2 = ({k: v[i::2] for k, v in prodex.items()} for i in (0, 1))
+    assert (dk1["Minutes5UTC"] == psrn["Minutes1UTC"][::5]).all() and (dk1["PriceArea"] == "DK1").all()
+    for name, share in DK1_SHARE.items():  # the areas add up to the national value
+        assert np.abs(dk1[name] + dk2[name] - mean[name]).max() <= 0.011, name
+        assert np.abs(dk1[name] - share * mean[name]).max() <= 0.006, name
+    for area, rows in (("DK1", dk1), ("DK2", dk2)):  # links are the per-border minute columns
+        for column, source in AREA_EXCHANGES[area].items():
+            if source is None:
+                assert np.isnan(rows[column]).all(), (area, column)
+            else:
+                assert np.abs(rows[column] - source[1] * mean[source[0]]).max() <= 0.006, (area, column)
+    assert (dk1["ExchangeGreatBelt"] == -dk2["ExchangeGreatBelt"]).all()
+    # CO2: the production-weighted mean of the areas is the national intensity
+    production = {i: sum(rows[k] for k in DK1_SHARE) for i, rows in enumerate((dk1, dk2))}
+    weighted = (co2["CO2Emission"][0::2] * production[0] + co2["CO2Emission"][1::2] * production[1]) / (
+        production[0] + production[1]
+    )
+    assert np.abs(weighted - mean["CO2Emission"]).max() < 1.0
+
+
+def test_five_minute_co2_follows_each_areas_thermal_share() -> None:
+    prodex = slot_columns(electricity_prodex_5min_columns, utc(2025, 6, 18), 7 * 288)
+    co2 = slot_columns(co2_emis_columns, utc(2025, 6, 18), 7 * 288)["CO2Emission"]
+    production = sum(prodex[k] for k in DK1_SHARE)
+    thermal = (prodex["ProductionGe100MW"] + prodex["ProductionLt100MW"]) / production
+    assert np.corrcoef(thermal, co2)[0, 1] > 0.95
+    assert 5.0 <= co2.min() and co2.max() <= 450.0
+    assert np.isclose(co2, np.round(co2, 2)).all()
+    assert np.abs(np.diff(co2[0::2])).max() < 40.0  # smooth from one step to the next
+
+
+def test_bad_rows_are_deterministic_and_rotate_through_the_kinds() -> None:
+    minutes = np.repeat(np.arange(minute_index(utc(2025, 6, 21)), minute_index(utc(2025, 6, 22)), 5), 2)
+    areas = np.tile(np.array([0, 1]), minutes.size // 2)
+    none = bad_rows(CO2_EMIS, minutes, areas, 0.0)
+    assert (none == -1).all()
+    all_bad = bad_rows(CO2_EMIS, minutes, areas, 1.0)
+    assert set(all_bad) == {0, 1, 2} and ((all_bad[1:] - all_bad[:-1]) % 3 == 1).all()  # row after row
+    some = bad_rows(CO2_EMIS, minutes, areas, 0.2)
+    assert np.array_equal(some, bad_rows(CO2_EMIS, minutes, areas, 0.2))
+    assert 0.1 < (some >= 0).mean() < 0.3
+    more = bad_rows(CO2_EMIS, minutes, areas, 0.5)
+    assert ((some >= 0) <= (more >= 0)).all() and (some[some >= 0] == all_bad[some >= 0]).all()
+    assert len(BAD_VALUE_KINDS) == 3
+
+
+@pytest.mark.parametrize("spec", [CO2_EMIS, ELECTRICITY_PRODEX_5MIN, POWER_SYSTEM_RIGHT_NOW], ids=lambda s: s.name)
+def test_bad_record_rate_spoils_one_value_per_bad_row(spec) -> None:
+    params = {"start": "2025-06-21T08:00", "end": "2025-06-21T09:00", "timezone": "UTC", "limit": "0"}
+    clean = query5(spec, params)["records"]
+    spoiled = query5(spec, params, bad_record_rate=1.0)
+    assert spoiled == query5(spec, params, bad_record_rate=1.0)
+    seen = set()
+    for good, bad in zip(clean, spoiled["records"], strict=True):
+        changed = [k for k in good if good[k] != bad[k]]
+        assert len(changed) == 1, changed
+        column = changed[0]
+        assert column in spec.corruptible
+        if bad[column] == "n/a":
+            seen.add("not_a_number")
+        elif bad[column] == 1e9:
+            seen.add("huge")
+        else:
+            assert bad[column] < 0 <= good[column]
+            seen.add("negative")
+    assert seen == set(BAD_VALUE_KINDS)
+    assert query5(spec, params, bad_record_rate=0.0)["records"] == clean
+    partly = query5(spec, params, bad_record_rate=0.3)["records"]
+    assert 0 < sum(p != c for p, c in zip(partly, clean)) < len(clean)
+
+
+def test_five_minute_local_time_filter_across_dst() -> None:
+    later = utc(2026, 1, 1)
+    repeated = query5(CO2_EMIS, {"filter": json.dumps({"Minutes5DK": "2025-10-26T02:30:00"})}, now=later)
+    assert rows_of(repeated) == [("2025-10-26T01:30:00", "DK1"), ("2025-10-26T01:30:00", "DK2"),
+                                 ("2025-10-26T00:30:00", "DK1"), ("2025-10-26T00:30:00", "DK2")]
+    autumn = query5(CO2_EMIS, {"start": "2025-10-26", "end": "2025-10-27", "limit": "1"}, now=later)
+    assert autumn["total"] == 2 * 25 * 12  # the Danish day has 25 hours of 12 steps, two areas each
+    assert query5(CO2_EMIS, {"filter": json.dumps({"Minutes5UTC": "2025-06-21T08:03:00"})})["total"] == 0
