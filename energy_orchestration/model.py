@@ -38,6 +38,20 @@ ZONES: dict[str, str] = {
     "DK": "Denmark",
     "DK-DK1": "Denmark West (DK1)",
     "DK-DK2": "Denmark East (DK2)",
+    "FR": "France",
+    # French administrative regions by INSEE code, as RTE's regional éCO2mix publishes them.
+    "FR-11": "Île-de-France",
+    "FR-24": "Centre-Val de Loire",
+    "FR-27": "Bourgogne-Franche-Comté",
+    "FR-28": "Normandie",
+    "FR-32": "Hauts-de-France",
+    "FR-44": "Grand Est",
+    "FR-52": "Pays de la Loire",
+    "FR-53": "Bretagne",
+    "FR-75": "Nouvelle-Aquitaine",
+    "FR-76": "Occitanie",
+    "FR-84": "Auvergne-Rhône-Alpes",
+    "FR-93": "Provence-Alpes-Côte d'Azur",
 }
 
 # Quantity vocabulary. Exchanges are named by the counterpart; import into the zone is positive.
@@ -54,6 +68,14 @@ QUANTITIES: dict[str, Unit] = {
     "balancing_mfrr_activated": Unit.MW,
     "balancing_imbalance": Unit.MW,
     "co2_intensity_reported": Unit.G_CO2_PER_KWH,
+    # Signed as the provider publishes them: pumping and battery charging are <= 0 (drawn from
+    # the grid), battery discharging >= 0.
+    "pumping": Unit.MW,
+    "storage_charge": Unit.MW,
+    "storage_discharge": Unit.MW,
+    # The operator's consumption forecasts for the interval, made the same day / the day before.
+    "consumption_forecast_d0": Unit.MW,
+    "consumption_forecast_d1": Unit.MW,
 }
 
 OBSERVATION_COLUMNS: tuple[str, ...] = (
@@ -92,6 +114,9 @@ class NormalisedBatch:
     """Natural key of each input record, by index ("" when it has none)."""
     record_times: list[datetime | None] = field(default_factory=list)
     """Interval start (naive UTC) of each input record, by index (None when unusable)."""
+    skipped: dict[str, int] = field(default_factory=dict)
+    """Records deliberately left out without being an error, by reason -> count (e.g. ODRÉ's
+    forecast-only future rows), so landed + quarantined + skipped = fetched can be shown."""
 
 
 # --- validation rules: data, not scattered ifs -------------------------------------------
@@ -109,6 +134,9 @@ VALUE_BOUNDS: dict[str, Bounds] = {
     "exchange_": Bounds(-20_000.0, 20_000.0),
     "balancing_": Bounds(-5_000.0, 5_000.0),
     "co2_intensity": Bounds(0.0, 2_000.0),
+    "pumping": Bounds(-20_000.0, 0.0),
+    "storage_charge": Bounds(-20_000.0, 0.0),
+    "storage_discharge": Bounds(0.0, 20_000.0),
 }
 
 RULES: dict[str, str] = {
@@ -118,6 +146,7 @@ RULES: dict[str, str] = {
     "negative_production": "production cannot be negative",
     "out_of_bounds": "the value is outside the physical bounds for its quantity",
     "not_an_object": "the record is not a JSON object",
+    "unknown_zone": "the record's price area is missing or not a known zone",
 }
 
 

@@ -6,8 +6,8 @@ its provider, interval, record key, message key and how to normalise its records
 
 from __future__ import annotations
 
-from energy_orchestration.sources import energidataservice
+from energy_orchestration.sources import energidataservice, odre
 
-DATASETS = {**energidataservice.DATASETS}
+DATASETS = {**energidataservice.DATASETS, **odre.DATASETS}
 """Dataset name -> spec (``provider``, ``interval_minutes``, ``record_key``, ``record_time``,
 ``message_zone``, ``normalise``)."""

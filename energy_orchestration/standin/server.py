@@ -13,6 +13,7 @@ from types import TracebackType
 
 from .energidataservice import EnergiDataServiceApp
 from .http import ControlPlane, FaultConfig, FaultState, StandinHttpApp, StandinHTTPServer, make_handler
+from .odre import OdreApp, OdreStandinConfig
 
 logger = logging.getLogger("energy_orchestration.standin")
 
@@ -35,10 +36,12 @@ class StandinConfig:
     faults: FaultConfig = field(default_factory=FaultConfig)
     now: Callable[[], datetime] = _utc_now
     monotonic: Callable[[], float] = time.monotonic
+    odre: OdreStandinConfig = field(default_factory=OdreStandinConfig)
+    """ODRÉ éCO2mix paths: own optional rate limit, publication lag, real-time/consolidation ranges."""
 
 
 def build_app(config: StandinConfig) -> StandinHttpApp:
-    """Compose the generic HTTP layer with every stand-in API (only Energi Data Service so far)."""
+    """Compose the generic HTTP layer with every stand-in API (Energi Data Service and ODRÉ)."""
     faults = FaultState(config.faults, monotonic=config.monotonic)
     control = ControlPlane(
         rate_limit_per_minute=config.rate_limit_per_minute, faults=faults, monotonic=config.monotonic
@@ -49,7 +52,9 @@ def build_app(config: StandinConfig) -> StandinHttpApp:
         publication_lag_seconds=config.publication_lag_seconds,
         faults=faults,
     )
-    return StandinHttpApp(eds.routes(), control)
+    odre = OdreApp(now=config.now, history_start=config.history_start, faults=faults, config=config.odre,
+                   monotonic=config.monotonic)
+    return StandinHttpApp([*eds.routes(), *odre.routes()], control)
 
 
 class StandinServer:
