@@ -147,15 +147,95 @@ RULES: dict[str, str] = {
     "out_of_bounds": "the value is outside the physical bounds for its quantity",
     "not_an_object": "the record is not a JSON object",
     "unknown_zone": "the record's price area is missing or not a known zone",
+    "all_zero": "every value of the record is 0, which no running power system reports",
+    "implausible_jump": "the value leaps away from both neighbouring intervals and back (a spike)",
+    "unknown_field": "the record has fields outside the parser's contract (schema drift); the record still landed",
 }
+
+# Largest believable change per minute, per quantity prefix (the most specific prefix wins),
+# scaled by the interval (capped at an hour). A value leaving BOTH neighbours by more than that,
+# in opposite directions, is a spike; a genuine ramp moves one way and passes.
+JUMP_LIMITS_PER_MINUTE: dict[str, float] = {
+    "production_": 400.0,
+    "consumption": 800.0,
+    "exchange_": 800.0,
+    "balancing_": 1_000.0,
+    "pumping": 800.0,
+    "storage_": 400.0,
+    "co2_intensity": 60.0,
+}
+MIN_VALUES_FOR_ALL_ZERO = 3
+"""A record with fewer mapped values than this is too small to call 'all zero' suspicious."""
+
+
+def _most_specific(table: dict[str, Any], quantity: str) -> Any:
+    best: tuple[int, Any] | None = None
+    for prefix, rule in table.items():
+        if quantity.startswith(prefix) and (best is None or len(prefix) > best[0]):
+            best = (len(prefix), rule)
+    return best[1] if best else None
 
 
 def bounds_for(quantity: str) -> Bounds | None:
-    best: tuple[int, Bounds] | None = None
-    for prefix, bounds in VALUE_BOUNDS.items():
-        if quantity.startswith(prefix) and (best is None or len(prefix) > best[0]):
-            best = (len(prefix), bounds)
-    return best[1] if best else None
+    return _most_specific(VALUE_BOUNDS, quantity)
+
+
+def apply_record_rules(batch: NormalisedBatch, dataset: str) -> NormalisedBatch:
+    """Rules that need more than one value at a time, for every provider: all-zero records
+    (rejected whole) and spikes within the batch (the spiking value is rejected).
+
+    Spikes are judged against neighbours in the same batch only; the first and last interval of
+    a batch have one neighbour and are never called spikes.
+    """
+    frame = batch.observations
+    if frame.empty:
+        return batch
+    records = frame["record_index"].to_numpy()
+    values = frame["value"].to_numpy()
+    counts = np.bincount(records)
+    nonzero = np.bincount(records, weights=(values != 0).astype(np.float64), minlength=len(counts))
+    drop = np.zeros(len(frame), dtype=bool)
+    for index in np.flatnonzero((counts >= MIN_VALUES_FOR_ALL_ZERO) & (nonzero == 0)):
+        index = int(index)
+        batch.rejected_records.add(index)
+        batch.rejections.append(Rejection(dataset=dataset, rule="all_zero", reason=f"{RULES['all_zero']}: "
+                                          f"{int(counts[index])} values", record_index=index,
+                                          record_key=batch.record_keys[index] if batch.record_keys else ""))
+        drop |= records == index
+    drop |= _spikes(frame, dataset, batch)
+    if drop.any():
+        batch.observations = frame[~drop].reset_index(drop=True)
+    return batch
+
+
+def _spikes(frame: pd.DataFrame, dataset: str, batch: NormalisedBatch) -> np.ndarray:
+    order = np.lexsort((frame["interval_start_utc"].to_numpy(), pd.factorize(frame["quantity"])[0],
+                        pd.factorize(frame["zone"])[0]))
+    if len(order) < 3:
+        return np.zeros(len(frame), dtype=bool)
+    series = (pd.factorize(frame["zone"])[0] * 10_000 + pd.factorize(frame["quantity"])[0])[order]
+    values = frame["value"].to_numpy()[order]
+    minutes = frame["interval_start_utc"].to_numpy().astype("datetime64[m]").astype(np.int64)[order]
+    quantities = frame["quantity"].to_numpy()[order]
+    limits = pd.Series(quantities).map(lambda q: _most_specific(JUMP_LIMITS_PER_MINUTE, str(q)) or np.inf)
+    limit = limits.to_numpy(dtype=np.float64)[1:-1]
+    up, down = values[1:-1] - values[:-2], values[2:] - values[1:-1]
+    spike = ((series[1:-1] == series[:-2]) & (series[1:-1] == series[2:])
+             & (np.abs(up) > limit * np.minimum(minutes[1:-1] - minutes[:-2], 60))
+             & (np.abs(down) > limit * np.minimum(minutes[2:] - minutes[1:-1], 60))
+             & (np.sign(up) != np.sign(down)))
+    drop = np.zeros(len(frame), dtype=bool)
+    for position in np.flatnonzero(spike) + 1:
+        row = frame.iloc[order[position]]
+        index = int(row["record_index"])
+        batch.rejections.append(Rejection(
+            dataset=dataset, rule="implausible_jump",
+            reason=f"{RULES['implausible_jump']}: {values[position - 1]:g} -> {values[position]:g} -> "
+                   f"{values[position + 1]:g} (limit {limits.iloc[position]:g}/min)",
+            record_index=index, record_key=batch.record_keys[index] if batch.record_keys else "",
+            zone=str(row["zone"]), quantity=str(row["quantity"]), value=float(values[position])))
+        drop[order[position]] = True
+    return drop
 
 
 def empty_observations() -> pd.DataFrame:

@@ -36,7 +36,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ENERGY_ODRE_BASE_URL", "http://127.0.0.1:8081", "ODRÉ (éCO2mix) base URL; the real one is `https://odre.opendatasoft.com`."),
     Setting("ENERGY_ODRE_API_KEY", "", "Optional ODRÉ API key (sent as `Authorization: Apikey …`); never logged.", secret=True),
     Setting("ENERGY_ODRE_DAILY_REQUEST_BUDGET", "1000", "Most ODRÉ requests the live sensor spends per UTC day (the public quota is ~50,000 a month)."),
-    Setting("ENERGY_LIVE_DATASETS", "PowerSystemRightNow", "Datasets the minute sensor keeps fetching (comma-separated)."),
+    Setting("ENERGY_LIVE_DATASETS", "PowerSystemRightNow,CO2Emis,ElectricityProdex5MinRealtime,eco2mix-national-tr,eco2mix-regional-tr", "Datasets the minute sensor keeps fetching (comma-separated)."),
     Setting("ENERGY_STANDIN_PORT", "8081", "Port of the local API stand-in (demo)."),
     Setting("ENERGY_STANDIN_RATE_LIMIT_PER_MINUTE", "1", "Stand-in requests allowed per dataset per minute (0 = unlimited), like the real service."),
     Setting("ENERGY_FETCH_OVERLAP_MINUTES", "5", "Each fetch re-reads this many minutes before the last acknowledged window (late rows)."),

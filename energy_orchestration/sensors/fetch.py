@@ -75,7 +75,7 @@ def fetch_and_publish_windows(context: dg.OpExecutionContext, config: FetchConfi
 
 
 def raw_asset_key(dataset: str) -> dg.AssetKey:
-    return dg.AssetKey(["raw", dataset.lower()])
+    return dg.AssetKey(["raw", dataset.lower().replace("-", "_")])
 
 
 @dg.job(executor_def=dg.in_process_executor, tags={"energy/kind": "fetch"},

@@ -82,6 +82,16 @@ class DatasetSpec:
             return self.fixed_zone
         return f"DK-{record.get(self.zone_column)}"
 
+    def known_field(self, name: str) -> bool:
+        """Fields of the dataset's contract (mapped or deliberately unused); others are schema drift."""
+        return name in self._known_fields
+
+    @property
+    def _known_fields(self) -> frozenset[str]:
+        local_time = self.time_column[:-3] + "DK"  # Minutes1UTC -> Minutes1DK
+        return frozenset({self.time_column, local_time, *self.key_columns, *(m.column for m in self.mappings),
+                          *([self.zone_column] if self.zone_column else [])})
+
     def record_time(self, record: Any) -> datetime | None:
         return parse_utc(record.get(self.time_column)) if isinstance(record, dict) else None
 

@@ -91,10 +91,18 @@ class OdreDataset:
     region_field: str | None = None
     """``code_insee_region`` for regional datasets (one row per region and quarter-hour)."""
     national_zone: str = "FR"
+    publication_lag_minutes: int = 10
+    """RTE publishes a quarter-hour about 8 minutes after it ends; the live sensor asks for an
+    interval only once it can exist (ingest.plan_window)."""
 
     @property
     def provider(self) -> str:
         return PROVIDER
+
+    def known_field(self, name: str) -> bool:
+        """Fields of the dataset's contract (mapped, or published and deliberately unused)."""
+        mapped = {m.field for m in self.mappings} | {m.fallback for m in self.mappings if m.fallback}
+        return name in mapped or name in _UNUSED_FIELDS or name.startswith(_UNUSED_PREFIXES)
 
     @property
     def regional(self) -> bool:
@@ -141,6 +149,12 @@ class OdreDataset:
 def _m(field_name: str, quantity: str, unit: Unit = Unit.MW, **kw: Any) -> FieldMapping:
     return FieldMapping(field_name, quantity, unit, **kw)
 
+
+# Published fields we keep only in the raw record: identifiers, local date/time, coverage and load
+# factors, commercial exchanges, fuel sub-types and an always-null column.
+_UNUSED_FIELDS = frozenset({"date_heure", "date", "heure", "nature", "perimetre", "code_insee_region",
+                            "libelle_region", "column_68", "eolien"})
+_UNUSED_PREFIXES = ("tco_", "tch_", "ech_comm_", "gaz_", "fioul_", "hydraulique_", "bioenergies_")
 
 _REGIONAL_MAPPINGS = (
     _m("consommation", "consumption"),

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
-from energy_orchestration.model import utc_now
+from energy_orchestration.model import RULES, apply_record_rules, utc_now
 from energy_orchestration.sources import DATASETS
 from energy_orchestration.streaming.config import consumer_config, producer_config
 from energy_orchestration.streaming.envelope import DecodeError, Envelope, decode
@@ -115,7 +115,7 @@ def prepare_batch(messages: list[MessageLike], consumer_group: str, now: datetim
         items = _newest_per_record(received, spec)
         records = [envelope.record for _, envelope in items]
         try:
-            normalised = spec.normalise(records, now)
+            normalised = apply_record_rules(spec.normalise(records, now), dataset)
         except Exception as exc:  # a parser bug must not stop landing of other datasets
             log.exception("parser for %s failed on a batch of %d records", dataset, len(items))
             dead.extend(_dead_letter(m, "parse", "parser_error", f"{type(exc).__name__}: {exc}") for m, _ in items)
@@ -134,6 +134,13 @@ def prepare_batch(messages: list[MessageLike], consumer_group: str, now: datetim
                 dead.append(_dead_letter(message, "record", rejection.rule, rejection.reason, quarantined=True))
                 dataset_dead += 1
 
+        for index, fields in _unknown_fields(records, spec):
+            message = items[index][0]
+            quarantine.append(QuarantineRow(
+                source_id=_source_id(message), rule="unknown_field", stage="schema",
+                reason=f"{RULES['unknown_field']}: {', '.join(fields)}", dataset=dataset,
+                record_key=normalised.record_keys[index] if normalised.record_keys else "",
+                payload=_payload_text(message.value())))
         offsets = np.array([int(m.offset() or 0) for m, _ in items], dtype=np.int64)
         partitions = np.array([int(m.partition() or 0) for m, _ in items], dtype=np.int32)
         fetched = np.array([e.fetched_at_utc for _, e in items], dtype="datetime64[us]")
@@ -183,6 +190,22 @@ def prepare_batch(messages: list[MessageLike], consumer_group: str, now: datetim
         raw_records=pd.concat(raw_frames, ignore_index=True) if raw_frames else pd.DataFrame(),
         quarantine=quarantine, ingest_log=ingest)
     return PreparedBatch(landing=landing, dead_letters=dead, next_offsets=next_offsets, messages=counted)
+
+
+def _unknown_fields(records: list[Any], spec: Any) -> list[tuple[int, list[str]]]:
+    """Records carrying fields outside the dataset's contract. Records of one provider share a
+    key set, so each distinct set is judged once."""
+    verdicts: dict[tuple[str, ...], list[str]] = {}
+    found = []
+    for index, record in enumerate(records):
+        if not isinstance(record, dict):
+            continue
+        keys = tuple(record)
+        if keys not in verdicts:
+            verdicts[keys] = [k for k in keys if not spec.known_field(k)]
+        if verdicts[keys]:
+            found.append((index, verdicts[keys]))
+    return found
 
 
 def _newest_per_record(items: list[tuple[MessageLike, Envelope]], spec: Any) -> list[tuple[MessageLike, Envelope]]:

@@ -72,22 +72,37 @@ class Warehouse:
 
 @contextmanager
 def _file_lock(path: Path, *, exclusive: bool, timeout: float) -> Iterator[None]:
-    mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
-    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    """A readers-writer lock across processes, fair to writers.
+
+    ``flock`` alone lets overlapping readers hold a shared lock forever and starve the writer
+    (the landing consumer). So everyone first passes a turnstile (``<lock>.gate``, exclusive,
+    held only while waiting for the real lock): a waiting writer holds the turnstile, new
+    readers queue behind it, and the readers already in finish and let the writer in.
+    """
+    deadline = time.monotonic() + timeout
+    gate = os.open(path.with_name(path.name + ".gate"), os.O_RDWR | os.O_CREAT, 0o644)
+    main = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        deadline = time.monotonic() + timeout
-        delay = 0.005
-        while True:
-            try:
-                fcntl.flock(descriptor, mode | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise WarehouseBusy(
-                        f"warehouse lock {path} still held by another process after {timeout:g}s "
-                        "(raise ENERGY_WAREHOUSE_LOCK_TIMEOUT_SECONDS if long backfills are expected)") from None
-                time.sleep(delay)
-                delay = min(delay * 2, 0.1)
+        try:
+            _acquire(gate, fcntl.LOCK_EX, deadline, path, timeout)
+            _acquire(main, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH, deadline, path, timeout)
+        finally:
+            os.close(gate)  # leaving the turnstile as soon as we hold (or gave up on) the lock
         yield
     finally:
-        os.close(descriptor)  # closing the descriptor releases the flock
+        os.close(main)  # closing the descriptor releases the flock
+
+
+def _acquire(descriptor: int, mode: int, deadline: float, path: Path, timeout: float) -> None:
+    delay = 0.002
+    while True:
+        try:
+            fcntl.flock(descriptor, mode | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise WarehouseBusy(
+                    f"warehouse lock {path} still held by another process after {timeout:g}s "
+                    "(raise ENERGY_WAREHOUSE_LOCK_TIMEOUT_SECONDS if long backfills are expected)") from None
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)

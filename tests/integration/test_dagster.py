@@ -11,7 +11,10 @@ from energy_orchestration.assets.hourly import agg_hourly, agg_hourly_complete
 from energy_orchestration.definitions import defs
 from energy_orchestration.ingest import WindowPolicy
 from energy_orchestration.resources import EnergiDataServiceResource, KafkaResource, OdreResource, WarehouseResource
-from energy_orchestration.sensors.fetch import ACKED_TAG_PREFIX, evaluate_fetch_sensor, fetch_job, fetch_sensor
+from energy_orchestration.sensors.fetch import (
+    ACKED_TAG_PREFIX, LIVE_DATASETS, evaluate_fetch_sensor, fetch_job, fetch_sensor,
+)
+from energy_orchestration.sources import DATASETS
 from energy_orchestration.sources.energidataservice import POWER_SYSTEM_RIGHT_NOW
 
 pytestmark = pytest.mark.integration
@@ -28,8 +31,11 @@ def resources(standin_url, bootstrap, warehouse, attempts=4):
             "warehouse": WarehouseResource(path=str(warehouse.path))}
 
 
+PSRN = ("PowerSystemRightNow",)  # the fetch mechanics, shown on one dataset
+
+
 def run_tick(instance, cursor, now, res):
-    decision, cursor = evaluate_fetch_sensor(instance, cursor, now, policy=POLICY)
+    decision, cursor = evaluate_fetch_sensor(instance, cursor, now, datasets=PSRN, policy=POLICY)
     if isinstance(decision, dg.SkipReason):
         return None, cursor
     result = fetch_job.execute_in_process(run_config=decision.run_config, instance=instance,
@@ -40,8 +46,10 @@ def run_tick(instance, cursor, now, res):
 def test_definitions_load_with_lineage_from_raw_to_hourly():
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
-    assert keys == {"raw/powersystemrightnow", "agg/hourly"}
-    assert {p.to_user_string() for p in graph.get(dg.AssetKey(["agg", "hourly"])).parent_keys} == {"raw/powersystemrightnow"}
+    raw = {"raw/powersystemrightnow", "raw/co2emis", "raw/electricityprodex5minrealtime",
+           "raw/eco2mix_national_tr", "raw/eco2mix_regional_tr"}
+    assert keys == raw | {"agg/hourly"}
+    assert {p.to_user_string() for p in graph.get(dg.AssetKey(["agg", "hourly"])).parent_keys} == raw
     assert defs.resolve_sensor_def("fetch_sensor").default_status == dg.DefaultSensorStatus.RUNNING
     assert defs.resolve_schedule_def("agg_hourly_job_schedule").cron_schedule == "5 * * * *"
 
@@ -51,11 +59,13 @@ def test_sensor_tick_through_dagster_launches_one_run_with_a_run_key(tmp_path):
         context = dg.build_sensor_context(instance=instance, cursor=None)
         result = fetch_sensor(context)
         [request] = result.run_requests
-        windows = request.run_config["ops"]["fetch_and_publish_windows"]["config"]["windows"]
-        assert [w["dataset"] for w in windows] == ["PowerSystemRightNow"]
+        windows = {w["dataset"]: w for w in request.run_config["ops"]["fetch_and_publish_windows"]["config"]["windows"]}
+        assert set(windows) == set(LIVE_DATASETS)  # one run for every due dataset
         assert request.run_key.startswith("fetch:PowerSystemRightNow@")
-        start, end = (datetime.fromisoformat(windows[0][k]) for k in ("start", "end"))
-        assert end - start == timedelta(minutes=15)
+        for dataset, window in windows.items():
+            start, end = (datetime.fromisoformat(window[k]) for k in ("start", "end"))
+            step = timedelta(minutes=DATASETS[dataset].interval_minutes)
+            assert timedelta(0) < end - start <= timedelta(minutes=15) + step and (end - start) % step == timedelta(0)
 
 
 def test_a_fetch_run_publishes_and_reports_its_acknowledgement(tmp_path, standin, bootstrap, warehouse, land_all):
@@ -66,7 +76,8 @@ def test_a_fetch_run_publishes_and_reports_its_acknowledgement(tmp_path, standin
         run = instance.get_run_by_id(result.run_id)
         acked = run.tags[ACKED_TAG_PREFIX + "PowerSystemRightNow"]
         # the next tick folds the acknowledgement into its cursor and overlaps it by 5 minutes
-        decision, cursor = evaluate_fetch_sensor(instance, cursor, now + timedelta(minutes=1), policy=POLICY)
+        decision, cursor = evaluate_fetch_sensor(instance, cursor, now + timedelta(minutes=1), datasets=PSRN,
+                                                 policy=POLICY)
         assert json.loads(cursor)["acked"] == {"PowerSystemRightNow": acked}
         window = decision.run_config["ops"]["fetch_and_publish_windows"]["config"]["windows"][0]
         assert datetime.fromisoformat(window["start"]) == datetime.fromisoformat(acked) - timedelta(minutes=5)
@@ -141,3 +152,40 @@ def test_hourly_partition_materialises_and_backfills_as_one_run(tmp_path, standi
                     ((hour + timedelta(hours=1)).replace(tzinfo=None), mappings, 60 * mappings, 60)]
     for mean, mwh, raw_mean, raw_mwh in solar:
         assert mean == pytest.approx(raw_mean) and mwh == pytest.approx(raw_mwh)
+
+
+def test_each_dataset_keeps_its_own_cadence_and_the_odre_budget_is_respected(tmp_path, monkeypatch):
+    """PowerSystemRightNow every minute, the 5-minute sets every 5, éCO2mix once per quarter-hour
+    after its publication lag; ODRÉ requests stop for the day when the budget is spent."""
+    def windows_at(instance, cursor, now):
+        decision, cursor = evaluate_fetch_sensor(instance, cursor, now, datasets=tuple(LIVE_DATASETS), policy=POLICY)
+        if isinstance(decision, dg.SkipReason):
+            return set(), cursor, decision
+        return {w["dataset"] for w in decision.run_config["ops"]["fetch_and_publish_windows"]["config"]["windows"]}, cursor, decision
+
+
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        start = datetime(2026, 11, 23, 10, 0, 30, tzinfo=timezone.utc)
+        due_counts = {d: 0 for d in LIVE_DATASETS}
+        cursor = None
+        for minute in range(60):
+            now = start + timedelta(minutes=minute)
+            due, cursor, decision = windows_at(instance, cursor, now)
+            for dataset in due:
+                due_counts[dataset] += 1
+            # acknowledge exactly the windows planned (their ends), as successful runs would
+            state = json.loads(cursor)
+            if due:
+                for w in decision.run_config["ops"]["fetch_and_publish_windows"]["config"]["windows"]:
+                    state["acked"][w["dataset"]] = w["end"]
+            cursor = json.dumps(state)
+        assert due_counts["PowerSystemRightNow"] == 60
+        assert due_counts["CO2Emis"] == due_counts["ElectricityProdex5MinRealtime"] == 12
+        # the first fetch, then each quarter-hour once published (+10 min lag): 10:10, 10:25, 10:40, 10:55
+        assert due_counts["eco2mix-national-tr"] == due_counts["eco2mix-regional-tr"] == 5
+        assert json.loads(cursor)["spent"]["odre"] > 0
+
+        monkeypatch.setenv("ENERGY_ODRE_DAILY_REQUEST_BUDGET", str(json.loads(cursor)["spent"]["odre"]))
+        later = start + timedelta(minutes=75)
+        due, cursor, _ = windows_at(instance, cursor, later)
+        assert "eco2mix-regional-tr" not in due and "PowerSystemRightNow" in due
