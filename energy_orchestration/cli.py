@@ -23,9 +23,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_standin(args: argparse.Namespace) -> int:
-    from energy_orchestration.standin import StandinConfig, serve_forever
+    from energy_orchestration.standin import FaultConfig, StandinConfig, serve_forever
 
-    serve_forever(StandinConfig(host=args.host, port=args.port, rate_limit_per_minute=args.rate_limit))
+    serve_forever(StandinConfig(host=args.host, port=args.port, rate_limit_per_minute=args.rate_limit,
+                                faults=FaultConfig(bad_record_rate=args.bad_record_rate)))
     return 0
 
 
@@ -75,11 +76,13 @@ def build_parser() -> argparse.ArgumentParser:
                       help="local API stand-ins (default) or the real public APIs")
     demo.set_defaults(func=cmd_demo)
 
-    standin = sub.add_parser("standin", help="serve the local Energi Data Service stand-in")
+    standin = sub.add_parser("standin", help="serve the local API stand-ins (Energi Data Service, ODRÉ)")
     standin.add_argument("--host", default="127.0.0.1")
     standin.add_argument("--port", type=int, default=settings.get_int("ENERGY_STANDIN_PORT"))
     standin.add_argument("--rate-limit", type=float, default=settings.get_float("ENERGY_STANDIN_RATE_LIMIT_PER_MINUTE"),
                          help="requests per dataset per minute per client (0 = unlimited)")
+    standin.add_argument("--bad-record-rate", type=float, default=settings.get_float("ENERGY_STANDIN_BAD_RECORD_RATE"),
+                         help="share of rows served with one deliberately invalid value (0..1)")
     standin.set_defaults(func=cmd_standin)
 
     consume = sub.add_parser("consume", help="land Kafka topics into DuckDB until SIGTERM")

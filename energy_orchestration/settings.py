@@ -39,6 +39,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ENERGY_LIVE_DATASETS", "PowerSystemRightNow,CO2Emis,ElectricityProdex5MinRealtime,eco2mix-national-tr,eco2mix-regional-tr", "Datasets the minute sensor keeps fetching (comma-separated)."),
     Setting("ENERGY_STANDIN_PORT", "8081", "Port of the local API stand-in (demo)."),
     Setting("ENERGY_STANDIN_RATE_LIMIT_PER_MINUTE", "1", "Stand-in requests allowed per dataset per minute (0 = unlimited), like the real service."),
+    Setting("ENERGY_STANDIN_BAD_RECORD_RATE", "0.02", "Share of stand-in rows given one deliberately invalid value, to exercise validation and quarantine (0 = none)."),
     Setting("ENERGY_FETCH_OVERLAP_MINUTES", "5", "Each fetch re-reads this many minutes before the last acknowledged window (late rows)."),
     Setting("ENERGY_FETCH_INITIAL_LOOKBACK_MINUTES", "15", "How far back the very first fetch reaches."),
     Setting("ENERGY_FETCH_MAX_WINDOW_MINUTES", "1440", "Longest window one fetch asks for; a longer outage is caught up over several ticks."),
