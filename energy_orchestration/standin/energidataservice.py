@@ -25,7 +25,9 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from .http import DataKey, FaultState, HttpError, Request, Response, Route, empty_response, json_response
+from .http import (
+    DataKey, FaultState, HttpError, Request, Response, Route, empty_response, json_response, parse_sort_keys,
+)
 from .synthetic_dk import (
     CO2_EMIS_FIELDS,
     ELECTRICITY_PRODEX_5MIN_FIELDS,
@@ -326,19 +328,8 @@ def parse_columns(raw: str | None, fields: Sequence[str]) -> tuple[str, ...]:
 
 def parse_sort(raw: str | None, fields: Sequence[str]) -> list[tuple[str, bool]]:
     """``Col``, ``Col desc``, ``Col asc`` (comma-separated for several keys) -> [(column, descending)]."""
-    if raw is None or raw.strip() == "":
-        return []
-    keys: list[tuple[str, bool]] = []
-    for part in raw.split(","):
-        tokens = part.split()
-        if not tokens:
-            continue
-        if len(tokens) > 2 or (len(tokens) == 2 and tokens[1].lower() not in ("asc", "desc")):
-            raise ParamError(f"Invalid sort: '{raw}'")
-        if tokens[0] not in fields:
-            raise ParamError(f"Invalid column {tokens[0]}")
-        keys.append((tokens[0], len(tokens) == 2 and tokens[1].lower() == "desc"))
-    return keys
+    return parse_sort_keys(raw, fields, lambda _part: ParamError(f"Invalid sort: '{raw}'"),
+                           lambda column: ParamError(f"Invalid column {column}"))
 
 
 def parse_limit_offset(raw: str | None, name: str) -> int | None:

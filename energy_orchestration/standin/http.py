@@ -113,6 +113,28 @@ def parse_query_string(query: str) -> dict[str, str]:
 # --------------------------------------------------------------------------- routing
 
 
+def parse_sort_keys(raw: str | None, fields: Iterable[str], bad_expression: Callable[[str], Exception],
+                    unknown_field: Callable[[str], Exception]) -> list[tuple[str, bool]]:
+    """``Col``, ``Col desc``, ``Col asc`` (comma-separated) -> [(column, descending)].
+
+    Both providers sort this way; they differ only in how they word the errors.
+    """
+    if raw is None or not raw.strip():
+        return []
+    known = set(fields)
+    keys: list[tuple[str, bool]] = []
+    for part in raw.split(","):
+        tokens = part.split()
+        if not tokens:
+            continue
+        if len(tokens) > 2 or (len(tokens) == 2 and tokens[1].lower() not in ("asc", "desc")):
+            raise bad_expression(part.strip())
+        if tokens[0] not in known:
+            raise unknown_field(tokens[0])
+        keys.append((tokens[0], len(tokens) == 2 and tokens[1].lower() == "desc"))
+    return keys
+
+
 class DataKey(NamedTuple):
     """Identifies the dataset a data request targets; ``known`` gates limits and faults."""
 

@@ -45,7 +45,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 
-from .http import DataKey, FaultState, RateLimiter, Request, Response, Route, json_response
+from .http import DataKey, FaultState, RateLimiter, Request, Response, Route, json_response, parse_sort_keys
 from .synthetic_dk import unit_hash
 from .synthetic_fr import (
     NATIONAL_FIELDS,
@@ -387,19 +387,8 @@ def apply_refine(refine: str | None, spec: OdreDatasetSpec, tz: tzinfo, c: Const
 
 
 def parse_order_by(raw: str | None, spec: OdreDatasetSpec) -> list[tuple[str, bool]]:
-    if raw is None or not raw.strip():
-        return []
-    keys: list[tuple[str, bool]] = []
-    for part in raw.split(","):
-        tokens = part.split()
-        if not tokens:
-            continue
-        if len(tokens) > 2 or (len(tokens) == 2 and tokens[1].lower() not in ("asc", "desc")):
-            raise _odsql(f"invalid order_by expression {part.strip()!r}")
-        if tokens[0] not in spec.fields:
-            raise _odsql(f"Unknown field: {tokens[0]}")
-        keys.append((tokens[0], len(tokens) == 2 and tokens[1].lower() == "desc"))
-    return keys
+    return parse_sort_keys(raw, spec.fields, lambda part: _odsql(f"invalid order_by expression {part!r}"),
+                           lambda field: _odsql(f"Unknown field: {field}"))
 
 
 def parse_select(raw: str | None, spec: OdreDatasetSpec) -> tuple[str, ...]:

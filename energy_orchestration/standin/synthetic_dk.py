@@ -201,12 +201,12 @@ def unit_hash(keys: np.ndarray, channel: str) -> np.ndarray:
     return (_mix64(x) >> _S11).astype(np.float64) * (2.0**-53)
 
 
-def _noise(keys: np.ndarray, channel: str) -> np.ndarray:
+def white_noise(keys: np.ndarray, channel: str) -> np.ndarray:
     """Per-minute white noise in [-1, 1)."""
     return unit_hash(keys, channel) * 2.0 - 1.0
 
 
-def _value_noise(t: np.ndarray, period_minutes: float, channel: str) -> np.ndarray:
+def smooth_noise(t: np.ndarray, period_minutes: float, channel: str) -> np.ndarray:
     """Smooth noise in [-1, 1]: hashed knots every ``period_minutes``, smoothstep between."""
     x = t / period_minutes
     k = np.floor(x)
@@ -215,12 +215,12 @@ def _value_noise(t: np.ndarray, period_minutes: float, channel: str) -> np.ndarr
     # Hash only the knots actually spanned (few for long periods), then gather.
     first, last = int(ki.min()), int(ki.max())
     if last - first < ki.size:
-        knots = _noise(np.arange(first, last + 2, dtype=np.int64), channel)
+        knots = white_noise(np.arange(first, last + 2, dtype=np.int64), channel)
         a = knots[ki - first]
         b = knots[ki - first + 1]
     else:
-        a = _noise(ki, channel)
-        b = _noise(ki + 1, channel)
+        a = white_noise(ki, channel)
+        b = white_noise(ki + 1, channel)
     s = f * f * (3.0 - 2.0 * f)
     return a + (b - a) * s
 
@@ -335,8 +335,8 @@ def power_system_right_now_columns(minutes: np.ndarray) -> dict[str, np.ndarray]
         (4050.0 + 650.0 * winter)
         * daily
         * (1.0 - 0.09 * weekend)
-        * (1.0 + 0.03 * _value_noise(t, 360.0, "load6h"))
-        + 6.0 * _noise(m, "load1m")
+        * (1.0 + 0.03 * smooth_noise(t, 360.0, "load6h"))
+        + 6.0 * white_noise(m, "load1m")
     )
 
     # --- solar: sun elevation at ~55.7N/10.5E, clear-sky bell scaled by clouds
@@ -345,7 +345,7 @@ def power_system_right_now_columns(minutes: np.ndarray) -> dict[str, np.ndarray]
     hour_angle = np.radians(15.0 * (utc_hour + _LONGITUDE_DEG / 15.0 - 12.0))
     sin_el = np.sin(lat) * np.sin(decl) + np.cos(lat) * np.cos(decl) * np.cos(hour_angle)
     clouds = np.clip(
-        0.6 + 0.35 * _value_noise(t, 1440.0, "cloud24h") + 0.15 * _value_noise(t, 120.0, "cloud2h"),
+        0.6 + 0.35 * smooth_noise(t, 1440.0, "cloud24h") + 0.15 * smooth_noise(t, 120.0, "cloud2h"),
         0.0,
         1.0,
     )
@@ -359,28 +359,28 @@ def power_system_right_now_columns(minutes: np.ndarray) -> dict[str, np.ndarray]
     weather = (
         0.42
         + 0.13 * winter
-        + 0.33 * _value_noise(t, 4320.0, "wind72h")
-        + 0.16 * _value_noise(t, 1080.0, "wind18h")
-        + 0.06 * _value_noise(t, 180.0, "wind3h")
+        + 0.33 * smooth_noise(t, 4320.0, "wind72h")
+        + 0.16 * smooth_noise(t, 1080.0, "wind18h")
+        + 0.06 * smooth_noise(t, 180.0, "wind3h")
     )
     onshore = ONSHORE_CAPACITY_MW * 0.92 * np.power(np.clip(weather, 0.0, 1.0), 1.5)
-    onshore = np.clip(onshore * (1.0 + 0.002 * _noise(m, "onshore1m")), 0.0, ONSHORE_CAPACITY_MW)
-    offshore_weather = np.clip(weather + 0.08 + 0.08 * _value_noise(t, 360.0, "offshore6h"), 0.0, 1.0)
+    onshore = np.clip(onshore * (1.0 + 0.002 * white_noise(m, "onshore1m")), 0.0, ONSHORE_CAPACITY_MW)
+    offshore_weather = np.clip(weather + 0.08 + 0.08 * smooth_noise(t, 360.0, "offshore6h"), 0.0, 1.0)
     offshore = OFFSHORE_CAPACITY_MW * 0.95 * np.power(offshore_weather, 1.3)
-    offshore = np.clip(offshore * (1.0 + 0.002 * _noise(m, "offshore1m")), 0.0, OFFSHORE_CAPACITY_MW)
+    offshore = np.clip(offshore * (1.0 + 0.002 * white_noise(m, "offshore1m")), 0.0, OFFSHORE_CAPACITY_MW)
 
     # --- thermal: decentral CHP follows heat demand; central plants fill part of the residual
     lt100 = np.clip(
-        420.0 + 220.0 * winter + 60.0 * _value_noise(t, 720.0, "lt12h") + 0.05 * (load - 4000.0),
+        420.0 + 220.0 * winter + 60.0 * smooth_noise(t, 720.0, "lt12h") + 0.05 * (load - 4000.0),
         150.0,
         1000.0,
-    ) + 2.0 * _noise(m, "lt1m")
+    ) + 2.0 * white_noise(m, "lt1m")
     residual = load - onshore - offshore - solar - lt100
     ge100 = np.clip(
-        350.0 + 250.0 * winter + 0.45 * np.clip(residual, 0.0, None) + 120.0 * _value_noise(t, 1440.0, "ge24h"),
+        350.0 + 250.0 * winter + 0.45 * np.clip(residual, 0.0, None) + 120.0 * smooth_noise(t, 1440.0, "ge24h"),
         120.0,
         3200.0,
-    ) + 3.0 * _noise(m, "ge1m")
+    ) + 3.0 * white_noise(m, "ge1m")
 
     # --- net import closes the balance; curtail wind if exports would exceed the cables
     caps = np.array(list(BORDER_CAPACITY_MW.values()))
@@ -398,18 +398,18 @@ def power_system_right_now_columns(minutes: np.ndarray) -> dict[str, np.ndarray]
     names = list(BORDER_CAPACITY_MW)
     base = np.stack(
         [
-            BORDER_CAPACITY_MW[n] * (_BORDER_BIAS[n] + 0.45 * _value_noise(t, 480.0 + 97.0 * i, n))
+            BORDER_CAPACITY_MW[n] * (_BORDER_BIAS[n] + 0.45 * smooth_noise(t, 480.0 + 97.0 * i, n))
             for i, n in enumerate(names)
         ]
     )
     delta = net_import - base.sum(axis=0)
     headroom = np.where(delta > 0.0, caps[:, None] - base, caps[:, None] + base)
     flows = base + delta * headroom / np.maximum(headroom.sum(axis=0), 1e-9)
-    flows = flows + 2.0 * np.stack([_noise(m, n + "1m") for n in names])
+    flows = flows + 2.0 * np.stack([white_noise(m, n + "1m") for n in names])
     flows = np.round(np.clip(flows, -caps[:, None], caps[:, None]), 2)
     exchange_sum = np.round(flows.sum(axis=0), 2)
     great_belt = np.clip(
-        GREAT_BELT_CAPACITY_MW * (0.15 + 0.5 * _value_noise(t, 600.0, "greatbelt")) + 2.0 * _noise(m, "gb1m"),
+        GREAT_BELT_CAPACITY_MW * (0.15 + 0.5 * smooth_noise(t, 600.0, "greatbelt")) + 2.0 * white_noise(m, "gb1m"),
         -GREAT_BELT_CAPACITY_MW,
         GREAT_BELT_CAPACITY_MW,
     )
@@ -417,17 +417,17 @@ def power_system_right_now_columns(minutes: np.ndarray) -> dict[str, np.ndarray]
     # --- CO2 intensity follows the thermal share of production
     production = ge100 + lt100 + solar + onshore + offshore
     co2 = 12.0 + (ge100 * 380.0 + lt100 * 300.0) / np.maximum(production, 1.0)
-    co2 = np.clip(co2 + 0.3 * _noise(m, "co21m"), 5.0, 450.0)
+    co2 = np.clip(co2 + 0.3 * white_noise(m, "co21m"), 5.0, 450.0)
 
     # --- balancing: small signed activations; mFRR is mostly zero with occasional ramps
-    afrr1 = 45.0 * _value_noise(t, 30.0, "afrr1") + 3.0 * _noise(m, "afrr1m")
-    afrr2 = 20.0 * _value_noise(t, 35.0, "afrr2") + 2.0 * _noise(m, "afrr2m")
+    afrr1 = 45.0 * smooth_noise(t, 30.0, "afrr1") + 3.0 * white_noise(m, "afrr1m")
+    afrr2 = 20.0 * smooth_noise(t, 35.0, "afrr2") + 2.0 * white_noise(m, "afrr2m")
     mfrr = []
     for zone in ("mfrr1", "mfrr2"):
-        v = _value_noise(t, 90.0, zone)
+        v = smooth_noise(t, 90.0, zone)
         mfrr.append(np.where(np.abs(v) > 0.7, np.sign(v) * (np.abs(v) - 0.7) / 0.3 * 250.0, 0.0))
-    imb1 = 110.0 * _value_noise(t, 45.0, "imb1") - 0.5 * afrr1 + 4.0 * _noise(m, "imb1m")
-    imb2 = 50.0 * _value_noise(t, 50.0, "imb2") - 0.5 * afrr2 + 3.0 * _noise(m, "imb2m")
+    imb1 = 110.0 * smooth_noise(t, 45.0, "imb1") - 0.5 * afrr1 + 4.0 * white_noise(m, "imb1m")
+    imb2 = 50.0 * smooth_noise(t, 50.0, "imb2") - 0.5 * afrr2 + 3.0 * white_noise(m, "imb2m")
 
     def r(x: np.ndarray) -> np.ndarray:
         return np.round(x, 2) + 0.0  # "+ 0.0" turns -0.0 into 0.0
@@ -493,7 +493,7 @@ def _area_values(minutes: np.ndarray, areas: np.ndarray) -> dict[str, np.ndarray
     production = sum(values[name] for name in DK1_SHARE)
     thermal = values["ProductionGe100MW"] * 380.0 + values["ProductionLt100MW"] * 300.0
     co2 = 12.0 + thermal / np.maximum(production, 1.0)
-    values["CO2Emission"] = np.clip(co2 + 0.3 * _noise(minutes // 5 * 2 + areas, "co2area5m"), 5.0, 450.0)
+    values["CO2Emission"] = np.clip(co2 + 0.3 * white_noise(minutes // 5 * 2 + areas, "co2area5m"), 5.0, 450.0)
     return values
 
 

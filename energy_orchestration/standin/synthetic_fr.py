@@ -31,7 +31,7 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from .synthetic_dk import dk_offset_minutes, unit_hash
+from .synthetic_dk import dk_offset_minutes, smooth_noise, unit_hash, white_noise
 
 __all__ = [
     "EMISSION_FACTORS",
@@ -140,24 +140,9 @@ _REGION_INDEX = np.arange(_N, dtype=np.int64)
 # --------------------------------------------------------------------------- noise and time
 
 
-def _noise(keys: np.ndarray, channel: str) -> np.ndarray:
-    return unit_hash(keys, channel) * 2.0 - 1.0
-
-
-def _smooth(t: np.ndarray, period_minutes: float, channel: str) -> np.ndarray:
-    """Smooth noise in [-1, 1] with hashed knots every ``period_minutes`` (smoothstep between)."""
-    x = t / period_minutes
-    k = np.floor(x)
-    f = x - k
-    ki = k.astype(np.int64)
-    a = _noise(ki, channel)
-    b = _noise(ki + 1, channel)
-    return a + (b - a) * (f * f * (3.0 - 2.0 * f))
-
-
 def _regional_smooth(t: np.ndarray, period: float, channel: str) -> np.ndarray:
     """(n, regions) smooth noise, one independent channel per region."""
-    return np.stack([_smooth(t, period, f"{channel}-{code}") for code in REGION_CODES], axis=1)
+    return np.stack([smooth_noise(t, period, f"{channel}-{code}") for code in REGION_CODES], axis=1)
 
 
 def paris_offset_minutes(minutes: np.ndarray) -> np.ndarray:
@@ -199,7 +184,7 @@ def _model(minutes: np.ndarray, revised: np.ndarray) -> dict[str, np.ndarray]:
 
     # temperature-like signal (a smoothed daily mean: buildings react slowly): season and
     # weather systems, regional offsets; the afternoon warmth only matters for cooling
-    temp_nat = 12.0 - 7.0 * winter + 4.0 * _smooth(t, 5760.0, "temp96h") + 1.5 * _smooth(t, 1440.0, "temp24h")
+    temp_nat = 12.0 - 7.0 * winter + 4.0 * smooth_noise(t, 5760.0, "temp96h") + 1.5 * smooth_noise(t, 1440.0, "temp24h")
     temp = temp_nat[col] + _TOFF + 1.2 * _regional_smooth(t, 2880.0, "temp")
     heating = np.maximum(0.0, 15.0 - temp)
     cooling = np.maximum(0.0, temp + 3.0 * np.cos(_TWO_PI * (hour - 15.0) / 24.0)[col] - 24.0)
@@ -220,12 +205,12 @@ def _model(minutes: np.ndarray, revised: np.ndarray) -> dict[str, np.ndarray]:
     lat = np.radians(_LAT)
     hour_angle = np.radians(15.0 * (utc_hour[col] + _LON / 15.0 - 12.0))
     sin_el = np.sin(lat) * np.sin(decl)[col] + np.cos(lat) * np.cos(decl)[col] * np.cos(hour_angle)
-    clouds = np.clip(0.6 + 0.3 * _smooth(t, 1440.0, "clouds")[col] + 0.2 * _regional_smooth(t, 720.0, "clouds")
+    clouds = np.clip(0.6 + 0.3 * smooth_noise(t, 1440.0, "clouds")[col] + 0.2 * _regional_smooth(t, 720.0, "clouds")
                      + 0.1 * (46.5 - _LAT) / 3.0, 0.0, 1.0)
     solar = np.where(sin_el > 0.0, _SOLAR * 0.85 * np.power(np.clip(sin_el, 0.0, 1.0), 1.15) * (0.3 + 0.7 * clouds),
                      0.0)
 
-    weather = (0.33 + 0.12 * winter + 0.25 * _smooth(t, 4320.0, "wind72h") + 0.12 * _smooth(t, 1080.0, "wind18h"))
+    weather = (0.33 + 0.12 * winter + 0.25 * smooth_noise(t, 4320.0, "wind72h") + 0.12 * smooth_noise(t, 1080.0, "wind18h"))
     regional_wind = np.clip(weather[col] + _WIND_BIAS + 0.08 * _regional_smooth(t, 720.0, "wind"), 0.0, 1.0)
     onshore = _ON * 0.9 * np.power(regional_wind, 1.6)
     offshore = _OFF * 0.93 * np.power(np.clip(regional_wind + 0.1, 0.0, 1.0), 1.4)
@@ -250,7 +235,7 @@ def _model(minutes: np.ndarray, revised: np.ndarray) -> dict[str, np.ndarray]:
 
     residual = (load - nuclear - onshore - offshore - solar - hydro - bio).sum(axis=1)
     thermal_nat = np.clip(1200.0 + 2500.0 * np.maximum(winter, 0.0) + 0.4 * np.maximum(residual, 0.0)
-                          + 200.0 * _smooth(t, 1440.0, "thermal"), 600.0, NATIONAL_THERMAL_MAX_MW)
+                          + 200.0 * smooth_noise(t, 1440.0, "thermal"), 600.0, NATIONAL_THERMAL_MAX_MW)
     thermal = thermal_nat[col] * _TH_SHARE
 
     flows = {"consommation": load, "thermique": thermal, "nucleaire": nuclear, "eolien_terrestre": onshore,
@@ -258,7 +243,7 @@ def _model(minutes: np.ndarray, revised: np.ndarray) -> dict[str, np.ndarray]:
     if revised.any():  # consolidated values: each measured flow corrected by up to ±0.6 %
         keys = m[:, None] * 100 + _REGION_INDEX
         for name in flows:
-            correction = 1.0 + 0.006 * _noise(keys, f"revision-{name}")
+            correction = 1.0 + 0.006 * white_noise(keys, f"revision-{name}")
             flows[name] = np.where(revised[col], flows[name] * correction, flows[name])
     out = {name: np.rint(values).astype(np.int64) for name, values in flows.items()}
     out["eolien"] = out["eolien_terrestre"] + out["eolien_offshore"]
@@ -362,8 +347,8 @@ def national_columns(minutes: np.ndarray, status: np.ndarray, forecast_only: np.
                      .astype(np.int64))
     gas = thermal - coal - oil
     consumption = total["consommation"]
-    forecast_d1 = (np.rint(consumption * (1.0 + 0.02 * _smooth(t, 240.0, "forecast-d1")) / 50.0) * 50).astype(np.int64)
-    forecast_d0 = (np.rint(consumption * (1.0 + 0.01 * _smooth(t, 180.0, "forecast-d0")) / 50.0) * 50).astype(np.int64)
+    forecast_d1 = (np.rint(consumption * (1.0 + 0.02 * smooth_noise(t, 240.0, "forecast-d1")) / 50.0) * 50).astype(np.int64)
+    forecast_d0 = (np.rint(consumption * (1.0 + 0.01 * smooth_noise(t, 180.0, "forecast-d0")) / 50.0) * 50).astype(np.int64)
     wind = total["eolien"]
     production = (gas + coal + oil + total["nucleaire"] + wind + total["solaire"] + total["hydraulique"]
                   + total["bioenergies"])
@@ -375,7 +360,7 @@ def national_columns(minutes: np.ndarray, status: np.ndarray, forecast_only: np.
     co2 = np.rint(emissions / np.maximum(production, 1)).astype(np.int64)
 
     exchange = total["ech_physiques"]
-    border_weights = [np.full(minutes.size, w) + 0.1 * _smooth(t, 720.0, f"border-{name}")
+    border_weights = [np.full(minutes.size, w) + 0.1 * smooth_noise(t, 720.0, f"border-{name}")
                       for name, w in (("angleterre", 0.25), ("espagne", 0.15), ("italie", 0.25), ("suisse", 0.15))]
     commercial = [np.rint(exchange * w).astype(np.int64) for w in border_weights]
     commercial.append(exchange - sum(commercial))
