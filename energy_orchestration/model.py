@@ -139,6 +139,17 @@ VALUE_BOUNDS: dict[str, Bounds] = {
     "storage_discharge": Bounds(0.0, 20_000.0),
 }
 
+# Per-zone overrides of VALUE_BOUNDS, where a zone's physics is narrower than the general rule
+# (checked on the canonical frame, where the zone is known: see apply_record_rules).
+ZONE_VALUE_BOUNDS: dict[tuple[str, str], Bounds] = {
+    ("DK", "production_nuclear"): Bounds(0.0, 0.0),        # Denmark has no nuclear plant
+    ("DK-DK1", "production_nuclear"): Bounds(0.0, 0.0),
+    ("DK-DK2", "production_nuclear"): Bounds(0.0, 0.0),
+    ("FR-11", "production_nuclear"): Bounds(0.0, 0.0),     # Île-de-France: none either
+    ("DK", "production_"): Bounds(0.0, 12_000.0),          # above Denmark's installed capacity
+    ("FR", "consumption"): Bounds(20_000.0, 110_000.0),    # France's record peak is ~102 GW
+}
+
 RULES: dict[str, str] = {
     "missing_time": "the record has no usable interval timestamp",
     "time_out_of_range": "the interval starts in the future or before 2000",
@@ -150,6 +161,7 @@ RULES: dict[str, str] = {
     "all_zero": "every value of the record is 0, which no running power system reports",
     "implausible_jump": "the value leaps away from both neighbouring intervals and back (a spike)",
     "unknown_field": "the record has fields outside the parser's contract (schema drift); the record still landed",
+    "zone_bounds": "the value is outside what this zone can physically produce or consume",
 }
 
 # Largest believable change per minute, per quantity prefix (the most specific prefix wins),
@@ -202,10 +214,35 @@ def apply_record_rules(batch: NormalisedBatch, dataset: str) -> NormalisedBatch:
                                           f"{int(counts[index])} values", record_index=index,
                                           record_key=batch.record_keys[index] if batch.record_keys else ""))
         drop |= records == index
+    drop |= _zone_bounds(frame, dataset, batch, drop)
     drop |= _spikes(frame, dataset, batch)
     if drop.any():
         batch.observations = frame[~drop].reset_index(drop=True)
     return batch
+
+
+def _zone_bounds(frame: pd.DataFrame, dataset: str, batch: NormalisedBatch, already: np.ndarray) -> np.ndarray:
+    zones = frame["zone"].to_numpy()
+    quantities = frame["quantity"].to_numpy()
+    values = frame["value"].to_numpy()
+    drop = np.zeros(len(frame), dtype=bool)
+    for zone in set(frame["zone"].unique()) & {z for z, _ in ZONE_VALUE_BOUNDS}:
+        table = {prefix: bounds for (z, prefix), bounds in ZONE_VALUE_BOUNDS.items() if z == zone}
+        in_zone = zones == zone
+        for quantity in set(frame.loc[in_zone, "quantity"].unique()):
+            bounds = _most_specific(table, str(quantity))
+            if bounds is None:
+                continue
+            mask = in_zone & (quantities == quantity) & ~already & ((values < bounds.low) | (values > bounds.high))
+            for position in np.flatnonzero(mask):
+                index = int(frame["record_index"].iat[position])
+                batch.rejections.append(Rejection(
+                    dataset=dataset, rule="zone_bounds",
+                    reason=f"{RULES['zone_bounds']} [{bounds.low:g}, {bounds.high:g}] in {zone}: {values[position]:g}",
+                    record_index=index, record_key=batch.record_keys[index] if batch.record_keys else "",
+                    zone=str(zone), quantity=str(quantity), value=float(values[position])))
+            drop |= mask
+    return drop
 
 
 def _spikes(frame: pd.DataFrame, dataset: str, batch: NormalisedBatch) -> np.ndarray:

@@ -69,3 +69,16 @@ def test_the_recorded_payloads_have_no_unknown_fields(psrn_records):
     assert _unknown_fields(prodex, DATASETS["ElectricityProdex5MinRealtime"]) == []
     assert _unknown_fields(regional, DATASETS["eco2mix-regional-tr"]) == []
     assert _unknown_fields(national, DATASETS["eco2mix-national-tr"]) == []
+
+
+def test_zone_specific_bounds_refine_the_general_ones(psrn_records):
+    # 9,000 MW of onshore wind passes the general production bound but not Denmark's capacity
+    record = dict(psrn_records[0], OnshoreWindPower=9_000.0, OffshoreWindPower=5_000.0)
+    batch = apply_record_rules(normalise("PowerSystemRightNow", [record], NOW), "PowerSystemRightNow")
+    assert batch.rejections == []  # each below 12,000 MW
+    record = dict(psrn_records[0], OnshoreWindPower=13_000.0)
+    batch = apply_record_rules(normalise("PowerSystemRightNow", [record], NOW), "PowerSystemRightNow")
+    [rejection] = batch.rejections
+    assert (rejection.rule, rejection.zone, rejection.quantity) == ("zone_bounds", "DK", "production_wind_onshore")
+    assert "in DK: 13000" in rejection.reason
+    assert "production_wind_onshore" not in set(batch.observations.quantity)
