@@ -281,9 +281,10 @@ class LandingConsumer:
                     began = time.perf_counter()
                     prepared = prepare_batch(messages, self.group_id)
                     log.debug("prepared %d messages in %.3fs", prepared.messages, time.perf_counter() - began)
-                    lag = json.dumps(_lag(consumer, prepared.next_offsets))
-                    for row in prepared.landing.ingest_log:
-                        row.lag = lag
+                    lag = _lag(consumer, prepared.next_offsets)
+                    for row in prepared.landing.ingest_log:  # each dataset's row: its own topic's lag
+                        prefix = raw_topic(row.dataset) + "/" if row.dataset in DATASETS else ""
+                        row.lag = json.dumps({k: v for k, v in lag.items() if prefix and k.startswith(prefix)})
                     to_write.put(prepared)
                     submitted += 1
                     last_message = time.monotonic()
@@ -352,7 +353,7 @@ class LandingConsumer:
             self.stats.observations += len(prepared.landing.observations)
             self.stats.quarantined += len(prepared.landing.quarantine)
             self.stats.dead_lettered += len(prepared.dead_letters)
-            self.stats.lag = json.loads(prepared.landing.ingest_log[0].lag) if prepared.landing.ingest_log else {}
+            self.stats.lag = {k: v for row in prepared.landing.ingest_log for k, v in json.loads(row.lag).items()}
 
     def _publish_dead_letters(self, letters: list[DeadLetter], stop: threading.Event) -> bool:
         if not letters:
