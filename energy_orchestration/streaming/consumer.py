@@ -25,7 +25,7 @@ from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
 from energy_orchestration.model import RULES, apply_record_rules, utc_now
 from energy_orchestration.sources import DATASETS
-from energy_orchestration.streaming.config import consumer_config, producer_config
+from energy_orchestration.streaming.config import consumer_config, producer_config, redacted
 from energy_orchestration.streaming.envelope import DecodeError, Envelope, decode
 from energy_orchestration.streaming.topics import dead_letter_topic, ensure_topics, raw_topic
 from energy_orchestration.warehouse import Warehouse, WarehouseBusy
@@ -260,7 +260,9 @@ class LandingConsumer:
         """
         topics = [raw_topic(d) for d in self.datasets]
         ensure_topics(self.bootstrap_servers, topics + [self._dlq_topic])
-        consumer = Consumer(consumer_config(self.bootstrap_servers, self.group_id))
+        config = consumer_config(self.bootstrap_servers, self.group_id)
+        log.debug("consumer settings: %s", redacted(config))
+        consumer = Consumer(config)
         consumer.subscribe(topics)
         log.info("landing consumer %s reading %s into %s", self.group_id, ", ".join(topics), self.warehouse.path)
         to_write: queue.Queue[PreparedBatch | None] = queue.Queue(maxsize=1)
