@@ -225,7 +225,8 @@ class FaultConfig:
     through three errors: a negative value, the string ``"n/a"`` in a numeric column, and
     ``1e9``. Energi Data Service puts them in SolarPower / OnshoreWindPower /
     OffshoreWindPower (PowerSystemRightNow, ElectricityProdex5MinRealtime) and in
-    CO2Emission (CO2Emis). Filters and sorts see the clean values.
+    CO2Emission (CO2Emis); éCO2mix in nucleaire / solaire / consommation. Filters and sorts
+    see the clean values.
     """
 
     latency_ms: float = 0.0

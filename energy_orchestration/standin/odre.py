@@ -682,12 +682,38 @@ class OdreApp:
         if slots.size == 0:
             return []
         columns = self._columns(spec, slots, regions, now)
+        rate = self._faults.config.bad_record_rate if self._faults is not None else 0.0
+        if rate > 0:
+            columns = _spoil(spec, columns, slots, regions, rate)
         if not is_utc and "date_heure" in select:
             columns["date_heure"] = [
                 (_EPOCH + timedelta(minutes=int(m))).astimezone(tz).isoformat()
                 for m in (slots * spec.step_minutes).tolist()]
         lists = [columns[f] for f in select]
         return [dict(zip(select, row)) for row in zip(*lists)]
+
+
+#: Field spoiled in a "bad" row (fault ``bad_record_rate``), by the row's kind, and how.
+_BAD_VALUES: tuple[tuple[str, Any], ...] = (("nucleaire", -500), ("solaire", "n/a"), ("consommation", 1e9))
+
+
+def _spoil(spec: OdreDatasetSpec, columns: dict[str, list], slots: np.ndarray, regions: np.ndarray,
+           rate: float) -> dict[str, list]:
+    """Fault injection on a page, like the Energi Data Service stand-in's: the same rows are bad
+    on every request (hash of the row), each with one invalid value. Fields that are null in
+    that row (future forecast-only rows) are left alone."""
+    ordinal = slots * 100 + (regions if spec.regional else 0)
+    bad = np.flatnonzero(unit_hash(ordinal, f"bad-record:{spec.name}") < rate)
+    if bad.size == 0:
+        return columns
+    spoiled = dict(columns)
+    for position in bad.tolist():
+        field, value = _BAD_VALUES[int(ordinal[position]) % len(_BAD_VALUES)]
+        if field in spoiled and spoiled[field][position] is not None:
+            if spoiled[field] is columns[field]:
+                spoiled[field] = list(columns[field])
+            spoiled[field][position] = value
+    return spoiled
 
 
 def _sort_ranks(values: list[Any]) -> np.ndarray:
