@@ -61,6 +61,22 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_query(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from energy_orchestration.warehouse import default_warehouse
+
+    with default_warehouse().connect(read_only=True) as connection:
+        try:
+            relation = connection.sql(args.sql)
+        except duckdb.Error as exc:
+            print(f"query failed: {exc}", file=sys.stderr)
+            return 2
+        if relation is not None:
+            relation.show(max_rows=args.max_rows, max_width=200)
+    return 0
+
+
 def cmd_settings(args: argparse.Namespace) -> int:
     print(settings.env_example() if args.env_example else settings.markdown_table(), end="" if args.env_example else "\n")
     return 0
@@ -90,6 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     status = sub.add_parser("status", help="summarise what the warehouse holds")
     status.set_defaults(func=cmd_status)
+
+    query = sub.add_parser("query", help="run read-only SQL on the warehouse (safe while the demo runs)")
+    query.add_argument("sql")
+    query.add_argument("--max-rows", type=int, default=60)
+    query.set_defaults(func=cmd_query)
 
     table = sub.add_parser("settings", help="print the environment variables and their defaults")
     table.add_argument("--env-example", action="store_true", help="print .env.example instead of the README table")

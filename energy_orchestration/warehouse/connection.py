@@ -49,8 +49,11 @@ class Warehouse:
         if read_only and not self.path.exists():
             read_only = False
         with _file_lock(self.lock_path, exclusive=not read_only, timeout=self.lock_timeout_seconds):
+            # UTC sessions: every timestamp column is naive UTC, and now()::TIMESTAMP must be too,
+            # whatever the machine's time zone.
             connection = duckdb.connect(str(self.path), read_only=read_only)
             try:
+                connection.execute("SET TimeZone = 'UTC'")
                 if not read_only:
                     migrate(connection)
                 yield connection
