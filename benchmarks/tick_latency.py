@@ -10,11 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import signal
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from datetime import datetime, timedelta, timezone
@@ -22,7 +18,7 @@ from pathlib import Path
 
 import requests
 
-from energy_orchestration.streaming.broker import free_port
+from benchmarks.demo_stack import running_demo
 from energy_orchestration.warehouse import Warehouse
 
 RESULTS = Path(__file__).with_name("results")
@@ -35,24 +31,20 @@ def main() -> None:
     parser.add_argument("--ticks", type=int, default=5)
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="tick-latency-"))
-    port = free_port()
-    env = {**os.environ, "ENERGY_STATE_DIR": str(folder), "ENERGY_DAGSTER_PORT": str(port),
-           "ENERGY_BROKER_PORT": str(free_port()), "ENERGY_STANDIN_PORT": str(free_port())}
-    demo = subprocess.Popen([sys.executable, "-m", "energy_orchestration.cli", "demo"], env=env,
-                            stdout=open(folder / "demo.out", "wb"), stderr=subprocess.STDOUT, start_new_session=True)
     runs: list[dict] = []
-    try:
+    samples = []
+    with running_demo(folder) as stack:
         deadline = time.monotonic() + 120 + 75 * args.ticks
         while time.monotonic() < deadline and len(runs) < args.ticks + 1:
             time.sleep(5)
             try:
-                answer = requests.post(f"http://127.0.0.1:{port}/graphql", json={"query": RUNS}, timeout=5).json()
+                answer = requests.post(f"http://127.0.0.1:{stack.dagster_port}/graphql", json={"query": RUNS},
+                                       timeout=5).json()
                 runs = answer["data"]["runsOrError"]["results"]
             except (requests.RequestException, ValueError, KeyError, TypeError):
                 continue
             print(f"  {len(runs)} successful fetch runs so far", flush=True)
         time.sleep(5)  # let the last window land
-        samples = []
         with Warehouse(folder / "warehouse.duckdb").connect(read_only=True) as db:
             for run in sorted(runs, key=lambda r: r["creationTime"]):
                 tags = {t["key"]: t["value"] for t in run["tags"]}
@@ -60,17 +52,14 @@ def main() -> None:
                 last_minute = (end - timedelta(minutes=1)).astimezone(timezone.utc).replace(tzinfo=None)
                 created = datetime.fromtimestamp(run["creationTime"], timezone.utc).replace(tzinfo=None)
                 landed = db.execute("""SELECT min(landed_at_utc) FROM ingest_log
-                                       WHERE max_interval_utc >= ? AND landed_at_utc >= ?""",
-                                    [last_minute, created]).fetchall()[0][0]
+                                       WHERE dataset = 'PowerSystemRightNow' AND max_interval_utc >= ?
+                                         AND landed_at_utc >= ?""", [last_minute, created]).fetchall()[0][0]
                 if landed is None:
                     continue
                 samples.append({"run": run["runId"][:8],
                                 "tick_to_start_s": round(run["startTime"] - run["creationTime"], 2),
                                 "run_s": round(run["endTime"] - run["startTime"], 2),
                                 "tick_to_queryable_s": round((landed - created).total_seconds(), 2)})
-    finally:
-        os.killpg(demo.pid, signal.SIGINT)
-        demo.wait(90)
     latencies = [s["tick_to_queryable_s"] for s in samples]
     result = {"benchmark": "tick_latency", "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "samples": samples,

@@ -1,0 +1,64 @@
+"""CPU the running demo stack uses while it only keeps up with live data.
+
+Sums user + system time (including reaped children, e.g. Dagster run workers) of every process
+whose environment carries the stack's state folder, over a window after a warm-up.
+
+    .venv/bin/python -m benchmarks.idle_cpu [--warmup 90] [--seconds 600]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from benchmarks.demo_stack import running_demo
+
+RESULTS = Path(__file__).with_name("results")
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(marker: str) -> dict[str, float]:
+    """CPU seconds per command name of the processes carrying ``marker`` in their environment."""
+    used: dict[str, float] = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if marker.encode() not in Path(f"/proc/{pid}/environ").read_bytes():
+                continue
+            name = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            label = " ".join(part.decode(errors="replace").rsplit("/", 1)[-1] for part in name[:4])[:60]
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        used[label] = used.get(label, 0.0) + sum(int(x) for x in fields[11:15]) / TICKS
+    return used
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--warmup", type=float, default=90)
+    parser.add_argument("--seconds", type=float, default=600)
+    args = parser.parse_args()
+    with running_demo(Path(tempfile.mkdtemp(prefix="idle-cpu-"))) as stack:
+        time.sleep(args.warmup)
+        before = cpu_seconds(stack.marker)
+        print(f"measuring for {args.seconds:.0f}s ...", flush=True)
+        time.sleep(args.seconds)
+        after = cpu_seconds(stack.marker)
+    per_process = {name: round(after[name] - before.get(name, 0.0), 1) for name in after}
+    total = sum(per_process.values())
+    result = {"benchmark": "idle_cpu", "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+              "seconds": args.seconds, "cpu_seconds": round(total, 1),
+              "percent_of_one_core": round(100 * total / args.seconds, 1),
+              "by_process": dict(sorted(per_process.items(), key=lambda kv: -kv[1]))}
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "idle_cpu.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
