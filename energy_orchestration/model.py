@@ -246,16 +246,19 @@ def _zone_bounds(frame: pd.DataFrame, dataset: str, batch: NormalisedBatch, alre
 
 
 def _spikes(frame: pd.DataFrame, dataset: str, batch: NormalisedBatch) -> np.ndarray:
-    order = np.lexsort((frame["interval_start_utc"].to_numpy(), pd.factorize(frame["quantity"])[0],
-                        pd.factorize(frame["zone"])[0]))
-    if len(order) < 3:
+    if len(frame) < 3:
         return np.zeros(len(frame), dtype=bool)
-    series = (pd.factorize(frame["zone"])[0] * 10_000 + pd.factorize(frame["quantity"])[0])[order]
+    zone_codes = pd.factorize(frame["zone"])[0]
+    quantity_codes, quantities = pd.factorize(frame["quantity"])
+    minutes_all = frame["interval_start_utc"].to_numpy().astype("datetime64[m]").astype(np.int64)
+    order = np.lexsort((minutes_all, quantity_codes, zone_codes))
+    series = (zone_codes * 10_000 + quantity_codes)[order]
     values = frame["value"].to_numpy()[order]
-    minutes = frame["interval_start_utc"].to_numpy().astype("datetime64[m]").astype(np.int64)[order]
-    quantities = frame["quantity"].to_numpy()[order]
-    limits = pd.Series(quantities).map(lambda q: _most_specific(JUMP_LIMITS_PER_MINUTE, str(q)) or np.inf)
-    limit = limits.to_numpy(dtype=np.float64)[1:-1]
+    minutes = minutes_all[order]
+    # one limit per distinct quantity, spread by code: no per-row Python
+    limit_of_code = np.array([_most_specific(JUMP_LIMITS_PER_MINUTE, str(q)) or np.inf for q in quantities])
+    limits = limit_of_code[quantity_codes[order]]
+    limit = limits[1:-1]
     up, down = values[1:-1] - values[:-2], values[2:] - values[1:-1]
     spike = ((series[1:-1] == series[:-2]) & (series[1:-1] == series[2:])
              & (np.abs(up) > limit * np.minimum(minutes[1:-1] - minutes[:-2], 60))
@@ -268,7 +271,7 @@ def _spikes(frame: pd.DataFrame, dataset: str, batch: NormalisedBatch) -> np.nda
         batch.rejections.append(Rejection(
             dataset=dataset, rule="implausible_jump",
             reason=f"{RULES['implausible_jump']}: {values[position - 1]:g} -> {values[position]:g} -> "
-                   f"{values[position + 1]:g} (limit {limits.iloc[position]:g}/min)",
+                   f"{values[position + 1]:g} (limit {limits[position]:g}/min)",
             record_index=index, record_key=batch.record_keys[index] if batch.record_keys else "",
             zone=str(row["zone"]), quantity=str(row["quantity"]), value=float(values[position])))
         drop[order[position]] = True
