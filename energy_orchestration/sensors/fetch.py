@@ -156,5 +156,3 @@ def fetch_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         return dg.SensorResult(skip_reason=decision, cursor=cursor)
     return dg.SensorResult(run_requests=[decision], cursor=cursor)
 
-
-__all__ = ["fetch_job", "fetch_sensor", "evaluate_fetch_sensor", "raw_asset_key", "DATASETS"]

@@ -9,5 +9,5 @@ from __future__ import annotations
 from energy_orchestration.sources import energidataservice, odre
 
 DATASETS = {**energidataservice.DATASETS, **odre.DATASETS}
-"""Dataset name -> spec (``provider``, ``interval_minutes``, ``record_key``, ``record_time``,
-``message_zone``, ``normalise``)."""
+"""Dataset name -> spec (``provider``, ``interval_minutes``, ``record_key``, ``message_zone``,
+``known_field``, ``normalise``; optional ``publication_lag_minutes``)."""

@@ -92,9 +92,6 @@ class DatasetSpec:
         return frozenset({self.time_column, local_time, *self.key_columns, *(m.column for m in self.mappings),
                           *([self.zone_column] if self.zone_column else [])})
 
-    def record_time(self, record: Any) -> datetime | None:
-        return parse_utc(record.get(self.time_column)) if isinstance(record, dict) else None
-
     def normalise(self, records: list[Any], now: datetime | None = None) -> NormalisedBatch:
         return normalise(self.name, records, now)
 

@@ -98,10 +98,6 @@ class EmbeddedBroker:
             self._log_handle.close()
             self._log_handle = None
 
-    @property
-    def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
-
     def __enter__(self) -> "EmbeddedBroker":
         return self.start()
 

@@ -13,9 +13,6 @@ from datetime import datetime
 import duckdb
 import pandas as pd
 
-OBSERVATION_KEY = ("dataset", "zone", "quantity", "interval_start_utc")
-
-
 @dataclass
 class QuarantineRow:
     source_id: str
