@@ -6,6 +6,9 @@ from datetime import datetime, timezone
 import pytest
 import requests
 
+from tests.unit import http_fakes
+from tests.unit.http_fakes import ScriptedSession
+
 from energy_orchestration.sources.energidataservice import EnergiDataServiceClient
 from energy_orchestration.sources.http import (
     NotYetPublished, PoliteSession, RetryPolicy, SourceError, SourceUnavailable,
@@ -16,25 +19,7 @@ END = datetime(2026, 4, 8, 22, 0, tzinfo=timezone.utc)
 
 
 def response(status: int, body, headers=None) -> requests.Response:
-    r = requests.Response()
-    r.status_code = status
-    r._content = body if isinstance(body, bytes) else json.dumps(body).encode()
-    r.headers.update(headers or {})
-    r.url = "http://standin/dataset/PowerSystemRightNow"
-    return r
-
-
-class ScriptedSession:
-    def __init__(self, *answers):
-        self.answers = list(answers)
-        self.calls: list[dict] = []
-
-    def get(self, url, params, timeout, headers):
-        self.calls.append(dict(params))
-        answer = self.answers.pop(0)
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
+    return http_fakes.response(status, body, "http://standin/dataset/PowerSystemRightNow", headers)
 
 
 def client(*answers, max_attempts=4):
@@ -52,8 +37,8 @@ def page(records, total=None):
 def test_asks_for_a_sorted_utc_window_in_one_request(psrn_records):
     eds, session, _ = client(response(200, page(psrn_records)))
     assert eds.fetch_window("PowerSystemRightNow", START, END) == psrn_records
-    assert session.calls == [{"start": "2026-04-08T21:00", "end": "2026-04-08T22:00", "timezone": "UTC",
-                              "sort": "Minutes1UTC", "limit": 0}]
+    assert [c["params"] for c in session.calls] == [{"start": "2026-04-08T21:00", "end": "2026-04-08T22:00",
+                                                     "timezone": "UTC", "sort": "Minutes1UTC", "limit": 0}]
 
 
 def test_honours_retry_after_on_429(psrn_records):
@@ -110,4 +95,4 @@ def test_pages_beyond_a_capped_first_answer_are_walked_by_offset(psrn_records):
     first, second = psrn_records
     eds, session, _ = client(response(200, page([first], total=2)), response(200, page([second], total=2)))
     assert eds.fetch_window("PowerSystemRightNow", START, END) == [first, second]
-    assert session.calls[1]["offset"] == 1
+    assert session.calls[1]["params"]["offset"] == 1

@@ -7,6 +7,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import requests
 
+from tests.unit import http_fakes
+from tests.unit.http_fakes import ScriptedSession
+
 from energy_orchestration.sources.http import NotYetPublished, PoliteSession, RetryPolicy, SourceError
 from energy_orchestration.sources.odre import (
     MAX_OFFSET_PLUS_LIMIT, PAGE_LIMIT, REGIONAL_TR, OdreClient, odsql_date, window_where,
@@ -20,27 +23,7 @@ CODES = ("11", "24", "27", "28", "32", "44", "52", "53", "75", "76", "84", "93")
 
 
 def response(status: int, body, url: str = RECORDS, headers=None) -> requests.Response:
-    r = requests.Response()
-    r.status_code = status
-    r._content = body if isinstance(body, bytes) else json.dumps(body).encode()
-    r.headers.update(headers or {})
-    r.url = url
-    return r
-
-
-class ScriptedSession:
-    """Answers from a list, recording every call (url, params, headers)."""
-
-    def __init__(self, *answers):
-        self.answers = list(answers)
-        self.calls: list[dict] = []
-
-    def get(self, url, params, timeout, headers):
-        self.calls.append({"url": url, "params": dict(params), "headers": dict(headers)})
-        answer = self.answers.pop(0)
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
+    return http_fakes.response(status, body, url, headers)
 
 
 class FakeOpendatasoft:
