@@ -53,3 +53,29 @@ def standin():
 
     with StandinServer(StandinConfig(rate_limit_per_minute=0)) as server:
         yield server
+
+
+@pytest.fixture
+def land_range(standin, bootstrap, warehouse, land_all):
+    """Fetch ``[start, end)`` of the given datasets from the stand-in over HTTP, publish to the
+    broker and land with the real consumer: the whole live path, for a chosen span."""
+    from energy_orchestration.assets.history import request_windows
+    from energy_orchestration.ingest import fetch_and_publish
+    from energy_orchestration.sources import DATASETS
+    from energy_orchestration.sources.energidataservice import EnergiDataServiceClient
+    from energy_orchestration.sources.odre import OdreClient
+
+    clients = {"energidataservice": EnergiDataServiceClient(standin.url), "odre": OdreClient(standin.url)}
+
+    def run(start, end, datasets):
+        fetched = 0
+        for dataset in datasets:
+            for window in request_windows(dataset, start, end):
+                outcome = fetch_and_publish(clients[DATASETS[dataset].provider], bootstrap, window, warehouse)
+                assert outcome.published == outcome.fetched
+                fetched += outcome.fetched
+        stats = land_all()
+        assert stats.messages >= fetched
+        return stats
+
+    return run
