@@ -25,11 +25,16 @@ RETRY_AFTER = timedelta(minutes=15)
 MAX_WINDOW = timedelta(hours=24)
 
 
+LIVE_MARGIN = timedelta(minutes=5)
+"""The newest intervals belong to the live fetch (which re-reads its last minutes anyway):
+neither the checks nor the repairs count them as missing yet."""
+
+
 def due_end(dataset: str, now: datetime) -> datetime:
-    """The end of the intervals the provider must have published by now (naive UTC), with a
-    minute of margin for the live fetch to pick them up."""
+    """The end of the intervals that should have landed by now (naive UTC): the provider has
+    published them and the live fetch has had its chance."""
     spec = DATASETS[dataset]
-    lag = timedelta(minutes=getattr(spec, "publication_lag_minutes", 0) + 2)
+    lag = timedelta(minutes=getattr(spec, "publication_lag_minutes", 0)) + LIVE_MARGIN
     return floor_to(now - lag, timedelta(minutes=spec.interval_minutes)).astimezone(timezone.utc).replace(tzinfo=None)
 
 

@@ -29,6 +29,9 @@ with its start time, so a younger stamp may still be uncommitted."""
 INITIAL_LOOKBACK = timedelta(hours=24)
 """How far back the very first tick looks; older history is the backfill's job."""
 HOUR_KEY = "%Y-%m-%d-%H:%M"
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+"""Dagster's tags for a run over a partition range (what a single-run backfill launches)."""
 ZONE_DAILY_KEY = dg.AssetKey(["agg", "zone_daily"])
 
 
@@ -49,7 +52,7 @@ def range_request(job: "dg.JobDefinition | Any", first: str, last: str, reason: 
     if first == last:
         return dg.RunRequest(job_name=job.name, partition_key=first, tags=tags, run_key=None)
     return dg.RunRequest(job_name=job.name, run_key=None, tags={
-        **tags, dg.ASSET_PARTITION_RANGE_START_TAG: first, dg.ASSET_PARTITION_RANGE_END_TAG: last})
+        **tags, RANGE_START_TAG: first, RANGE_END_TAG: last})
 
 
 def _existing(keys: Iterable[str], partitions_def: dg.PartitionsDefinition, now: datetime) -> list[str]:
@@ -57,7 +60,7 @@ def _existing(keys: Iterable[str], partitions_def: dg.PartitionsDefinition, now:
     return [k for k in keys if k in known]
 
 
-def evaluate_landing(warehouse: Warehouse, cursor: str | None, now: datetime
+def evaluate_landing(warehouse: Warehouse, cursor: str | None, now: datetime, settle: timedelta = SETTLE
                      ) -> tuple[list[dg.AssetMaterialization], list[dg.RunRequest], str]:
     """One tick: materialisations to report, runs to request, and the new cursor.
 
@@ -66,7 +69,7 @@ def evaluate_landing(warehouse: Warehouse, cursor: str | None, now: datetime
     """
     state = json.loads(cursor) if cursor else {}
     naive_now = now.astimezone(timezone.utc).replace(tzinfo=None)
-    through = naive_now - SETTLE
+    through = naive_now - settle
     after = datetime.fromisoformat(state["through"]) if "through" in state else through - INITIAL_LOOKBACK
     with warehouse.connect(read_only=True) as connection:
         hours = landed_hours(connection, after, through)

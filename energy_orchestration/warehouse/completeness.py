@@ -3,7 +3,9 @@
 A field is one (dataset, zone, quantity). The expected grid of a field is every interval of
 its dataset's step in the window; which fields a dataset carries is read from the data itself
 (every field it delivered in the window or the day before), so a row that lost one field is
-caught even when its neighbours are complete. A value refused by validation is not missing:
+caught even when its neighbours are complete. A field's grid starts at its first landed
+interval when that is inside the window: the time before a source was first collected is not
+a gap. A value refused by validation is not missing:
 it sits in ``quarantine`` with its reason, so it counts as *explained* and is not re-fetched.
 
 A dataset that delivered nothing at all for a day and the window is not seen here; that is
@@ -41,7 +43,8 @@ def missing_intervals(connection: duckdb.DuckDBPyConnection, start_utc: datetime
         params["datasets"] = datasets
     return connection.execute(f"""
         WITH fields AS (
-            SELECT dataset, zone, quantity, min(interval_minutes)::INTEGER AS step
+            SELECT dataset, zone, quantity, min(interval_minutes)::INTEGER AS step,
+                   greatest(min(interval_start_utc), $start::TIMESTAMP) AS since
             FROM observations
             WHERE interval_start_utc >= $lookback AND interval_start_utc < $end {dataset_filter}
             GROUP BY ALL
@@ -49,9 +52,9 @@ def missing_intervals(connection: duckdb.DuckDBPyConnection, start_utc: datetime
         grid AS (
             SELECT f.dataset, f.zone, f.quantity, f.step, g.t AS interval_start_utc
             FROM fields f,
-                 LATERAL generate_series(time_bucket(to_minutes(f.step), $start::TIMESTAMP),
+                 LATERAL generate_series(time_bucket(to_minutes(f.step), f.since),
                                          $end::TIMESTAMP - to_minutes(f.step), to_minutes(f.step)) AS g(t)
-            WHERE g.t >= $start
+            WHERE g.t >= f.since
         ),
         landed AS (
             SELECT dataset, zone, quantity, interval_start_utc FROM observations
