@@ -62,13 +62,15 @@ ZONE_HOURLY_KEY = dg.AssetKey(["agg", "zone_hourly"])
     partitions_def=HOURLY,
     backfill_policy=dg.BackfillPolicy.single_run(),
     pool=WAREHOUSE_POOL,
+    freshness_policy=dg.FreshnessPolicy.time_window(warn_window=timedelta(minutes=90),
+                                                    fail_window=timedelta(hours=3)),
     group_name="aggregates",
     kinds={"duckdb", "sql"},
     owners=["team:platform"],
     check_specs=[dg.AssetCheckSpec("complete", asset=ZONE_HOURLY_KEY, description=(
         "Every field (dataset, zone, quantity) has every interval of the built hours, or its refused value "
         "is in quarantine with a reason."))],
-    description=("One row per zone and UTC hour: mean MW per quantity (production by mode, consumption, "
+    description=("One row per zone and UTC hour (partitions are the same hours on the local calendar): mean MW per quantity (production by mode, consumption, "
                  "exchanges, …), CO2 intensity reported and computed (production-weighted emission factors), "
                  "renewable share, energy in MWh, and coverage. Each field comes from one dataset "
                  "(`DATASET_PRECEDENCE`). Rebuilt by the landing sensor when rows land in a closed hour."),
