@@ -5,6 +5,7 @@ import dagster as dg
 
 from energy_orchestration import settings
 from energy_orchestration.assets.metadata import markdown_preview
+from energy_orchestration.assets.pools import WAREHOUSE_POOL
 from energy_orchestration.assets.raw import RAW_ASSETS
 from energy_orchestration.resources import WarehouseResource
 from energy_orchestration.warehouse.aggregates import build_hourly
@@ -25,6 +26,7 @@ HOURLY_PARTITIONS = dg.HourlyPartitionsDefinition(start_date=f"{settings.get('EN
                  "minutes present vs expected. CO2 intensity is the quantity `co2_intensity_reported`. "
                  "Rebuilding a partition replaces it; a backfill over many hours runs as one SQL statement."),
     metadata={"dagster/table_name": "agg_hourly"},
+    pool=WAREHOUSE_POOL,
 )
 def agg_hourly(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     window = context.partition_time_window
