@@ -49,6 +49,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ENERGY_CONSUMER_FETCH_WAIT_MS", "500", "How long the broker may hold an empty fetch; 50 gives ~2 ms produce-to-consume latency but costs the idle embedded broker ~4x the CPU."),
     Setting("ENERGY_PARTITIONS_START", "2025-01-01", "First partition of the time-partitioned Dagster assets (UTC date)."),
     Setting("ENERGY_DAGSTER_PORT", "3000", "Port of the Dagster web UI (demo)."),
+    Setting("ENERGY_RUN_RETENTION_DAYS", "7", "Finished Dagster runs older than this many days are deleted daily with their event logs and compute logs (`run_cleanup_job`)."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
