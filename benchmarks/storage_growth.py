@@ -23,6 +23,7 @@ import dagster as dg
 
 from benchmarks.demo_stack import running_demo
 from energy_orchestration.maintenance.cleanup import delete_old_runs
+from energy_orchestration.warehouse import Warehouse
 
 RESULTS = Path(__file__).with_name("results")
 DAY = 86_400
@@ -33,19 +34,25 @@ def tree_bytes(path: Path) -> int:
 
 
 def measure(state: Path) -> dict[str, int]:
-    """Bytes per storage part, plus counts of runs and run event shards."""
+    """Bytes per storage part (files incl. SQLite WAL, and live pages), plus counts."""
     home = state / "dagster"
     history = home / "history"
     shards = [f for f in (history / "runs").glob("*.db") if f.name != "index.db"]
     sizes = {
-        "run_storage": _size(history / "runs.db"),
-        "event_shards": sum(f.stat().st_size for f in shards),
-        "event_index": _size(history / "runs" / "index.db"),
+        "run_storage": _sqlite_files(history / "runs.db"),
+        "event_shards": sum(_sqlite_files(f) for f in shards),
+        "event_index": _sqlite_files(history / "runs" / "index.db"),
         "schedule_storage": tree_bytes(home / "schedules"),
         "compute_logs": tree_bytes(home / "storage"),
+        # pages holding data (page_count - freelist_count): what a checkpoint + VACUUM would leave
+        "run_storage_live": _sqlite_live(history / "runs.db"),
+        "event_shards_live": sum(_sqlite_live(f) for f in shards),
+        "event_index_live": _sqlite_live(history / "runs" / "index.db"),
+        "schedule_storage_live": _sqlite_live(home / "schedules" / "schedules.db"),
     }
     sizes["dagster_total"] = tree_bytes(home)
     sizes["warehouse"] = sum(_size(f) for f in state.glob("warehouse.duckdb*"))
+    sizes["warehouse_live"], sizes["observations"] = _warehouse_live(state / "warehouse.duckdb")
     sizes["runs"] = _count(history / "runs.db", "SELECT count(*) FROM runs")
     sizes["event_shard_files"] = len(shards)
     sizes["ticks"] = _count(home / "schedules" / "schedules.db", "SELECT count(*) FROM job_ticks")
@@ -54,6 +61,29 @@ def measure(state: Path) -> dict[str, int]:
 
 def _size(path: Path) -> int:
     return path.stat().st_size if path.exists() else 0
+
+
+def _sqlite_files(db: Path) -> int:
+    return sum(_size(db.with_name(db.name + suffix)) for suffix in ("", "-wal", "-shm", "-journal"))
+
+
+def _sqlite_live(db: Path) -> int:
+    if not db.exists():
+        return 0
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as connection:
+        pages, free, size = (connection.execute(f"PRAGMA {p}").fetchone()[0]
+                             for p in ("page_count", "freelist_count", "page_size"))
+    return (pages - free) * size
+
+
+def _warehouse_live(path: Path) -> tuple[int, int]:
+    """Used DuckDB blocks in bytes, and the observation rows (through the warehouse's lock)."""
+    if not path.exists():
+        return 0, 0
+    with Warehouse(path).connect(read_only=True) as connection:
+        used, block = connection.execute("SELECT used_blocks, block_size FROM pragma_database_size()").fetchone()
+        rows = connection.execute("SELECT count(*) FROM observations").fetchone()[0]
+    return used * block, rows
 
 
 def _count(db: Path, sql: str) -> int:
@@ -93,7 +123,9 @@ def main() -> None:
         with sqlite3.connect(db) as connection:
             connection.execute("VACUUM")
     vacuumed = measure(folder)
-    freed = stopped["dagster_total"] - after["dagster_total"]
+    freed = (stopped["event_shards_live"] + stopped["compute_logs"] + stopped["run_storage_live"]
+             + stopped["event_index_live"]) - (after["event_shards_live"] + after["compute_logs"]
+                                              + after["run_storage_live"] + after["event_index_live"])
     result = {
         "benchmark": "storage_growth", "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "seconds": round(elapsed), "start": start, "end": end, "per_day": per_day,

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import dagster as dg
+from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable
+from dagster._core.storage.event_log.sql_event_log import SqlEventLogStorage
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 
 FINISHED = [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED]
@@ -36,13 +38,15 @@ class CleanupStats:
     runs_deleted: int
     events_deleted: int
     event_shards_deleted: int
+    check_executions_deleted: int
     in_flight_kept: int
 
     def summary(self) -> str:
         """The status line the cleanup job logs."""
         return (f"run cleanup: deleted {self.runs_deleted:,} finished runs created before "
-                f"{self.cutoff:%Y-%m-%d %H:%M} UTC with {self.events_deleted:,} event records, their compute logs "
-                f"and {self.event_shards_deleted:,} event shard files; kept {self.in_flight_kept:,} older runs "
+                f"{self.cutoff:%Y-%m-%d %H:%M} UTC with {self.events_deleted:,} event records, "
+                f"{self.check_executions_deleted:,} check executions, their compute logs and "
+                f"{self.event_shards_deleted:,} event shard files; kept {self.in_flight_kept:,} older runs "
                 f"still in flight")
 
 
@@ -58,7 +62,7 @@ def delete_old_runs(instance: dg.DagsterInstance, older_than: timedelta, now: da
         raise ValueError(f"older_than must be positive, got {older_than}")
     cutoff = now - older_than
     finished_filter = dg.RunsFilter(statuses=FINISHED, created_before=cutoff)
-    runs = events = shards = 0
+    runs = events = shards = checks = 0
     seen: set[str] = set()
     while True:
         batch = [r.dagster_run.run_id for r in instance.get_run_records(
@@ -73,9 +77,10 @@ def delete_old_runs(instance: dg.DagsterInstance, older_than: timedelta, now: da
             instance.compute_log_manager.delete_logs(prefix=[run_id])
             shards += _delete_empty_event_shard(instance, run_id)
             runs += 1
+        checks += _delete_check_executions(instance, batch)
     in_flight = len(instance.get_run_records(dg.RunsFilter(statuses=IN_FLIGHT, created_before=cutoff)))
     return CleanupStats(cutoff=cutoff, runs_deleted=runs, events_deleted=events, event_shards_deleted=shards,
-                        in_flight_kept=in_flight)
+                        check_executions_deleted=checks, in_flight_kept=in_flight)
 
 
 def _delete_empty_event_shard(instance: dg.DagsterInstance, run_id: str) -> int:
@@ -90,3 +95,14 @@ def _delete_empty_event_shard(instance: dg.DagsterInstance, run_id: str) -> int:
     # forget the shard was set up, so a later read of this run finds no events instead of no table
     getattr(storage, "_initialized_dbs", set()).discard(run_id)
     return 1
+
+
+def _delete_check_executions(instance: dg.DagsterInstance, run_ids: list[str]) -> int:
+    """``delete_run`` removes a run's check evaluation events but not their index rows (1.13)."""
+    storage = instance.event_log_storage
+    if not isinstance(storage, SqlEventLogStorage):
+        return 0
+    with storage.index_connection() as connection:
+        deleted = connection.execute(
+            AssetCheckExecutionsTable.delete().where(AssetCheckExecutionsTable.c.run_id.in_(run_ids)))
+    return deleted.rowcount or 0

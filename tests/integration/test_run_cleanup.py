@@ -49,6 +49,11 @@ def tiny_asset() -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata={"rows": 1})
 
 
+@dg.asset_check(asset=tiny_asset)
+def tiny_check() -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(passed=True)
+
+
 @pytest.fixture
 def home(tmp_path) -> Path:
     home = tmp_path / "dagster_home"
@@ -86,22 +91,27 @@ def materialisation_runs(instance) -> list[str]:
     return [r.run_id for r in records]
 
 
+def check_runs(instance) -> list[str]:
+    history = instance.event_log_storage.get_asset_check_execution_history(tiny_check.check_key, limit=100)
+    return [r.run_id for r in history]
+
+
 def test_old_finished_runs_go_with_their_logs_recent_and_in_flight_ones_stay(home, instance):
     old = [tiny_job.execute_in_process(instance=instance).run_id for _ in range(2)]
     old.append(failing_job.execute_in_process(instance=instance, raise_on_error=False).run_id)
-    old.append(dg.materialize([tiny_asset], instance=instance).run_id)
+    old.append(dg.materialize([tiny_asset, tiny_check], instance=instance).run_id)
     stuck = [in_flight_run(instance, dg.DagsterRunStatus.STARTED), in_flight_run(instance, dg.DagsterRunStatus.STARTING)]
     boundary = datetime.now(timezone.utc)
     recent = [tiny_job.execute_in_process(instance=instance).run_id,
-              dg.materialize([tiny_asset], instance=instance).run_id]
+              dg.materialize([tiny_asset, tiny_check], instance=instance).run_id]
     old_events = sum(len(instance.all_logs(run_id)) for run_id in old)
     assert all(shard(home, r).exists() and compute_logs(home, r).is_dir() for r in old + recent)
-    assert len(materialisation_runs(instance)) == 2
+    assert len(materialisation_runs(instance)) == len(check_runs(instance)) == 2
 
     stats = delete_old_runs(instance, WEEK, now=boundary + WEEK, batch_size=2)  # two runs per batch
 
-    assert (stats.runs_deleted, stats.events_deleted, stats.event_shards_deleted, stats.in_flight_kept) == \
-        (4, old_events, 4, 2)
+    assert (stats.runs_deleted, stats.events_deleted, stats.event_shards_deleted, stats.check_executions_deleted,
+            stats.in_flight_kept) == (4, old_events, 4, 1, 2)
     assert "deleted 4 finished runs" in stats.summary() and "kept 2 older runs still in flight" in stats.summary()
     for run_id in old:
         assert instance.get_run_by_id(run_id) is None
@@ -115,6 +125,7 @@ def test_old_finished_runs_go_with_their_logs_recent_and_in_flight_ones_stay(hom
     # the asset's history keeps the materialisation of the run inside the retention window
     assert materialisation_runs(instance) == [recent[1]]
     assert instance.get_latest_materialization_event(tiny_asset.key).run_id == recent[1]
+    assert check_runs(instance) == [recent[1]]  # no check execution left pointing at a deleted run
 
 
 def sqlite_rows(db: Path, table: str) -> int:
@@ -129,12 +140,13 @@ def test_storage_stays_bounded_over_repeated_days_of_runs_and_cleanups(home, ins
     for _ in range(4):
         for _ in range(6):
             tiny_job.execute_in_process(instance=instance)
-        dg.materialize([tiny_asset], instance=instance)
+        dg.materialize([tiny_asset, tiny_check], instance=instance)
         stats = delete_old_runs(instance, WEEK, now=datetime.now(timezone.utc) + WEEK + timedelta(seconds=1))
         assert stats.runs_deleted == 7
         assert sqlite_rows(history / "runs.db", "runs") == 0
         assert sqlite_rows(history / "runs.db", "run_tags") == 0
         assert sqlite_rows(history / "runs" / "index.db", "event_logs") == 0
+        assert sqlite_rows(history / "runs" / "index.db", "asset_check_executions") == 0
         assert [p.name for p in (history / "runs").glob("*.db")] == ["index.db"]
         assert not any((home / "storage").iterdir())
         sizes.append(((history / "runs.db").stat().st_size, (history / "runs" / "index.db").stat().st_size))
