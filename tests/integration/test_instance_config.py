@@ -5,10 +5,9 @@ import shutil
 import dagster as dg
 import pytest
 
-from energy_orchestration.assets.hourly import agg_hourly
 from energy_orchestration.assets.pools import WAREHOUSE_POOL
+from energy_orchestration.definitions import defs
 from energy_orchestration.demo import DAGSTER_YAML
-from energy_orchestration.resources import WarehouseResource
 
 pytestmark = pytest.mark.integration
 
@@ -49,12 +48,22 @@ def test_run_queue_limits_kept_and_warehouse_pool_limited_to_one(instance):
     assert config.pool_config.pool_granularity.value == "op"
 
 
-def test_materialising_agg_hourly_claims_the_warehouse_pool_with_limit_one(instance, warehouse):
-    assert agg_hourly.op.pool == WAREHOUSE_POOL
-    result = dg.materialize([agg_hourly], instance=instance, partition_key="2026-11-23-10:00",
-                            resources={"warehouse": WarehouseResource(path=str(warehouse.path))})
-    assert result.success
+@dg.asset(pool=WAREHOUSE_POOL)
+def pooled_asset() -> dg.MaterializeResult:
+    return dg.MaterializeResult()
+
+
+def test_a_step_in_the_warehouse_pool_claims_it_with_limit_one(instance):
+    assert dg.materialize([pooled_asset], instance=instance).success
     assert WAREHOUSE_POOL in instance.event_log_storage.get_concurrency_keys()
     info = instance.event_log_storage.get_concurrency_info(WAREHOUSE_POOL)
     assert info.slot_count == 1  # the default_limit, applied when the pool was first used
     assert info.active_slot_count == 0  # released when the step finished
+
+
+def test_every_asset_building_a_duckdb_table_is_in_the_warehouse_pool():
+    graph = defs.resolve_asset_graph()
+    writers = [graph.get(key) for key in graph.materializable_asset_keys if "duckdb" in graph.get(key).kinds]
+    assert writers, "no materializable DuckDB asset found"
+    assert {node.key.to_user_string(): node.assets_def.op.pool for node in writers} == \
+        {node.key.to_user_string(): WAREHOUSE_POOL for node in writers}
