@@ -51,6 +51,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ENERGY_GAP_REPAIR_HOURS", "72", "Trailing window the completeness checks and the gap-repair sensor scan for missing intervals."),
     Setting("ENERGY_GAP_REPAIR_MAX_ATTEMPTS", "3", "Re-fetches of one missing window before the gap-repair sensor gives up on it (and says so)."),
     Setting("ENERGY_DAGSTER_PORT", "3000", "Port of the Dagster web UI (demo)."),
+    Setting("ENERGY_RUN_RETENTION_DAYS", "7", "Finished Dagster runs older than this many days are deleted daily with their event logs and compute logs (`run_cleanup_job`)."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
