@@ -48,13 +48,18 @@ def test_a_30_day_backfill_through_graphql_fills_every_daily_partition(tmp_path)
         from datetime import datetime, timezone
         since = datetime.fromtimestamp(started, timezone.utc).replace(tzinfo=None)
         wait_for("30 aggregated days", lambda: days_built(warehouse, FIRST, LAST, since) == days, 600, demo)
-        with warehouse.connect(read_only=True) as db:
-            per_day = db.execute("""
-                SELECT local_date, count(*) AS zones, min(hours_present) AS least, max(hours_expected) AS most
-                FROM zone_daily WHERE local_date BETWEEN ? AND ? GROUP BY 1 ORDER BY 1""", [FIRST, LAST]).fetchall()
-        assert len(per_day) == days
-        # Denmark (3 zones) from Energi Data Service, the 12 French regions from éCO2mix's consolidated set
-        assert all(zones == 15 and least == most == 24 for _, zones, least, most in per_day), per_day
+
+        def every_day_whole():
+            """Days are rebuilt as each dataset lands, so wait for the final state, not the first build."""
+            with warehouse.connect(read_only=True) as db:
+                per_day = db.execute("""
+                    SELECT local_date, count(*) AS zones, min(hours_present) AS least, max(hours_expected) AS most
+                    FROM zone_daily WHERE local_date BETWEEN ? AND ? GROUP BY 1 ORDER BY 1""", [FIRST, LAST]).fetchall()
+            # Denmark (3 zones) from Energi Data Service, the 12 French regions from éCO2mix's consolidated set
+            whole = len(per_day) == days and all(z == 15 and lo == hi == 24 for _, z, lo, hi in per_day)
+            return per_day if whole else None
+
+        wait_for("every day with 15 zones and 24 hours", every_day_whole, 300, demo)
 
         def checks_of_the_backfill():
             executions = graphql(port, CHECKS)["assetCheckExecutions"]
