@@ -49,6 +49,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ENERGY_CONSUMER_FETCH_WAIT_MS", "500", "How long the broker may hold an empty fetch; 50 gives ~2 ms produce-to-consume latency but costs the idle embedded broker ~4x the CPU."),
     Setting("ENERGY_PARTITIONS_START", "2025-01-01", "First partition of the time-partitioned Dagster assets (UTC date)."),
     Setting("ENERGY_DAGSTER_PORT", "3000", "Port of the Dagster web UI (demo)."),
+    Setting("ENERGY_API_HOST", "127.0.0.1", "Address `energy serve` binds to (HTTP API, WebSocket, dashboard); `0.0.0.0` exposes it."),
+    Setting("ENERGY_API_PORT", "8000", "Port of `energy serve`."),
+    Setting("ENERGY_API_AUTH", "auto", "Bearer-token authentication: `auto` (on unless bound to a loopback address), `on` or `off`."),
+    Setting("ENERGY_API_TOKENS", "", "Accepted bearer tokens (comma-separated); required when authentication is on; never logged.", secret=True),
+    Setting("ENERGY_API_CORS_ORIGINS", "", "Origins allowed to call the API from a browser (comma-separated, `*` = any); empty = same origin only."),
+    Setting("ENERGY_API_CONSUMER_GROUP", "energy-api", "Kafka consumer group of the API's live cache (reads every partition from the latest offset; commits nothing)."),
+    Setting("ENERGY_API_WS_TOPIC_ALLOW", ".*", "Regex (full match) of the topics whose records the WebSocket pushes (`.*` = all)."),
+    Setting("ENERGY_API_WS_QUEUE_SIZE", "1000", "Messages buffered per WebSocket client; when full the oldest is dropped (counted and logged)."),
+    Setting("ENERGY_API_STALE_AFTER_SECONDS", "300", "A dataset is reported stale when nothing landed for this long (at least two of its intervals)."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

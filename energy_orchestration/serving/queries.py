@@ -1,0 +1,215 @@
+"""Every warehouse read the API makes, as plain functions over a :class:`Warehouse`.
+
+Each opens a short read-only connection (the warehouse's shared lock) and finishes its result
+inside it. User input only ever reaches SQL as a bound parameter; the few identifiers (aggregate
+table and key column) come from fixed mappings here, never from the request.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from energy_orchestration.serving.cache import Reading, iso_utc
+from energy_orchestration.warehouse import Warehouse
+
+ZONE_TIME_ZONES: dict[str, str] = {"DK": "Europe/Copenhagen", "FR": "Europe/Paris"}
+"""Local time zone per country prefix of a zone (DK-DK1 -> DK)."""
+
+AGGREGATE_TABLES: dict[str, tuple[str, str]] = {
+    # grain -> (table, the local-date column a from/to range filters on)
+    "hourly": ("zone_hourly", "local_date"),
+    "daily": ("zone_daily", "local_date"),
+    "weekly": ("zone_weekly", "week_start"),
+    "monthly": ("zone_monthly", "month_start"),
+}
+AGGREGATE_ORDER: dict[str, str] = {"hourly": "hour_start_utc", "daily": "local_date", "weekly": "week_start",
+                                   "monthly": "month_start"}
+
+DASHBOARD_QUANTITY_FILTER = ("(starts_with(quantity, 'production_') OR starts_with(quantity, 'exchange_') "
+                             "OR quantity IN ('consumption', 'co2_intensity_reported'))")
+
+
+def zone_time_zone(zone: str) -> ZoneInfo:
+    return ZoneInfo(ZONE_TIME_ZONES[zone.split("-")[0]])
+
+
+def local_day_bounds(zone: str, day: date) -> tuple[datetime, datetime]:
+    """The zone's local calendar day as a naive-UTC half-open range (23 or 25 h on DST days)."""
+    tz = zone_time_zone(zone)
+    start = datetime.combine(day, time(), tz)
+    end = datetime.combine(day + timedelta(days=1), time(), tz)
+    return _naive_utc(start), _naive_utc(end)
+
+
+def _naive_utc(moment: datetime) -> datetime:
+    return moment.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
+
+
+def jsonable(value: Any) -> Any:
+    """A DuckDB value as JSON: UTC times with Z, dates as ISO, NaN as null."""
+    if isinstance(value, datetime):
+        return iso_utc(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _rows(cursor: Any) -> list[dict[str, Any]]:
+    names = [d[0] for d in cursor.description]
+    return [{n: jsonable(v) for n, v in zip(names, row)} for row in cursor.fetchall()]
+
+
+# --- latest values (cache seed) ------------------------------------------------------------
+
+def latest_readings(warehouse: Warehouse) -> list[Reading]:
+    """The newest landed value per (dataset, zone, quantity): the cache's seed after a restart."""
+    with warehouse.connect(read_only=True) as db:
+        rows = db.execute("""
+            SELECT dataset, zone, quantity, interval_start_utc, interval_minutes, value, unit, status
+            FROM observations
+            QUALIFY row_number() OVER (PARTITION BY dataset, zone, quantity ORDER BY interval_start_utc DESC) = 1
+        """).fetchall()
+    return [Reading(d, z, q, t, int(m), float(v), u, s) for d, z, q, t, m, v, u, s in rows]
+
+
+# --- readings ------------------------------------------------------------------------------
+
+OBSERVATION_SELECT = """SELECT dataset, zone, quantity, interval_start_utc, interval_minutes, value, unit, status,
+                               fetched_at_utc, landed_at_utc FROM observations"""
+
+
+def day_readings(warehouse: Warehouse, zone: str, day: date, quantity: str | None = None,
+                 dataset: str | None = None) -> list[dict[str, Any]]:
+    start, end = local_day_bounds(zone, day)
+    with warehouse.connect(read_only=True) as db:
+        cursor = db.execute(f"""{OBSERVATION_SELECT}
+            WHERE zone = ? AND interval_start_utc >= ? AND interval_start_utc < ?
+              AND (?::VARCHAR IS NULL OR quantity = ?) AND (?::VARCHAR IS NULL OR dataset = ?)
+            ORDER BY interval_start_utc, dataset, quantity""", [zone, start, end, quantity, quantity, dataset, dataset])
+        return _rows(cursor)
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+class BadCursor(ValueError):
+    """The pagination cursor was not one this API handed out."""
+
+
+def encode_cursor(row: dict[str, Any]) -> str:
+    key = [row["interval_start_utc"], row["dataset"], row["quantity"]]
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        moment, dataset, quantity = json.loads(raw)
+        return datetime.strptime(moment, "%Y-%m-%dT%H:%M:%SZ"), str(dataset), str(quantity)
+    except (ValueError, TypeError, UnicodeDecodeError):
+        raise BadCursor("invalid cursor: pass back the next_cursor of the previous page unchanged") from None
+
+
+def range_page(warehouse: Warehouse, zone: str, start: datetime, end: datetime, limit: int,
+               cursor: str | None = None, quantity: str | None = None, dataset: str | None = None) -> Page:
+    """Readings in [start, end), ordered by (interval, dataset, quantity), keyset-paginated: a page
+    costs the same however deep it is, and rows landing meanwhile do not shift later pages."""
+    after = decode_cursor(cursor) if cursor else None
+    params: list[Any] = [zone, start, end, quantity, quantity, dataset, dataset]
+    keyset = ""
+    if after:
+        keyset = """AND (interval_start_utc > ? OR (interval_start_utc = ? AND
+                         (dataset > ? OR (dataset = ? AND quantity > ?))))"""
+        params += [after[0], after[0], after[1], after[1], after[2]]
+    with warehouse.connect(read_only=True) as db:
+        cursor_ = db.execute(f"""{OBSERVATION_SELECT}
+            WHERE zone = ? AND interval_start_utc >= ? AND interval_start_utc < ?
+              AND (?::VARCHAR IS NULL OR quantity = ?) AND (?::VARCHAR IS NULL OR dataset = ?) {keyset}
+            ORDER BY interval_start_utc, dataset, quantity LIMIT ?""", params + [limit + 1])
+        rows = _rows(cursor_)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return Page(rows, encode_cursor(rows[-1]) if more else None)
+
+
+# --- aggregates ----------------------------------------------------------------------------
+
+class NoSuchTable(LookupError):
+    """The aggregate table has not been created in this warehouse (yet)."""
+
+
+def aggregate_rows(warehouse: Warehouse, grain: str, zone: str, first: date | None, last: date | None,
+                   limit: int) -> list[dict[str, Any]]:
+    """All columns of the grain's wide table for a zone, between two local dates (inclusive).
+
+    ``SELECT *`` on purpose: the aggregates own their columns and the API passes them through.
+    """
+    table, date_column = AGGREGATE_TABLES[grain]
+    order = AGGREGATE_ORDER[grain]
+    with warehouse.connect(read_only=True) as db:
+        exists = db.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
+                            [table]).fetchall()[0][0]
+        if not exists:
+            raise NoSuchTable(f"aggregate table {table} does not exist in this warehouse yet")
+        cursor = db.execute(f"""SELECT * FROM {table}
+            WHERE zone = ? AND (?::DATE IS NULL OR {date_column} >= ?) AND (?::DATE IS NULL OR {date_column} <= ?)
+            ORDER BY {order} LIMIT ?""", [zone, first, first, last, last, limit])
+        return _rows(cursor)
+
+
+# --- freshness -----------------------------------------------------------------------------
+
+def freshness(warehouse: Warehouse) -> dict[str, dict[str, Any]]:
+    """Per dataset, from the landing consumer's ingest log: the newest landed interval, when
+    the last batch landed, and the consumer lag that batch measured (messages behind)."""
+    with warehouse.connect(read_only=True) as db:
+        rows = db.execute("""
+            SELECT dataset, max(max_interval_utc), max(landed_at_utc), arg_max(lag, landed_at_utc),
+                   arg_max(consumer_group, landed_at_utc)
+            FROM ingest_log WHERE dataset <> '(undecodable)' GROUP BY dataset
+        """).fetchall()
+    found = {}
+    for dataset, last_interval, last_landed, lag, group in rows:
+        partitions = json.loads(lag) if lag else {}
+        found[dataset] = {"last_interval_utc": last_interval, "last_landed_utc": last_landed,
+                          "consumer_lag": int(sum(partitions.values())), "consumer_group": group}
+    return found
+
+
+# --- dashboard -----------------------------------------------------------------------------
+
+def dashboard_series(warehouse: Warehouse, zone: str, since: datetime) -> dict[str, Any]:
+    """What the dashboard draws for a zone since a time: every production mode, consumption,
+    exchanges and reported CO2 (mean over datasets per interval), plus computed CO2 intensity."""
+    with warehouse.connect(read_only=True) as db:
+        rows = db.execute(f"""
+            SELECT quantity, interval_start_utc, avg(value), list(DISTINCT dataset)
+            FROM observations
+            WHERE zone = ? AND interval_start_utc >= ? AND {DASHBOARD_QUANTITY_FILTER}
+            GROUP BY quantity, interval_start_utc ORDER BY interval_start_utc, quantity""", [zone, since]).fetchall()
+        computed = db.execute("""
+            SELECT interval_start_utc, avg(computed) FROM co2_intensity
+            WHERE zone = ? AND interval_start_utc >= ? AND computed IS NOT NULL
+            GROUP BY ALL ORDER BY 1""", [zone, since]).fetchall()
+    series: dict[str, list[list[Any]]] = {}
+    datasets: set[str] = set()
+    for quantity, moment, value, contributing in rows:
+        series.setdefault(quantity, []).append([iso_utc(moment), value])
+        datasets.update(contributing)
+    if computed:
+        series["co2_intensity_computed"] = [[iso_utc(m), v] for m, v in computed]
+    return {"zone": zone, "since_utc": iso_utc(since), "datasets": sorted(datasets), "series": series}
