@@ -53,3 +53,22 @@ def standin():
 
     with StandinServer(StandinConfig(rate_limit_per_minute=0)) as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def served(broker, tmp_path_factory):
+    """A warehouse holding two hours of Denmark and France, landed for real, and the real API
+    (uvicorn on a free port) over it, shared by a module's read-only tests."""
+    from energy_orchestration.standin import StandinConfig, StandinServer
+    from tests.integration.serving_support import land_sample, start_api
+
+    prefix = f"m{uuid.uuid4().hex[:10]}"
+    with pytest.MonkeyPatch.context() as patch, StandinServer(StandinConfig(rate_limit_per_minute=0)) as standin:
+        patch.setenv("ENERGY_TOPIC_PREFIX", prefix)
+        warehouse = Warehouse(tmp_path_factory.mktemp("served") / "warehouse.duckdb", lock_timeout_seconds=30)
+        land_sample(standin.url, broker.bootstrap_servers, warehouse, f"{prefix}-landing")
+        server = start_api(warehouse, broker.bootstrap_servers)
+        try:
+            yield server, warehouse
+        finally:
+            server.__exit__(None, None, None)
