@@ -19,7 +19,7 @@ from energy_orchestration.streaming.producer import publish_records
 from energy_orchestration.streaming.topics import raw_topic
 from energy_orchestration.warehouse import Warehouse
 
-SAMPLE = ("PowerSystemRightNow", "eco2mix-regional-tr", "eco2mix-national-tr")
+SAMPLE = ("PowerSystemRightNow", "ElectricityProdex5MinRealtime", "CO2Emis", "eco2mix-regional-tr", "eco2mix-national-tr")
 
 
 def land_sample(standin_url: str, bootstrap: str, warehouse: Warehouse, group: str, hours: int = 2) -> None:

@@ -149,6 +149,9 @@ function setLines(id, quantities, label) {
 
 function render() {
   prune();
+  ["mix-chart", "co2-chart", "consumption-chart", "exchange-chart"].forEach((id) => chart(id, id === "mix-chart"));
+  const now = Date.now();
+  for (const c of Object.values(state.charts)) { c.options.scales.x.min = now - WINDOW_MS; c.options.scales.x.max = now; }
   const quantities = [...state.series.keys()];
   const modes = quantities.filter((q) => q.startsWith("production_") && [...state.series.get(q).values()].some((v) => v !== 0));
   const times = [...new Set(modes.flatMap((q) => [...state.series.get(q).keys()]))].sort((a, b) => a - b);
