@@ -119,6 +119,8 @@ class CacheFeeder:
     def _consume(self) -> None:
         topics = list(self.topic_of.values())
         ensure_topics(self.bootstrap_servers, topics)
+        # 100 ms, not the landing consumer's 500: the embedded broker holds a fetch for about that
+        # long, and it is most of the push latency (benchmarks/README.md); idle CPU cost is small.
         config = {**consumer_config(self.bootstrap_servers, self.group_id), "fetch.wait.max.ms": 100}
         consumer = Consumer(config)
         try:

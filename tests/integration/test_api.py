@@ -105,7 +105,8 @@ def test_freshness_reports_last_interval_lag_and_staleness(served):
     assert psrn["last_interval_utc"] == newest and psrn["consumer_lag"] == 0 and psrn["stale"] is False
     assert psrn["live"] is True and psrn["last_landed_utc"]
     # a dataset that is not fetched is neither live nor stale; none landed
-    assert report["CO2Emis"] == {**report["CO2Emis"], "live": False, "stale": False, "last_landed_utc": None}
+    consolidated = report["eco2mix-regional-cons-def"]
+    assert consolidated == {**consolidated, "live": False, "stale": False, "last_landed_utc": None}
 
 
 def test_dashboard_series_hold_the_mix_co2_consumption_and_exchanges(served):
