@@ -3,18 +3,21 @@
 
 import dagster as dg
 
-from energy_orchestration.assets.hourly import agg_hourly, agg_hourly_complete, hourly_job, hourly_schedule
-from energy_orchestration.assets.quality import QUARANTINE_CHECKS, quality_job, quality_schedule
+from energy_orchestration.assets.aggregates import AGGREGATE_ASSETS, PERIOD_JOBS, zone_hourly_job
+from energy_orchestration.assets.history import HISTORY_ASSETS
+from energy_orchestration.assets.quality import COMPLETENESS_CHECKS, QUARANTINE_CHECKS, quality_job, quality_schedule
 from energy_orchestration.assets.raw import RAW_ASSETS
 from energy_orchestration.resources import default_resources
 from energy_orchestration.sensors.fetch import fetch_job, fetch_sensor
+from energy_orchestration.sensors.gap_repair import gap_repair_sensor
+from energy_orchestration.sensors.landing import landing_sensor, rollup_sensor
 
 defs = dg.Definitions(
-    assets=[*RAW_ASSETS, agg_hourly],
-    asset_checks=[agg_hourly_complete, *QUARANTINE_CHECKS],
-    jobs=[fetch_job, hourly_job, quality_job],
-    sensors=[fetch_sensor],
-    schedules=[hourly_schedule, quality_schedule],
+    assets=[*HISTORY_ASSETS, *RAW_ASSETS, *AGGREGATE_ASSETS],
+    asset_checks=[*QUARANTINE_CHECKS, *COMPLETENESS_CHECKS],
+    jobs=[fetch_job, zone_hourly_job, *PERIOD_JOBS.values(), quality_job],
+    sensors=[fetch_sensor, landing_sensor, rollup_sensor, gap_repair_sensor],
+    schedules=[quality_schedule],
     resources=default_resources(),
     executor=dg.in_process_executor,
 )

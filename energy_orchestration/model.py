@@ -54,6 +54,12 @@ ZONES: dict[str, str] = {
     "FR-93": "Provence-Alpes-Côte d'Azur",
 }
 
+# Local calendar of each zone: daily, weekly and monthly summaries follow the zone's own days,
+# so a DST day has 23 or 25 hours. (Copenhagen and Paris share CET/CEST rules, which is why one
+# Dagster daily partition can stand for "the local day" of every zone we carry.)
+ZONE_TIME_ZONES: dict[str, str] = {zone: "Europe/Copenhagen" if zone.startswith("DK") else "Europe/Paris"
+                                   for zone in ZONES}
+
 # Quantity vocabulary. Exchanges are named by the counterpart; import into the zone is positive.
 PRODUCTION_MODES = (
     "nuclear", "wind_onshore", "wind_offshore", "solar", "hydro", "bioenergy",
@@ -77,6 +83,10 @@ QUANTITIES: dict[str, Unit] = {
     "consumption_forecast_d0": Unit.MW,
     "consumption_forecast_d1": Unit.MW,
 }
+
+RENEWABLE_MODES = ("wind_onshore", "wind_offshore", "solar", "hydro", "bioenergy")
+"""Modes counted in the renewable share (IPCC/Electricity Maps convention; pumped hydro is not
+production here, it is the separate ``pumping`` quantity)."""
 
 OBSERVATION_COLUMNS: tuple[str, ...] = (
     "dataset", "zone", "quantity", "interval_start_utc", "interval_minutes",

@@ -48,6 +48,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ENERGY_CONSUMER_BATCH_MAX_SECONDS", "1.0", "Longest the consumer waits to fill a micro-batch."),
     Setting("ENERGY_CONSUMER_FETCH_WAIT_MS", "500", "How long the broker may hold an empty fetch; 50 gives ~2 ms produce-to-consume latency but costs the idle embedded broker ~4x the CPU."),
     Setting("ENERGY_PARTITIONS_START", "2025-01-01", "First partition of the time-partitioned Dagster assets (UTC date)."),
+    Setting("ENERGY_GAP_REPAIR_HOURS", "72", "Trailing window the completeness checks and the gap-repair sensor scan for missing intervals."),
+    Setting("ENERGY_GAP_REPAIR_MAX_ATTEMPTS", "3", "Re-fetches of one missing window before the gap-repair sensor gives up on it (and says so)."),
     Setting("ENERGY_DAGSTER_PORT", "3000", "Port of the Dagster web UI (demo)."),
     Setting("ENERGY_API_HOST", "127.0.0.1", "Address `energy serve` binds to (HTTP API, WebSocket, dashboard); `0.0.0.0` exposes it."),
     Setting("ENERGY_API_PORT", "8000", "Port of `energy serve`."),

@@ -2,9 +2,15 @@
 
 import dagster as dg
 
+from datetime import timedelta
+
+from energy_orchestration import settings
+from energy_orchestration.assets.aggregates import completeness_result
 from energy_orchestration.assets.metadata import markdown_preview
 from energy_orchestration.assets.raw import RAW_ASSETS
+from energy_orchestration.model import utc_now
 from energy_orchestration.resources import WarehouseResource
+from energy_orchestration.sensors.gap_repair import due_end
 from energy_orchestration.warehouse.quality import rejection_summary
 
 MAX_REJECTED_SHARE_PCT = 1.0
@@ -31,7 +37,26 @@ def quarantine_check(spec: dg.AssetSpec) -> dg.AssetChecksDefinition:
     return _check
 
 
+def completeness_check(spec: dg.AssetSpec) -> dg.AssetChecksDefinition:
+    dataset = spec.metadata["dataset"]
+    hours = settings.get_int("ENERGY_GAP_REPAIR_HOURS")
+
+    @dg.asset_check(asset=spec.key, name="complete_trailing_window",
+                    description=(f"Every field of {dataset} (zone, quantity) has every interval of the last {hours} "
+                                 "hours that the provider must have published, or its refused value is in "
+                                 "quarantine. `gap_repair_sensor` re-fetches what is missing."))
+    def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        end = due_end(dataset, utc_now())
+        with warehouse.get().connect(read_only=True) as connection:
+            return completeness_result(connection, "complete_trailing_window", spec.key,
+                                       end - timedelta(hours=hours), end, datasets=[dataset])
+
+    return _check
+
+
 QUARANTINE_CHECKS = [quarantine_check(spec) for spec in RAW_ASSETS]
-quality_job = dg.define_asset_job("raw_quality_job", selection=dg.AssetSelection.checks(*QUARANTINE_CHECKS))
+COMPLETENESS_CHECKS = [completeness_check(spec) for spec in RAW_ASSETS]
+quality_job = dg.define_asset_job("raw_quality_job",
+                                  selection=dg.AssetSelection.checks(*QUARANTINE_CHECKS, *COMPLETENESS_CHECKS))
 quality_schedule = dg.ScheduleDefinition(job=quality_job, cron_schedule="*/15 * * * *",
                                          default_status=dg.DefaultScheduleStatus.RUNNING)

@@ -1,11 +1,14 @@
 """Landed raw data as external assets: written by the landing consumer, not by Dagster.
 
-Declaring them gives the UI the lineage raw -> aggregates and a place for fetch observations.
+Declaring them gives the UI the lineage history -> raw -> aggregates, a place for fetch
+observations, and hourly partitions that the landing sensor marks as materialised when rows land.
 """
 
 
 import dagster as dg
 
+from energy_orchestration.assets.history import HISTORY_DATASETS, history_asset_key
+from energy_orchestration.assets.partitions import RAW_HOURLY
 from energy_orchestration.sensors.fetch import LIVE_DATASETS, raw_asset_key
 from energy_orchestration.sources import DATASETS
 
@@ -16,7 +19,11 @@ def raw_asset_spec(dataset: str) -> dg.AssetSpec:
         key=raw_asset_key(dataset),
         description=(f"{dataset} from {spec.provider} ({spec.interval_minutes}-minute intervals), landed by the "
                      "streaming consumer (`energy consume`) into `observations` (canonical rows) and "
-                     "`raw_records` (provider payloads). Fetched every minute by `fetch_sensor`."),
+                     "`raw_records` (provider payloads). Fetched live by `fetch_sensor`; each UTC hour "
+                     "is marked materialised by `landing_sensor` when its rows land." + (
+                         "" if dataset in LIVE_DATASETS else " Not fetched live: history backfills only.")),
+        deps=[history_asset_key(dataset)],
+        partitions_def=RAW_HOURLY,
         group_name="raw",
         kinds={"kafka", "duckdb"},
         owners=["team:platform"],
@@ -29,4 +36,4 @@ def raw_asset_spec(dataset: str) -> dg.AssetSpec:
     )
 
 
-RAW_ASSETS = [raw_asset_spec(d) for d in LIVE_DATASETS]
+RAW_ASSETS = [raw_asset_spec(d) for d in HISTORY_DATASETS]

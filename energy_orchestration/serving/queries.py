@@ -16,28 +16,24 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from energy_orchestration.model import ZONE_TIME_ZONES
 from energy_orchestration.serving.cache import Reading, iso_utc
 from energy_orchestration.warehouse import Warehouse
-
-ZONE_TIME_ZONES: dict[str, str] = {"DK": "Europe/Copenhagen", "FR": "Europe/Paris"}
-"""Local time zone per country prefix of a zone (DK-DK1 -> DK)."""
+from energy_orchestration.warehouse.schema import PERIOD_KEYS, PERIOD_TABLES
 
 AGGREGATE_TABLES: dict[str, tuple[str, str]] = {
-    # grain -> (table, the local-date column a from/to range filters on)
     "hourly": ("zone_hourly", "local_date"),
-    "daily": ("zone_daily", "local_date"),
-    "weekly": ("zone_weekly", "week_start"),
-    "monthly": ("zone_monthly", "month_start"),
+    **{grain: (table, PERIOD_KEYS[grain]) for grain, table in PERIOD_TABLES.items()},
 }
-AGGREGATE_ORDER: dict[str, str] = {"hourly": "hour_start_utc", "daily": "local_date", "weekly": "week_start",
-                                   "monthly": "month_start"}
+"""grain -> (wide table, the local-date column a from/to range filters on), from the schema."""
+AGGREGATE_ORDER: dict[str, str] = {"hourly": "hour_start_utc", **PERIOD_KEYS}
 
 DASHBOARD_QUANTITY_FILTER = ("(starts_with(quantity, 'production_') OR starts_with(quantity, 'exchange_') "
                              "OR quantity IN ('consumption', 'co2_intensity_reported'))")
 
 
 def zone_time_zone(zone: str) -> ZoneInfo:
-    return ZoneInfo(ZONE_TIME_ZONES[zone.split("-")[0]])
+    return ZoneInfo(ZONE_TIME_ZONES[zone])
 
 
 def local_day_bounds(zone: str, day: date) -> tuple[datetime, datetime]:

@@ -129,7 +129,9 @@ def prepare_batch(messages: list[MessageLike], consumer_group: str, now: datetim
                 source_id=source_id, rule=rejection.rule, stage="record" if whole else "value",
                 reason=rejection.reason, dataset=dataset, record_key=rejection.record_key,
                 zone=rejection.zone or None, quantity=rejection.quantity,
-                payload=_payload_text(message.value()) if message is not None else None))
+                payload=_payload_text(message.value()) if message is not None else None,
+                interval_start_utc=(normalised.record_times[rejection.record_index]
+                                    if rejection.record_index is not None and normalised.record_times else None)))
             if whole and message is not None:
                 dead.append(_dead_letter(message, "record", rejection.rule, rejection.reason, quarantined=True))
                 dataset_dead += 1

@@ -1,51 +1,188 @@
-"""Aggregate SQL. One statement per build covers any range of hours, so a backfill of many
-partitions is one DELETE + one INSERT rather than thousands of small runs."""
+"""Aggregate SQL: wide per-zone tables by UTC hour, then by the zone's local day, week and month.
+
+Each build is one DELETE + one INSERT … SELECT over any range, so a backfill of many
+partitions costs one statement, and rebuilding a partition replaces it (idempotent). Call the
+builders inside a transaction so readers never see a range half-deleted.
+
+Why wide: the questions people ask ("what was DK1's mix and CO2 yesterday?") read one row per
+zone and period; a long table would need a pivot in every query, dashboard and API call.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 import duckdb
+
+from energy_orchestration.model import QUANTITIES, RENEWABLE_MODES, ZONE_TIME_ZONES
+from energy_orchestration.warehouse.schema import PERIOD_KEYS, PERIOD_TABLES
+
+DATASET_PRECEDENCE: tuple[str, ...] = (
+    "eco2mix-regional-cons-def",      # consolidated beats real-time for the same region and hour
+    "eco2mix-regional-tr",
+    "eco2mix-national-tr",
+    "ElectricityProdex5MinRealtime",  # production per price area and type
+    "CO2Emis",
+    "PowerSystemRightNow",
+)
+"""When two datasets carry the same (zone, quantity, hour), the first one listed wins, so each
+field of a zone table comes from exactly one dataset (named in ``zone_hourly.datasets``)."""
+
+GRAINS = ("hourly", *PERIOD_TABLES)
 
 
 @dataclass(frozen=True)
 class BuildStats:
     rows: int
     zones: int
-    hours_with_data: int
+    periods: int
     coverage_pct: float
-    """Minutes present / minutes expected over all (zone, quantity, hour) rows built."""
+    """Mean coverage of the rows built (present field-minutes / expected field-minutes)."""
 
 
-def build_hourly(connection: duckdb.DuckDBPyConnection, start_utc: datetime, end_utc: datetime) -> BuildStats:
-    """Replace ``agg_hourly`` for hours in ``[start_utc, end_utc)`` from ``observations``.
+def _values(rows: list[tuple[str, ...]]) -> str:
+    """A small constant table as SQL ``VALUES``; only ever fed our own vocabulary, never input."""
+    return ", ".join("(" + ", ".join(f"'{v}'" if isinstance(v, str) else str(v) for v in row) + ")" for row in rows)
 
-    Idempotent: rebuilding a partition gives the same rows. Call inside a transaction so
-    readers never see the partition half-deleted.
-    """
-    connection.execute("DELETE FROM agg_hourly WHERE hour_start_utc >= ? AND hour_start_utc < ?",
+
+def _zone_time_zones_sql() -> str:
+    return f"(VALUES {_values(list(ZONE_TIME_ZONES.items()))}) AS tz(zone, time_zone)"
+
+
+def build_zone_hourly(connection: duckdb.DuckDBPyConnection, start_utc: datetime, end_utc: datetime) -> BuildStats:
+    """Replace ``zone_hourly`` for hours in ``[start_utc, end_utc)`` (naive UTC) from ``observations``."""
+    renewables = ", ".join(f"'production_{m}'" for m in RENEWABLE_MODES)
+    pivot = ",\n".join(f"max(mean_value) FILTER (WHERE quantity = '{q}') AS {q}" for q in QUANTITIES)
+    precedence = _values([(name, rank) for rank, name in enumerate(DATASET_PRECEDENCE)])
+    connection.execute("DELETE FROM zone_hourly WHERE hour_start_utc >= ? AND hour_start_utc < ?",
                        [start_utc, end_utc])
-    connection.execute("""
-        INSERT INTO agg_hourly
-        SELECT dataset, zone, quantity,
-               date_trunc('hour', interval_start_utc)                          AS hour_start_utc,
-               any_value(unit)                                                 AS unit,
-               avg(value)                                                      AS mean_value,
-               min(value)                                                      AS min_value,
-               max(value)                                                      AS max_value,
-               CASE WHEN any_value(unit) = 'MW'
-                    THEN sum(value * interval_minutes) / 60.0 END              AS energy_mwh,
-               sum(interval_minutes)::INTEGER                                  AS minutes_present,
-               60                                                              AS minutes_expected,
-               now()::TIMESTAMP                                                AS built_at_utc
-        FROM observations
-        WHERE interval_start_utc >= ? AND interval_start_utc < ?
-        GROUP BY dataset, zone, quantity, hour_start_utc
-    """, [start_utc, end_utc])
-    row = connection.execute("""
-        SELECT count(*), count(DISTINCT zone), count(DISTINCT hour_start_utc),
-               coalesce(100.0 * sum(minutes_present) / nullif(sum(minutes_expected), 0), 0)
-        FROM agg_hourly WHERE hour_start_utc >= ? AND hour_start_utc < ?
-    """, [start_utc, end_utc]).fetchall()[0]
-    return BuildStats(rows=int(row[0]), zones=int(row[1]), hours_with_data=int(row[2]), coverage_pct=float(row[3]))
+    connection.execute(f"""
+        INSERT INTO zone_hourly BY NAME
+        WITH per_dataset AS (
+            SELECT zone, quantity, dataset, date_trunc('hour', interval_start_utc) AS hour_start_utc,
+                   sum(value * interval_minutes) / sum(interval_minutes) AS mean_value,
+                   sum(value * interval_minutes) / 60.0                  AS energy_mwh,
+                   sum(interval_minutes)                                 AS minutes
+            FROM observations
+            WHERE interval_start_utc >= $start AND interval_start_utc < $end
+            GROUP BY ALL
+        ),
+        best AS (
+            SELECT p.* FROM per_dataset p
+            LEFT JOIN (VALUES {precedence}) AS r(dataset, rank) USING (dataset)
+            QUALIFY row_number() OVER (PARTITION BY zone, quantity, hour_start_utc
+                                       ORDER BY coalesce(r.rank, 99), dataset) = 1
+        ),
+        factor_version AS (SELECT max(version) AS version FROM emission_factors),
+        with_factor AS (  -- the zone's own factor where it has one, else the default (as co2_intensity)
+            SELECT b.*, coalesce(fz.g_co2eq_per_kwh, fd.g_co2eq_per_kwh) AS factor
+            FROM best b CROSS JOIN factor_version v
+            LEFT JOIN emission_factors fz
+              ON fz.version = v.version AND fz.zone = b.zone AND 'production_' || fz.mode = b.quantity
+            LEFT JOIN emission_factors fd
+              ON fd.version = v.version AND fd.zone = '*' AND 'production_' || fd.mode = b.quantity
+        ),
+        wide AS (
+            SELECT zone, hour_start_utc,
+                   {pivot},
+                   sum(mean_value) FILTER (WHERE starts_with(quantity, 'production_'))   AS production_total,
+                   sum(mean_value) FILTER (WHERE quantity IN ({renewables}))            AS renewable_total,
+                   sum(energy_mwh) FILTER (WHERE starts_with(quantity, 'production_'))   AS production_mwh,
+                   sum(energy_mwh) FILTER (WHERE quantity IN ({renewables}))            AS renewable_mwh,
+                   max(energy_mwh) FILTER (WHERE quantity = 'consumption')              AS consumption_mwh,
+                   max(energy_mwh) FILTER (WHERE quantity = 'exchange_net')             AS exchange_net_mwh,
+                   sum(mean_value * factor) FILTER (WHERE factor IS NOT NULL)
+                     / nullif(sum(mean_value) FILTER (WHERE factor IS NOT NULL), 0)     AS co2_intensity_computed,
+                   count(*)::INTEGER                                                    AS fields,
+                   sum(minutes)::INTEGER                                                AS minutes_present,
+                   string_agg(DISTINCT dataset, ',' ORDER BY dataset)                   AS datasets
+            FROM with_factor GROUP BY zone, hour_start_utc
+        )
+        SELECT w.*,
+               coalesce(tz.time_zone, 'UTC')                                              AS time_zone,
+               timezone(coalesce(tz.time_zone, 'UTC'), timezone('UTC', w.hour_start_utc))::DATE AS local_date,
+               w.fields * 60                                                              AS minutes_expected,
+               100.0 * w.minutes_present / (w.fields * 60)                                AS coverage_pct,
+               100.0 * w.renewable_total / nullif(w.production_total, 0)                  AS renewable_share_pct,
+               now()::TIMESTAMP                                                           AS built_at_utc
+        FROM wide w LEFT JOIN {_zone_time_zones_sql()} USING (zone)
+    """, {"start": start_utc, "end": end_utc})
+    return _stats(connection, "zone_hourly", "hour_start_utc", start_utc, end_utc)
+
+
+def _weighted_means(weight: str) -> str:
+    """Means of a finer table's mean columns, weighted by ``weight`` over rows where each is present."""
+    columns = [q for q in QUANTITIES] + ["production_total", "renewable_total"]
+    return ",\n".join(f"sum({c} * {weight}) / nullif(sum({weight}) FILTER (WHERE {c} IS NOT NULL), 0) AS {c}"
+                      for c in columns)
+
+
+def build_zone_periods(connection: duckdb.DuckDBPyConnection, grain: str, first: date, last: date) -> BuildStats:
+    """Replace the ``grain`` table (daily, weekly, monthly) for the periods containing local dates
+    ``first`` to ``last``: days from ``zone_hourly``, weeks and months from ``zone_daily``.
+
+    Periods follow each zone's local calendar, so a DST day expects 23 or 25 hours; hours that
+    never arrived count as 0 % coverage rather than shrinking the denominator.
+    """
+    if grain not in PERIOD_TABLES:
+        raise ValueError(f"unknown grain {grain!r}; expected one of {sorted(PERIOD_TABLES)}")
+    table, key = PERIOD_TABLES[grain], PERIOD_KEYS[grain]
+    if grain == "daily":
+        source, source_key, period_of = "zone_hourly", "local_date", "local_date"
+        weight, energy_weight = "1", "production_total"
+    else:
+        source, source_key = "zone_daily", "local_date"
+        period_of = f"date_trunc('{'week' if grain == 'weekly' else 'month'}', local_date)::DATE"
+        weight, energy_weight = "hours_present", "production_mwh"
+    unit = {"daily": "1 DAY", "weekly": "7 DAY", "monthly": "1 MONTH"}[grain]
+    bounds = connection.execute(f"SELECT {period_of.replace('local_date', '$first::DATE')}, "
+                                f"{period_of.replace('local_date', '$last::DATE')}",
+                                {"first": first, "last": last}).fetchall()[0]
+    first_period, last_period = bounds
+    hours = "count(*)" if grain == "daily" else "sum(hours_present)"
+    coverage = "sum(coverage_pct)" if grain == "daily" else "sum(coverage_pct * hours_expected)"
+    connection.execute(f"DELETE FROM {table} WHERE {key} BETWEEN ? AND ?", [first_period, last_period])
+    connection.execute(f"""
+        INSERT INTO {table} BY NAME
+        WITH rows AS (
+            SELECT *, {period_of} AS period FROM {source}
+            WHERE {source_key} >= $first_period AND {source_key} < $last_period + INTERVAL {unit}
+        ),
+        grouped AS (
+            SELECT zone, period, any_value(time_zone) AS time_zone,
+                   {_weighted_means(weight)},
+                   sum(co2_intensity_computed * {energy_weight})
+                     / nullif(sum({energy_weight}) FILTER (WHERE co2_intensity_computed IS NOT NULL), 0)
+                                                                    AS co2_intensity_computed,
+                   sum(production_mwh) AS production_mwh, sum(renewable_mwh) AS renewable_mwh,
+                   sum(consumption_mwh) AS consumption_mwh, sum(exchange_net_mwh) AS exchange_net_mwh,
+                   {hours}::INTEGER AS hours_present, {coverage} AS coverage_weighted
+            FROM rows GROUP BY zone, period
+        ),
+        bounded AS (
+            SELECT *, timezone('UTC', timezone(time_zone, period::TIMESTAMP))::TIMESTAMP AS period_start_utc,
+                      timezone('UTC', timezone(time_zone, (period + INTERVAL {unit})::TIMESTAMP))::TIMESTAMP
+                                                                                            AS period_end_utc
+            FROM grouped
+        )
+        SELECT * EXCLUDE (period, coverage_weighted),
+               period AS {key},
+               (epoch(period_end_utc - period_start_utc) / 3600)::INTEGER AS hours_expected,
+               coverage_weighted / (epoch(period_end_utc - period_start_utc) / 3600) AS coverage_pct,
+               100.0 * renewable_mwh / nullif(production_mwh, 0) AS renewable_share_pct,
+               now()::TIMESTAMP AS built_at_utc
+        FROM bounded
+    """, {"first_period": first_period, "last_period": last_period})
+    return _stats(connection, table, key, first_period, last_period, inclusive=True)
+
+
+def _stats(connection: duckdb.DuckDBPyConnection, table: str, key: str, low: object, high: object,
+           inclusive: bool = False) -> BuildStats:
+    upper = "<=" if inclusive else "<"
+    row = connection.execute(f"""
+        SELECT count(*), count(DISTINCT zone), count(DISTINCT {key}), coalesce(avg(coverage_pct), 0)
+        FROM {table} WHERE {key} >= ? AND {key} {upper} ?
+    """, [low, high]).fetchall()[0]
+    return BuildStats(rows=int(row[0]), zones=int(row[1]), periods=int(row[2]), coverage_pct=float(row[3]))
+

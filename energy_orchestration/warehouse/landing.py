@@ -24,6 +24,8 @@ class QuarantineRow:
     zone: str | None = None
     quantity: str = ""
     payload: str | None = None
+    interval_start_utc: datetime | None = None
+    """The refused value's interval, so completeness checks count it as explained, not missing."""
 
 
 @dataclass
@@ -162,12 +164,14 @@ def insert_quarantine(connection: duckdb.DuckDBPyConnection, rows: list[Quaranti
     frame = pd.DataFrame([{
         "source_id": r.source_id, "rule": r.rule, "quantity": r.quantity or "", "stage": r.stage,
         "dataset": r.dataset, "record_key": r.record_key, "zone": r.zone, "reason": r.reason,
-        "payload": r.payload, "quarantined_at_utc": at} for r in rows])
+        "payload": r.payload, "quarantined_at_utc": at,
+        "interval_start_utc": pd.Timestamp(r.interval_start_utc) if r.interval_start_utc else pd.NaT} for r in rows])
     connection.register("incoming_quarantine", frame)
     try:
         connection.execute("""
-            INSERT INTO quarantine
-            SELECT source_id, rule, quantity, stage, dataset, record_key, zone, reason, payload, quarantined_at_utc
+            INSERT INTO quarantine BY NAME
+            SELECT source_id, rule, quantity, stage, dataset, record_key, zone, reason, payload, quarantined_at_utc,
+                   interval_start_utc::TIMESTAMP AS interval_start_utc
             FROM incoming_quarantine
             QUALIFY row_number() OVER (PARTITION BY source_id, rule, quantity) = 1
             ON CONFLICT DO NOTHING

@@ -9,6 +9,50 @@ from __future__ import annotations
 
 import duckdb
 
+from energy_orchestration.model import QUANTITIES
+
+DERIVED_MEASURES: tuple[str, ...] = (
+    "co2_intensity_computed", "production_total", "renewable_total", "renewable_share_pct",
+    "production_mwh", "renewable_mwh", "consumption_mwh", "exchange_net_mwh",
+)
+"""Columns every zone table has besides one mean column per quantity of the vocabulary."""
+
+PERIOD_TABLES: dict[str, str] = {"daily": "zone_daily", "weekly": "zone_weekly", "monthly": "zone_monthly"}
+PERIOD_KEYS: dict[str, str] = {"daily": "local_date", "weekly": "week_start", "monthly": "month_start"}
+
+
+def measure_columns() -> list[str]:
+    return [*QUANTITIES, *DERIVED_MEASURES]
+
+
+def zone_tables_sql() -> str:
+    """DDL of the wide zone tables, from the vocabulary of the time it ran.
+
+    The tables are derived data: a later vocabulary change needs a migration that drops and
+    recreates them, after which a backfill rebuilds them from ``observations``.
+    """
+    measures = ",\n        ".join(f"{name} DOUBLE" for name in measure_columns())
+    hourly = f"""
+    CREATE TABLE zone_hourly (
+        zone VARCHAR NOT NULL, hour_start_utc TIMESTAMP NOT NULL, local_date DATE NOT NULL,
+        time_zone VARCHAR NOT NULL,
+        {measures},
+        fields INTEGER NOT NULL, minutes_present INTEGER NOT NULL, minutes_expected INTEGER NOT NULL,
+        coverage_pct DOUBLE NOT NULL, datasets VARCHAR NOT NULL, built_at_utc TIMESTAMP NOT NULL,
+        PRIMARY KEY (zone, hour_start_utc)
+    );"""
+    periods = "".join(f"""
+    CREATE TABLE {table} (
+        zone VARCHAR NOT NULL, {PERIOD_KEYS[grain]} DATE NOT NULL, time_zone VARCHAR NOT NULL,
+        period_start_utc TIMESTAMP NOT NULL, period_end_utc TIMESTAMP NOT NULL,
+        hours_expected INTEGER NOT NULL, hours_present INTEGER NOT NULL,
+        {measures},
+        coverage_pct DOUBLE NOT NULL, built_at_utc TIMESTAMP NOT NULL,
+        PRIMARY KEY (zone, {PERIOD_KEYS[grain]})
+    );""" for grain, table in PERIOD_TABLES.items())
+    return hourly + periods
+
+
 MIGRATIONS: tuple[str, ...] = (
     # 1: landing tables
     """
@@ -126,6 +170,13 @@ MIGRATIONS: tuple[str, ...] = (
     FROM computed c FULL OUTER JOIN reported r
       ON r.dataset = c.dataset AND r.zone = c.zone AND r.interval_start_utc = c.interval_start_utc;
     """,
+    # 4: wide per-zone aggregates (hour, local day, local week, local month) replace the long
+    # agg_hourly; quarantined values remember their interval so completeness checks can tell
+    # "refused, with a reason" from "never arrived"
+    """
+    DROP TABLE agg_hourly;
+    ALTER TABLE quarantine ADD COLUMN interval_start_utc TIMESTAMP;
+    """ + zone_tables_sql(),
 )
 
 

@@ -18,6 +18,7 @@ from energy_orchestration.streaming.consumer import LandingConsumer
 from energy_orchestration.streaming.producer import publish_records
 from energy_orchestration.streaming.topics import raw_topic
 from energy_orchestration.warehouse import Warehouse
+from energy_orchestration.warehouse.aggregates import build_zone_hourly, build_zone_periods
 
 SAMPLE = ("PowerSystemRightNow", "ElectricityProdex5MinRealtime", "CO2Emis", "eco2mix-regional-tr", "eco2mix-national-tr")
 
@@ -63,3 +64,14 @@ def newest_interval(warehouse: Warehouse, dataset: str) -> datetime:
     with warehouse.connect(read_only=True) as db:
         return db.execute("SELECT max(interval_start_utc) FROM observations WHERE dataset = ?",
                           [dataset]).fetchall()[0][0]
+
+
+def build_aggregates(warehouse: Warehouse) -> None:
+    """The wide zone tables over everything landed, with the aggregates' own builders."""
+    with warehouse.connect(read_only=True) as db:
+        first, last = db.execute("SELECT min(interval_start_utc), max(interval_start_utc) FROM observations").fetchall()[0]
+    start, end = first.replace(minute=0, second=0), last.replace(minute=0, second=0) + timedelta(hours=1)
+    with warehouse.transaction() as db:
+        build_zone_hourly(db, start, end)
+        for grain in ("daily", "weekly", "monthly"):
+            build_zone_periods(db, grain, (start - timedelta(days=1)).date(), (end + timedelta(days=1)).date())

@@ -124,3 +124,24 @@ def test_openapi_spec_and_the_dashboard_are_served_without_a_cdn(served):
     assert "/static/vendor/chart.umd.min.js" in page and "https://" not in page and "http://" not in page
     assert get(served, "/static/vendor/chart.umd.min.js").status_code == 200
     assert "Chart" in get(served, "/static/vendor/chart.umd.min.js").text[:2000]
+
+
+@pytest.mark.parametrize("grain, key", [("hourly", "hour_start_utc"), ("daily", "local_date"),
+                                        ("weekly", "week_start"), ("monthly", "month_start")])
+def test_aggregates_serve_every_column_of_the_wide_table(served, grain, key):
+    _, warehouse = served
+    table = f"zone_{grain}"
+    with warehouse.connect(read_only=True) as db:
+        columns = [d[0] for d in db.execute(f"SELECT * FROM {table} LIMIT 0").description]
+        rows = db.execute(f"SELECT count(*) FROM {table} WHERE zone = 'FR-84'").fetchall()[0][0]
+    answer = get(served, f"/api/v1/zones/FR-84/aggregates/{grain}").json()
+    assert rows > 0 and len(answer["items"]) == rows
+    assert list(answer["items"][0]) == columns
+    assert {"production_nuclear", "co2_intensity_computed", "renewable_share_pct", "coverage_pct"} <= set(columns)
+    keys = [item[key] for item in answer["items"]]
+    assert keys == sorted(keys)
+    first = answer["items"][0]
+    if grain != "hourly":  # from/to pick local dates, inclusive
+        one = get(served, f"/api/v1/zones/FR-84/aggregates/{grain}", **{"from": first[key], "to": first[key]}).json()
+        assert [i[key] for i in one["items"]] == [first[key]]
+    assert get(served, f"/api/v1/zones/FR-84/aggregates/{grain}", **{"from": "2099-01-01"}).json()["items"] == []

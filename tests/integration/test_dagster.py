@@ -7,7 +7,7 @@ import dagster as dg
 import pytest
 import requests
 
-from energy_orchestration.assets.hourly import agg_hourly, agg_hourly_complete
+from energy_orchestration.assets.aggregates import zone_hourly
 from energy_orchestration.definitions import defs
 from energy_orchestration.ingest import WindowPolicy
 from energy_orchestration.resources import EnergiDataServiceResource, KafkaResource, OdreResource, WarehouseResource
@@ -43,15 +43,24 @@ def run_tick(instance, cursor, now, res):
     return result, cursor
 
 
-def test_definitions_load_with_lineage_from_raw_to_hourly():
+def test_definitions_load_with_lineage_from_history_to_monthly():
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
-    raw = {"raw/powersystemrightnow", "raw/co2emis", "raw/electricityprodex5minrealtime",
-           "raw/eco2mix_national_tr", "raw/eco2mix_regional_tr"}
-    assert keys == raw | {"agg/hourly"}
-    assert {p.to_user_string() for p in graph.get(dg.AssetKey(["agg", "hourly"])).parent_keys} == raw
-    assert defs.resolve_sensor_def("fetch_sensor").default_status == dg.DefaultSensorStatus.RUNNING
-    assert defs.resolve_schedule_def("agg_hourly_job_schedule").cron_schedule == "5 * * * *"
+    names = ["powersystemrightnow", "co2emis", "electricityprodex5minrealtime", "eco2mix_national_tr",
+             "eco2mix_regional_tr", "eco2mix_regional_cons_def"]
+    raw, history = {f"raw/{n}" for n in names}, {f"history/{n}" for n in names}
+    aggregates = {"agg/zone_hourly", "agg/zone_daily", "agg/zone_weekly", "agg/zone_monthly"}
+    assert keys == raw | history | aggregates
+
+    def parents(key: str) -> set[str]:
+        return {p.to_user_string() for p in graph.get(dg.AssetKey.from_user_string(key)).parent_keys}
+
+    assert parents("agg/zone_hourly") == raw
+    assert parents("raw/powersystemrightnow") == {"history/powersystemrightnow"}
+    assert parents("agg/zone_daily") == {"agg/zone_hourly"}
+    assert parents("agg/zone_weekly") == parents("agg/zone_monthly") == {"agg/zone_daily"}
+    for sensor in ("fetch_sensor", "landing_sensor", "rollup_sensor", "gap_repair_sensor"):
+        assert defs.resolve_sensor_def(sensor).default_status == dg.DefaultSensorStatus.RUNNING
 
 
 def test_sensor_tick_through_dagster_launches_one_run_with_a_run_key(tmp_path):
@@ -117,7 +126,8 @@ def test_three_minutes_of_503_leave_no_gap(tmp_path, bootstrap, warehouse, land_
     assert minutes == [("DK-DK1", expected, first, last), ("DK-DK2", expected, first, last)]
 
 
-def test_hourly_partition_materialises_and_backfills_as_one_run(tmp_path, standin, bootstrap, warehouse, land_all):
+def test_hourly_partitions_backfill_as_one_run_and_rebuild_in_place(tmp_path, standin, bootstrap, warehouse,
+                                                                   land_all):
     from energy_orchestration.ingest import Window, fetch_and_publish
     from energy_orchestration.sources.energidataservice import EnergiDataServiceClient
 
@@ -128,30 +138,28 @@ def test_hourly_partition_materialises_and_backfills_as_one_run(tmp_path, standi
     keys = [hour.strftime("%Y-%m-%d-%H:00"), (hour + timedelta(hours=1)).strftime("%Y-%m-%d-%H:00")]
     res = {"warehouse": WarehouseResource(path=str(warehouse.path))}
     with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
-        result = dg.materialize([agg_hourly, agg_hourly_complete], instance=instance, resources=res,
+        result = dg.materialize([zone_hourly], instance=instance, resources=res,
                                 tags={"dagster/asset_partition_range_start": keys[0],
                                       "dagster/asset_partition_range_end": keys[1]})
         assert result.success
-        materializations = result.asset_materializations_for_node("agg__hourly")
+        materializations = result.asset_materializations_for_node("agg__zone_hourly")
         assert sorted(m.partition for m in materializations) == keys  # one run, both partitions
-        assert materializations[0].metadata["dagster/row_count"].value == 2 * len(POWER_SYSTEM_RIGHT_NOW.mappings)
+        assert materializations[0].metadata["dagster/row_count"].value == 2 * 3  # DK, DK1, DK2 per hour
         assert materializations[0].metadata["coverage_pct"].value == 100.0
         [check] = result.get_asset_check_evaluations()
-        assert check.passed
+        assert check.passed and check.metadata["missing_field_intervals"].value == 0
         # rebuilding replaces the partition instead of adding to it
-        assert dg.materialize([agg_hourly], instance=instance, resources=res, partition_key=keys[0]).success
+        assert dg.materialize([zone_hourly], instance=instance, resources=res, partition_key=keys[0]).success
     with warehouse.connect(read_only=True) as db:
-        rows = db.execute("""SELECT hour_start_utc, count(*), sum(minutes_present), min(minutes_expected)
-                             FROM agg_hourly GROUP BY 1 ORDER BY 1""").fetchall()
-        solar = db.execute("""SELECT a.mean_value, a.energy_mwh, avg(o.value), sum(o.value) / 60
-                              FROM agg_hourly a JOIN observations o ON o.quantity = a.quantity AND o.zone = a.zone
-                               AND date_trunc('hour', o.interval_start_utc) = a.hour_start_utc
-                              WHERE a.quantity = 'production_wind_onshore' GROUP BY ALL""").fetchall()
-    mappings = len(POWER_SYSTEM_RIGHT_NOW.mappings)
-    assert rows == [(hour.replace(tzinfo=None), mappings, 60 * mappings, 60),
-                    ((hour + timedelta(hours=1)).replace(tzinfo=None), mappings, 60 * mappings, 60)]
-    for mean, mwh, raw_mean, raw_mwh in solar:
-        assert mean == pytest.approx(raw_mean) and mwh == pytest.approx(raw_mwh)
+        rows = db.execute("""SELECT hour_start_utc, count(*), min(coverage_pct) FROM zone_hourly
+                             GROUP BY 1 ORDER BY 1""").fetchall()
+        onshore = db.execute("""SELECT h.production_wind_onshore, avg(o.value) FROM zone_hourly h JOIN observations o
+                                ON o.zone = h.zone AND date_trunc('hour', o.interval_start_utc) = h.hour_start_utc
+                                WHERE o.quantity = 'production_wind_onshore' GROUP BY ALL""").fetchall()
+    assert rows == [(hour.replace(tzinfo=None), 3, 100.0), ((hour + timedelta(hours=1)).replace(tzinfo=None), 3, 100.0)]
+    assert len(onshore) == 2
+    for mean, raw_mean in onshore:
+        assert mean == pytest.approx(raw_mean)
 
 
 def test_each_dataset_keeps_its_own_cadence_and_the_odre_budget_is_respected(tmp_path, monkeypatch):

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from energy_orchestration.warehouse import Warehouse
-from energy_orchestration.warehouse.aggregates import build_hourly
+from energy_orchestration.warehouse.aggregates import build_zone_hourly
 from energy_orchestration.warehouse.landing import LandingBatch, land
 
 pytestmark = pytest.mark.integration
@@ -43,7 +43,7 @@ def aggregate_process(path: str, errors, stop) -> None:
     try:
         while not stop.is_set():
             with warehouse.transaction() as db:
-                build_hourly(db, START, START + timedelta(days=2))
+                build_zone_hourly(db, START, START + timedelta(days=2))
     except Exception as exc:
         errors.put(f"aggregate: {exc!r}")
 
@@ -83,9 +83,9 @@ def test_consumer_aggregates_and_readers_share_one_file(tmp_path):
     assert landing.exitcode == 0 and all(p.exitcode == 0 for p in others)
     assert reads.value > 0
     with Warehouse(Path(path)).transaction() as db:
-        build_hourly(db, START, START + timedelta(days=2))
+        build_zone_hourly(db, START, START + timedelta(days=2))
         landed = db.execute("SELECT count(*), count(DISTINCT interval_start_utc) FROM observations").fetchall()[0]
-        hours = db.execute("SELECT count(*), min(minutes_present) FROM agg_hourly").fetchall()[0]
+        hours = db.execute("SELECT count(*), min(minutes_present) FROM zone_hourly").fetchall()[0]
     assert landed == (BATCHES * MINUTES_PER_BATCH, BATCHES * MINUTES_PER_BATCH)  # no row lost or doubled
     assert hours == (BATCHES * MINUTES_PER_BATCH // 60, 60)
 

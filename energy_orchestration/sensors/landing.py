@@ -1,0 +1,164 @@
+"""From landed rows to fresh aggregates, with nothing rebuilt that did not change.
+
+``landing_sensor`` reads what the consumer landed since its cursor, reports it as hourly
+materialisations of the raw assets (rows, zones, Kafka offsets, late rows) and requests
+``zone_hourly`` for exactly the closed hours that received new, late or revised rows.
+``rollup_sensor`` follows ``zone_hourly`` materialisations up to the local days, and
+``zone_daily`` ones up to weeks and months. Ranges become single runs (one SQL statement).
+"""
+
+
+import json
+from collections.abc import Iterable
+from typing import Any
+from datetime import datetime, timedelta, timezone
+
+import dagster as dg
+
+from energy_orchestration.assets.aggregates import PERIOD_JOBS, ZONE_HOURLY_KEY, zone_hourly_job
+from energy_orchestration.assets.partitions import DAILY, HOURLY, MONTHLY, RAW_HOURLY, WEEKLY
+from energy_orchestration.model import ZONE_TIME_ZONES, utc_now
+from energy_orchestration.resources import WarehouseResource
+from energy_orchestration.sensors.fetch import raw_asset_key
+from energy_orchestration.warehouse import Warehouse
+from energy_orchestration.warehouse.landed import landed_hours, landed_offsets
+
+SETTLE = timedelta(seconds=30)
+"""Only rows landed at least this long ago are read: a consumer transaction stamps its rows
+with its start time, so a younger stamp may still be uncommitted."""
+INITIAL_LOOKBACK = timedelta(hours=24)
+"""How far back the very first tick looks; older history is the backfill's job."""
+HOUR_KEY = "%Y-%m-%d-%H:%M"
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+"""Dagster's tags for a run over a partition range (what a single-run backfill launches)."""
+ZONE_DAILY_KEY = dg.AssetKey(["agg", "zone_daily"])
+
+
+def contiguous_ranges(keys: Iterable[str], partitions_def: dg.TimeWindowPartitionsDefinition) -> list[tuple[str, str]]:
+    """Sorted partition keys grouped into runs of neighbours, so each run is one single-run backfill."""
+    windows = sorted((partitions_def.time_window_for_partition_key(k), k) for k in set(keys))
+    ranges: list[tuple[str, str]] = []
+    for window, key in windows:
+        if ranges and partitions_def.time_window_for_partition_key(ranges[-1][1]).end == window.start:
+            ranges[-1] = (ranges[-1][0], key)
+        else:
+            ranges.append((key, key))
+    return ranges
+
+
+def range_request(job: "dg.JobDefinition | Any", first: str, last: str, reason: str) -> dg.RunRequest:
+    tags = {"energy/reason": reason}
+    if first == last:
+        return dg.RunRequest(job_name=job.name, partition_key=first, tags=tags, run_key=None)
+    return dg.RunRequest(job_name=job.name, run_key=None, tags={
+        **tags, RANGE_START_TAG: first, RANGE_END_TAG: last})
+
+
+def _existing(keys: Iterable[str], partitions_def: dg.PartitionsDefinition, now: datetime) -> list[str]:
+    known = set(partitions_def.get_partition_keys(current_time=now))
+    return [k for k in keys if k in known]
+
+
+def evaluate_landing(warehouse: Warehouse, cursor: str | None, now: datetime, settle: timedelta = SETTLE
+                     ) -> tuple[list[dg.AssetMaterialization], list[dg.RunRequest], str]:
+    """One tick: materialisations to report, runs to request, and the new cursor.
+
+    Cursor: ``{"through": iso, "pending": [hour keys]}``: rows are read up to ``through``;
+    pending hours received rows while still open and are built once they close.
+    """
+    state = json.loads(cursor) if cursor else {}
+    naive_now = now.astimezone(timezone.utc).replace(tzinfo=None)
+    through = naive_now - settle
+    after = datetime.fromisoformat(state["through"]) if "through" in state else through - INITIAL_LOOKBACK
+    with warehouse.connect(read_only=True) as connection:
+        hours = landed_hours(connection, after, through)
+        offsets = landed_offsets(connection, after, through)
+    raw_keys = set(RAW_HOURLY.get_partition_keys(current_time=now))
+    events = []
+    for row in hours.itertuples(index=False):
+        key = row.hour_start_utc.strftime(HOUR_KEY)
+        if key not in raw_keys:
+            continue  # before ENERGY_PARTITIONS_START
+        events.append(dg.AssetMaterialization(
+            asset_key=raw_asset_key(row.dataset), partition=key,
+            description=f"{row.rows} rows landed for {row.zones} zones",
+            metadata={"rows": int(row.rows), "zones": dg.MetadataValue.text(row.zone_list),
+                      "late_rows": int(row.late_rows), "last_landed_utc": str(row.last_landed_utc),
+                      "kafka_offsets": dg.MetadataValue.json(offsets.get(row.dataset, {}))}))
+    touched = {row.hour_start_utc.strftime(HOUR_KEY) for row in hours.itertuples(index=False)} | set(state.get("pending", []))
+    closed = set(_existing(touched, HOURLY, now))
+    still_open = sorted(k for k in touched - closed if k in raw_keys)
+    requests = [range_request(zone_hourly_job, first, last, "rows landed")
+                for first, last in contiguous_ranges(closed, HOURLY)]
+    return events, requests, json.dumps({"through": through.isoformat(), "pending": still_open})
+
+
+@dg.sensor(minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING,
+           jobs=[zone_hourly_job],
+           description=("Reports landed rows as hourly raw materialisations and rebuilds exactly the closed "
+                        "hours of zone_hourly that received new, late or revised rows."))
+def landing_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource) -> dg.SensorResult:
+    events, requests, cursor = evaluate_landing(warehouse.get(), context.cursor, utc_now())
+    if not events and not requests:
+        return dg.SensorResult(skip_reason="nothing landed since the last tick", cursor=cursor)
+    return dg.SensorResult(asset_events=events, run_requests=requests, cursor=cursor)
+
+
+def local_days_of_hours(hour_keys: Iterable[str]) -> set[str]:
+    """Local dates (of every zone's time zone) that the given UTC hours fall in."""
+    from zoneinfo import ZoneInfo
+
+    zones = {ZoneInfo(name) for name in set(ZONE_TIME_ZONES.values())}
+    days = set()
+    for key in hour_keys:
+        start = datetime.strptime(key, HOUR_KEY).replace(tzinfo=timezone.utc)
+        days.update(start.astimezone(tz).strftime("%Y-%m-%d") for tz in zones)
+    return days
+
+
+def periods_of_days(day_keys: Iterable[str], partitions_def: dg.TimeWindowPartitionsDefinition,
+                    now: datetime) -> set[str]:
+    """Keys of the week or month partitions containing the given local days."""
+    found = set()
+    for key in day_keys:
+        day = DAILY.time_window_for_partition_key(key).start
+        try:
+            window = partitions_def.get_partition_key_for_timestamp(day.timestamp())
+        except Exception:  # a day before the first full week
+            continue
+        found.add(window)
+    return set(_existing(found, partitions_def, now))
+
+
+def _new_partitions(instance: dg.DagsterInstance, key: dg.AssetKey, after: int) -> tuple[set[str], int]:
+    records = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=key, after_storage_id=after),
+                                              limit=10_000, ascending=True).records
+    partitions = {r.partition_key for r in records if r.partition_key}
+    return partitions, max([after, *(r.storage_id for r in records)])
+
+
+def evaluate_rollup(instance: dg.DagsterInstance, cursor: str | None, now: datetime
+                    ) -> tuple[list[dg.RunRequest], str]:
+    """Cursor: last seen event storage id of zone_hourly and zone_daily materialisations."""
+    state = json.loads(cursor) if cursor else {}
+    hours, hourly_seen = _new_partitions(instance, ZONE_HOURLY_KEY, state.get("hourly", 0))
+    days, daily_seen = _new_partitions(instance, ZONE_DAILY_KEY, state.get("daily", 0))
+    requests = []
+    for first, last in contiguous_ranges(_existing(local_days_of_hours(hours), DAILY, now), DAILY):
+        requests.append(range_request(PERIOD_JOBS["daily"], first, last, "hours rebuilt"))
+    for grain, partitions_def in (("weekly", WEEKLY), ("monthly", MONTHLY)):
+        for first, last in contiguous_ranges(periods_of_days(days, partitions_def, now), partitions_def):
+            requests.append(range_request(PERIOD_JOBS[grain], first, last, "days rebuilt"))
+    return requests, json.dumps({"hourly": hourly_seen, "daily": daily_seen})
+
+
+@dg.sensor(minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,
+           jobs=list(PERIOD_JOBS.values()),
+           description=("Rebuilds the local days whose hours were rebuilt, and the weeks and months whose days "
+                        "were: late or revised data refreshes exactly the partitions it touches."))
+def rollup_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+    requests, cursor = evaluate_rollup(context.instance, context.cursor, utc_now())
+    if not requests:
+        return dg.SensorResult(skip_reason="no hourly or daily partition rebuilt since the last tick", cursor=cursor)
+    return dg.SensorResult(run_requests=requests, cursor=cursor)
