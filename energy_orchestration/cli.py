@@ -7,6 +7,7 @@ import logging
 import signal
 import sys
 import threading
+import time
 
 from energy_orchestration import settings
 
@@ -95,6 +96,62 @@ def cmd_query(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backfill(args: argparse.Namespace) -> int:
+    from datetime import date
+
+    from energy_orchestration.assets.history import HISTORY_DATASETS, history_asset_key
+    from energy_orchestration.backfill import BackfillError, Progress, bar, days_built, launch, progress
+    from energy_orchestration.model import utc_now
+    from energy_orchestration.warehouse import Warehouse
+
+    try:
+        first, last = date.fromisoformat(args.start), date.fromisoformat(args.end)
+    except ValueError as exc:
+        print(f"energy backfill: dates must be YYYY-MM-DD ({exc})", file=sys.stderr)
+        return 2
+    unknown = sorted(set(args.datasets or []) - set(HISTORY_DATASETS))
+    if unknown:
+        print(f"energy backfill: unknown datasets {unknown}; known: {list(HISTORY_DATASETS)}", file=sys.stderr)
+        return 2
+    datasets = args.datasets or list(HISTORY_DATASETS)
+    url = args.dagster_url.rstrip("/")
+    since = utc_now().replace(tzinfo=None)
+    line = Progress()
+    try:
+        backfill_id = launch(f"{url}/graphql", [list(history_asset_key(d).path) for d in datasets], first, last)
+        print(f"backfill {backfill_id}: {len(datasets)} datasets, {first} .. {last}; "
+              f"follow it at {url}/runs/b/{backfill_id}")
+        if args.no_wait:
+            return 0
+        deadline = time.monotonic() + args.timeout
+        while True:
+            state = progress(f"{url}/graphql", backfill_id)
+            line.show(bar("history fetched", state.materialized, state.targeted, state.status.lower()))
+            if state.finished:
+                break
+            if time.monotonic() > deadline:
+                raise BackfillError(f"still {state.status} after {args.timeout:g}s; it goes on in Dagster")
+            time.sleep(1)
+        line.done()
+        if state.failed:
+            raise BackfillError(f"{state.failed} history partitions failed; see the backfill's runs in the UI")
+        days = (last - first).days + 1
+        warehouse = Warehouse(settings.warehouse_path(), settings.get_float("ENERGY_WAREHOUSE_LOCK_TIMEOUT_SECONDS"))
+        while (built := days_built(warehouse, first, last, since)) < days:
+            line.show(bar("days aggregated", built, days, "landing -> zone_hourly -> zone_daily"))
+            if time.monotonic() > deadline:
+                raise BackfillError(f"only {built} of {days} days aggregated after {args.timeout:g}s "
+                                    "(days without any source data never fill)")
+            time.sleep(2)
+        line.show(bar("days aggregated", days, days, "done"))
+        line.done()
+    except BackfillError as exc:
+        line.done()
+        print(f"energy backfill: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_settings(args: argparse.Namespace) -> int:
     print(settings.env_example() if args.env_example else settings.markdown_table(), end="" if args.env_example else "\n")
     return 0
@@ -134,6 +191,16 @@ def build_parser() -> argparse.ArgumentParser:
     query.add_argument("sql")
     query.add_argument("--max-rows", type=int, default=60)
     query.set_defaults(func=cmd_query)
+
+    backfill = sub.add_parser("backfill", help="re-fetch past local days through Kafka and rebuild their aggregates")
+    backfill.add_argument("--from", dest="start", required=True, help="first local day, YYYY-MM-DD")
+    backfill.add_argument("--to", dest="end", required=True, help="last local day, YYYY-MM-DD (inclusive)")
+    backfill.add_argument("--datasets", nargs="+", help="only these datasets (default: every history asset)")
+    backfill.add_argument("--dagster-url", default=f"http://127.0.0.1:{settings.get('ENERGY_DAGSTER_PORT')}",
+                          help="the running Dagster webserver (default: the demo's)")
+    backfill.add_argument("--timeout", type=float, default=3600, help="seconds to follow it before giving up")
+    backfill.add_argument("--no-wait", action="store_true", help="launch and return at once")
+    backfill.set_defaults(func=cmd_backfill)
 
     table = sub.add_parser("settings", help="print the environment variables and their defaults")
     table.add_argument("--env-example", action="store_true", help="print .env.example instead of the README table")

@@ -5,12 +5,23 @@ observations, and hourly partitions that the landing sensor marks as materialise
 """
 
 
+from datetime import timedelta
+
 import dagster as dg
 
 from energy_orchestration.assets.history import HISTORY_DATASETS, history_asset_key
 from energy_orchestration.assets.partitions import RAW_HOURLY
 from energy_orchestration.sensors.fetch import LIVE_DATASETS, raw_asset_key
 from energy_orchestration.sources import DATASETS
+
+
+def live_freshness(dataset: str) -> dg.FreshnessPolicy:
+    """Late when a few of the dataset's own intervals (plus its publication lag) went by without
+    anything landing: a minute dataset is stale after minutes, éCO2mix after about an hour."""
+    spec = DATASETS[dataset]
+    step, lag = spec.interval_minutes, getattr(spec, "publication_lag_minutes", 0)
+    return dg.FreshnessPolicy.time_window(warn_window=timedelta(minutes=2 * step + lag + 3),
+                                          fail_window=timedelta(minutes=4 * step + lag + 5))
 
 
 def raw_asset_spec(dataset: str) -> dg.AssetSpec:
@@ -24,6 +35,7 @@ def raw_asset_spec(dataset: str) -> dg.AssetSpec:
                          "" if dataset in LIVE_DATASETS else " Not fetched live: history backfills only.")),
         deps=[history_asset_key(dataset)],
         partitions_def=RAW_HOURLY,
+        freshness_policy=live_freshness(dataset) if dataset in LIVE_DATASETS else None,
         group_name="raw",
         kinds={"kafka", "duckdb"},
         owners=["team:platform"],

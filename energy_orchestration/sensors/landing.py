@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 import dagster as dg
 
 from energy_orchestration.assets.aggregates import PERIOD_JOBS, ZONE_HOURLY_KEY, zone_hourly_job
-from energy_orchestration.assets.partitions import DAILY, HOURLY, MONTHLY, RAW_HOURLY, WEEKLY
+from energy_orchestration.assets.partitions import DAILY, HOURLY, MONTHLY, RAW_HOURLY, WEEKLY, hour_key, hour_start_utc
 from energy_orchestration.model import ZONE_TIME_ZONES, utc_now
 from energy_orchestration.resources import WarehouseResource
 from energy_orchestration.sensors.fetch import raw_asset_key
@@ -28,7 +28,6 @@ SETTLE = timedelta(seconds=30)
 with its start time, so a younger stamp may still be uncommitted."""
 INITIAL_LOOKBACK = timedelta(hours=24)
 """How far back the very first tick looks; older history is the backfill's job."""
-HOUR_KEY = "%Y-%m-%d-%H:%M"
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 """Dagster's tags for a run over a partition range (what a single-run backfill launches)."""
@@ -77,7 +76,7 @@ def evaluate_landing(warehouse: Warehouse, cursor: str | None, now: datetime, se
     raw_keys = set(RAW_HOURLY.get_partition_keys(current_time=now))
     events = []
     for row in hours.itertuples(index=False):
-        key = row.hour_start_utc.strftime(HOUR_KEY)
+        key = hour_key(row.hour_start_utc)
         if key not in raw_keys:
             continue  # before ENERGY_PARTITIONS_START
         events.append(dg.AssetMaterialization(
@@ -86,7 +85,7 @@ def evaluate_landing(warehouse: Warehouse, cursor: str | None, now: datetime, se
             metadata={"rows": int(row.rows), "zones": dg.MetadataValue.text(row.zone_list),
                       "late_rows": int(row.late_rows), "last_landed_utc": str(row.last_landed_utc),
                       "kafka_offsets": dg.MetadataValue.json(offsets.get(row.dataset, {}))}))
-    touched = {row.hour_start_utc.strftime(HOUR_KEY) for row in hours.itertuples(index=False)} | set(state.get("pending", []))
+    touched = {hour_key(row.hour_start_utc) for row in hours.itertuples(index=False)} | set(state.get("pending", []))
     closed = set(_existing(touched, HOURLY, now))
     still_open = sorted(k for k in touched - closed if k in raw_keys)
     requests = [range_request(zone_hourly_job, first, last, "rows landed")
@@ -112,7 +111,7 @@ def local_days_of_hours(hour_keys: Iterable[str]) -> set[str]:
     zones = {ZoneInfo(name) for name in set(ZONE_TIME_ZONES.values())}
     days = set()
     for key in hour_keys:
-        start = datetime.strptime(key, HOUR_KEY).replace(tzinfo=timezone.utc)
+        start = hour_start_utc(key).replace(tzinfo=timezone.utc)
         days.update(start.astimezone(tz).strftime("%Y-%m-%d") for tz in zones)
     return days
 

@@ -307,16 +307,26 @@ def normalise(dataset: str, records: list[Any], now: datetime | None = None) -> 
     starts = np.asarray(times, dtype="datetime64[us]")
     record_zones = np.asarray(zones, dtype=np.int16) if area_codes is not None else None
     area_zones = spec.area_zones
-    columns_cache: dict[str, np.ndarray] = {}
+    columns_cache: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
     picked_mapping: list[np.ndarray] = []
     picked_rows: list[np.ndarray] = []
     picked_values: list[np.ndarray] = []
     for number, mapping in enumerate(spec.mappings):
         if mapping.column not in columns_cache:
-            columns_cache[mapping.column] = _numeric_column(kept, mapping.column, record_index, spec, keys, rejections)
-        values = columns_cache[mapping.column] * mapping.sign + 0.0  # + 0.0 turns -0.0 into 0.0
-        if mapping.only_zone:  # other areas' records do not carry this quantity: as if null
-            values = np.where(record_zones == area_zones.index(mapping.only_zone), values, np.nan)
+            columns_cache[mapping.column] = _numeric_column(kept, mapping.column)
+        column_values, bad = columns_cache[mapping.column]
+        values = column_values * mapping.sign + 0.0  # + 0.0 turns -0.0 into 0.0
+        applies = (record_zones == area_zones.index(mapping.only_zone)) if mapping.only_zone else None
+        if applies is not None:  # other areas' records do not carry this quantity: as if null
+            values = np.where(applies, values, np.nan)
+        if bad is not None:  # one rejection per canonical field the bad value would have filled
+            for position in np.flatnonzero(bad if applies is None else bad & applies):
+                index = int(record_index[position])
+                value = kept[position].get(mapping.column)
+                rejections.append(Rejection(
+                    dataset=dataset, rule="not_a_number", reason=f"{RULES['not_a_number']}: {mapping.column}={value!r}",
+                    record_index=index, record_key=keys[index], quantity=mapping.quantity, value=value,
+                    zone=mapping.zone if mapping.zone != RECORD_ZONE else area_zones[record_zones[position]]))
         present = ~np.isnan(values)
         for rule, mask, detail in value_violations(mapping.quantity, values):
             for position in np.flatnonzero(mask):
@@ -376,27 +386,25 @@ def _observation_frame(spec: DatasetSpec, mapping: np.ndarray, rows: np.ndarray,
     })
 
 
-def _numeric_column(records: list[dict[str, Any]], column: str, record_index: np.ndarray, spec: DatasetSpec,
-                    keys: list[str], rejections: list[Rejection]) -> np.ndarray:
-    """One provider column as float64 (NaN = absent/null); non-numbers become rejections."""
+def _numeric_column(records: list[dict[str, Any]], column: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """One provider column as float64 (NaN = absent/null), and a mask of values that are not
+    numbers (None when all are); the caller rejects those per canonical field."""
     raw = [r.get(column) for r in records]
     try:
-        return np.asarray(raw, dtype=np.float64)  # fast path: all numbers or None
+        return np.asarray(raw, dtype=np.float64), None  # fast path: all numbers or None
     except (TypeError, ValueError):
         pass
     out = np.full(len(raw), np.nan)
+    bad = np.zeros(len(raw), dtype=bool)
     for position, value in enumerate(raw):
         try:
             number = coerce_number(value)
         except ValueError:
-            index = int(record_index[position])
-            rejections.append(Rejection(dataset=spec.name, rule="not_a_number",
-                                        reason=f"{RULES['not_a_number']}: {column}={value!r}",
-                                        record_index=index, record_key=keys[index], quantity=column, value=value))
+            bad[position] = True
             continue
         if number is not None:
             out[position] = number
-    return out
+    return out, bad
 
 
 def _reject_record(rejections: list[Rejection], rejected: set[int], dataset: str, rule: str, index: int,

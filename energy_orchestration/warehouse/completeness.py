@@ -66,7 +66,7 @@ def missing_intervals(connection: duckdb.DuckDBPyConnection, start_utc: datetime
         SELECT m.dataset, m.zone, m.quantity, m.step, m.interval_start_utc,
                EXISTS (SELECT 1 FROM quarantine q
                        WHERE q.dataset = m.dataset AND q.interval_start_utc = m.interval_start_utc
-                         AND (q.zone IS NULL OR q.zone = m.zone) AND (q.quantity = '' OR q.quantity = m.quantity))
+                         AND (q.zone = '' OR q.zone = m.zone) AND (q.quantity = '' OR q.quantity = m.quantity))
                    AS explained
         FROM missing m
         ORDER BY m.dataset, m.interval_start_utc, m.zone, m.quantity

@@ -163,7 +163,7 @@ def insert_quarantine(connection: duckdb.DuckDBPyConnection, rows: list[Quaranti
         return 0
     frame = pd.DataFrame([{
         "source_id": r.source_id, "rule": r.rule, "quantity": r.quantity or "", "stage": r.stage,
-        "dataset": r.dataset, "record_key": r.record_key, "zone": r.zone, "reason": r.reason,
+        "dataset": r.dataset, "record_key": r.record_key, "zone": r.zone or "", "reason": r.reason,
         "payload": r.payload, "quarantined_at_utc": at,
         "interval_start_utc": pd.Timestamp(r.interval_start_utc) if r.interval_start_utc else pd.NaT} for r in rows])
     connection.register("incoming_quarantine", frame)
@@ -173,7 +173,7 @@ def insert_quarantine(connection: duckdb.DuckDBPyConnection, rows: list[Quaranti
             SELECT source_id, rule, quantity, stage, dataset, record_key, zone, reason, payload, quarantined_at_utc,
                    interval_start_utc::TIMESTAMP AS interval_start_utc
             FROM incoming_quarantine
-            QUALIFY row_number() OVER (PARTITION BY source_id, rule, quantity) = 1
+            QUALIFY row_number() OVER (PARTITION BY source_id, rule, quantity, zone) = 1
             ON CONFLICT DO NOTHING
         """)
     finally:

@@ -175,7 +175,26 @@ MIGRATIONS: tuple[str, ...] = (
     # "refused, with a reason" from "never arrived"
     """
     DROP TABLE agg_hourly;
-    ALTER TABLE quarantine ADD COLUMN interval_start_utc TIMESTAMP;
+    CREATE TABLE quarantine_v4 (
+        source_id          VARCHAR   NOT NULL,
+        rule               VARCHAR   NOT NULL,
+        quantity           VARCHAR   NOT NULL DEFAULT '',
+        zone               VARCHAR   NOT NULL DEFAULT '',  -- '' = the whole record / no zone
+        stage              VARCHAR   NOT NULL,
+        dataset            VARCHAR,
+        record_key         VARCHAR,
+        reason             VARCHAR   NOT NULL,
+        payload            VARCHAR,
+        quarantined_at_utc TIMESTAMP NOT NULL,
+        interval_start_utc TIMESTAMP,
+        -- zone is part of the key: one provider record can be refused for the same quantity in
+        -- two zones (Exchange_DK1_DE and Exchange_DK2_DE are both exchange_de)
+        PRIMARY KEY (source_id, rule, quantity, zone)
+    );
+    INSERT INTO quarantine_v4 BY NAME
+        SELECT * REPLACE (coalesce(zone, '') AS zone), NULL::TIMESTAMP AS interval_start_utc FROM quarantine;
+    DROP TABLE quarantine;
+    ALTER TABLE quarantine_v4 RENAME TO quarantine;
     """ + zone_tables_sql(),
 )
 

@@ -8,6 +8,7 @@ import pytest
 import requests
 
 from energy_orchestration.assets.aggregates import zone_hourly
+from energy_orchestration.assets.partitions import hour_key
 from energy_orchestration.definitions import defs
 from energy_orchestration.ingest import WindowPolicy
 from energy_orchestration.resources import EnergiDataServiceResource, KafkaResource, OdreResource, WarehouseResource
@@ -135,7 +136,7 @@ def test_hourly_partitions_backfill_as_one_run_and_rebuild_in_place(tmp_path, st
     fetch_and_publish(EnergiDataServiceClient(standin.url), bootstrap,
                       Window("PowerSystemRightNow", hour, hour + timedelta(hours=2)))
     land_all()
-    keys = [hour.strftime("%Y-%m-%d-%H:00"), (hour + timedelta(hours=1)).strftime("%Y-%m-%d-%H:00")]
+    keys = [hour_key(hour.replace(tzinfo=None)), hour_key((hour + timedelta(hours=1)).replace(tzinfo=None))]
     res = {"warehouse": WarehouseResource(path=str(warehouse.path))}
     with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
         result = dg.materialize([zone_hourly], instance=instance, resources=res,

@@ -8,6 +8,7 @@ import dagster as dg
 import pytest
 
 from energy_orchestration.assets.aggregates import zone_daily, zone_hourly, zone_monthly, zone_weekly
+from energy_orchestration.assets.partitions import hour_key
 from energy_orchestration.assets.quality import completeness_check
 from energy_orchestration.assets.raw import raw_asset_spec
 from energy_orchestration.model import utc_now
@@ -59,10 +60,10 @@ def test_a_revised_value_rebuilds_exactly_its_hour_day_week_and_month(tmp_path, 
     with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
         # first build of everything that landed, driven only by the sensors
         events, requests, landing_cursor = landing_tick(warehouse, None)
-        assert {e.partition for e in events} == {f"2025-02-{d:02d}-{h:02d}:00" for d, h in
-                                                 [(10, 22), (10, 23)] + [(11, h) for h in range(24)] +
-                                                 [(12, 0), (12, 1)]}
-        assert [partitions_of(r) for r in requests] == [("2025-02-10-22:00", "2025-02-12-01:00")]
+        # hour partitions are local (Paris, UTC+1 in February): 22:00 UTC is key 23:00
+        assert {e.partition for e in events} == {hour_key(datetime(2025, 2, 10, 22) + timedelta(hours=n))
+                                                 for n in range(28)}
+        assert [partitions_of(r) for r in requests] == [("2025-02-10-23:00", "2025-02-12-02:00")]
         execute(requests, instance, warehouse)
         requests, rollup_cursor = evaluate_rollup(instance, None, utc_now())
         assert [(r.job_name, partitions_of(r)) for r in requests] == [("zone_daily_job", ("2025-02-10", "2025-02-12"))]
@@ -89,8 +90,8 @@ def test_a_revised_value_rebuilds_exactly_its_hour_day_week_and_month(tmp_path, 
         land_all()  # the same consumer group: only the revision is new
         events, requests, landing_cursor = landing_tick(warehouse, landing_cursor)
         assert [(e.asset_key.to_user_string(), e.partition, e.metadata["rows"].value) for e in events] == [
-            ("raw/powersystemrightnow", "2025-02-11-13:00", 1)]  # only the changed value re-landed
-        assert [partitions_of(r) for r in requests] == [("2025-02-11-13:00", "2025-02-11-13:00")]
+            ("raw/powersystemrightnow", "2025-02-11-14:00", 1)]  # only the changed value re-landed
+        assert [partitions_of(r) for r in requests] == [("2025-02-11-14:00", "2025-02-11-14:00")]
         execute(requests, instance, warehouse)
         requests, rollup_cursor = evaluate_rollup(instance, rollup_cursor, utc_now())
         assert [(r.job_name, partitions_of(r)) for r in requests] == [("zone_daily_job", ("2025-02-11", "2025-02-11"))]

@@ -122,7 +122,7 @@ def test_value_rejections_carry_the_record_zone_and_are_not_doubled(prodex_recor
     batch = normalise(PRODEX, [prodex_records[0], bad], NOW)
     found = sorted((r.rule, r.zone, r.quantity, r.record_index) for r in batch.rejections)
     assert found == [("negative_production", "DK-DK2", "production_solar", 1),
-                     ("not_a_number", "", "ExchangeSweden", 1),
+                     ("not_a_number", "DK-DK2", "exchange_se", 1),  # the canonical field it would fill
                      ("out_of_bounds", "DK-DK2", "exchange_dk1", 1)]
     assert batch.rejected_records == set()
     assert len(batch.observations) == 11 + 9 - 3
