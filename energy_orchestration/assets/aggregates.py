@@ -11,15 +11,13 @@ import pandas as pd
 
 from energy_orchestration.assets.metadata import markdown_preview
 from energy_orchestration.assets.partitions import HOURLY, PERIOD_PARTITIONS
+from energy_orchestration.assets.pools import WAREHOUSE_POOL
 from energy_orchestration.assets.raw import RAW_ASSETS
 from energy_orchestration.model import utc_now
 from energy_orchestration.resources import WarehouseResource
 from energy_orchestration.warehouse.aggregates import build_zone_hourly, build_zone_periods
 from energy_orchestration.warehouse.completeness import completeness_summary, missing_intervals
 from energy_orchestration.warehouse.schema import PERIOD_KEYS, PERIOD_TABLES, measure_columns
-
-WAREHOUSE_POOL = "warehouse"
-"""Concurrency pool of every asset that writes the warehouse (one writer at a time)."""
 
 COMMON_COLUMNS = [dg.TableColumn(name, "DOUBLE") for name in measure_columns()]
 

@@ -78,7 +78,9 @@ def raw_asset_key(dataset: str) -> dg.AssetKey:
     return dg.AssetKey(["raw", dataset.lower().replace("-", "_")])
 
 
-@dg.job(executor_def=dg.in_process_executor, tags={"energy/kind": "fetch"},
+# No run retries (dagster.yaml enables them for crashed workers): the next tick re-covers a
+# failed run's window, so a retry would only spend provider requests twice.
+@dg.job(executor_def=dg.in_process_executor, tags={"energy/kind": "fetch", "dagster/max_retries": "0"},
         description="One run per sensor tick: fetch the due windows of every live dataset and publish them.")
 def fetch_job() -> None:
     fetch_and_publish_windows()

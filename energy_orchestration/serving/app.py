@@ -247,7 +247,7 @@ def create_app(config: ServerConfig, warehouse: Warehouse, bootstrap_servers: st
                 "stale_since_utc": iso_utc(last_landed) if stale and last_landed else None,
                 "last_interval_utc": iso_utc(info["last_interval_utc"]) if info.get("last_interval_utc") else None,
                 "last_landed_utc": iso_utc(last_landed) if last_landed else None,
-                "consumer_lag": info.get("consumer_lag"), "consumer_group": info.get("consumer_group")}
+                "consumer_lag": info.get("consumer_lag")}
         return {"now_utc": iso_utc(now), "datasets": result}
 
     @router.get("/zones/{zone}/dashboard", tags=["dashboard"])

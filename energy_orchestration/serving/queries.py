@@ -16,10 +16,13 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pandas as pd
+
 from energy_orchestration.model import ZONE_TIME_ZONES
 from energy_orchestration.serving.cache import Reading, iso_utc
 from energy_orchestration.warehouse import Warehouse
 from energy_orchestration.warehouse.schema import PERIOD_KEYS, PERIOD_TABLES
+from energy_orchestration.warehouse.status import dataset_freshness
 
 AGGREGATE_TABLES: dict[str, tuple[str, str]] = {
     "hourly": ("zone_hourly", "local_date"),
@@ -182,20 +185,20 @@ def aggregate_rows(warehouse: Warehouse, grain: str, zone: str, first: date | No
 # --- freshness -----------------------------------------------------------------------------
 
 def freshness(warehouse: Warehouse) -> dict[str, dict[str, Any]]:
-    """Per dataset, from the landing consumer's ingest log: the newest landed interval, when
-    the last batch landed, and the consumer lag that batch measured (messages behind)."""
+    """Per dataset, as ``energy status`` reports it (``warehouse.status.dataset_freshness``): the
+    newest landed interval, when the consumer last landed a batch, and the lag it measured then."""
     with warehouse.connect(read_only=True) as db:
-        rows = db.execute("""
-            SELECT dataset, max(max_interval_utc), max(landed_at_utc), arg_max(lag, landed_at_utc),
-                   arg_max(consumer_group, landed_at_utc)
-            FROM ingest_log WHERE dataset <> '(undecodable)' GROUP BY dataset
-        """).fetchall()
+        frame = dataset_freshness(db)
     found = {}
-    for dataset, last_interval, last_landed, lag, group in rows:
-        partitions = json.loads(lag) if lag else {}
-        found[dataset] = {"last_interval_utc": last_interval, "last_landed_utc": last_landed,
-                          "consumer_lag": int(sum(partitions.values())), "consumer_group": group}
+    for row in frame.itertuples(index=False):
+        found[row.dataset] = {"last_interval_utc": _moment(row.last_interval_utc),
+                              "last_landed_utc": _moment(row.last_landed_utc),
+                              "consumer_lag": None if pd.isna(row.consumer_lag) else int(row.consumer_lag)}
     return found
+
+
+def _moment(value: Any) -> datetime | None:
+    return None if pd.isna(value) else pd.Timestamp(value).to_pydatetime()
 
 
 # --- dashboard -----------------------------------------------------------------------------

@@ -2,12 +2,38 @@
 
 from __future__ import annotations
 
+import duckdb
+import pandas as pd
+
 from energy_orchestration.assets.metadata import markdown_preview
 from energy_orchestration.warehouse.connection import Warehouse
 
 
+def dataset_freshness(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Per dataset: the newest interval landed, how old it is, when the consumer last landed a
+    batch of it and the consumer lag then (messages behind, summed over partitions)."""
+    return connection.execute("""
+        WITH intervals AS (
+            SELECT dataset, max(interval_start_utc) AS last_interval_utc FROM observations GROUP BY dataset
+        ),
+        batches AS (
+            SELECT dataset, max(landed_at_utc) AS last_landed_utc, arg_max(lag, landed_at_utc) AS lag
+            FROM ingest_log GROUP BY dataset
+        )
+        SELECT b.dataset, i.last_interval_utc,
+               round(epoch(now()::TIMESTAMP - i.last_interval_utc) / 60, 1) AS interval_age_minutes,
+               b.last_landed_utc,
+               (SELECT coalesce(sum(v::BIGINT), 0) FROM (SELECT unnest(map_values(json_transform(b.lag, '"MAP(VARCHAR, BIGINT)"'))) AS v))
+                   AS consumer_lag
+        FROM batches b LEFT JOIN intervals i USING (dataset)
+        WHERE b.dataset <> '(undecodable)'
+        ORDER BY b.dataset
+    """).df()
+
+
 def warehouse_status(warehouse: Warehouse) -> str:
     with warehouse.connect(read_only=True) as connection:
+        freshness = dataset_freshness(connection)
         landed = connection.execute("""
             SELECT dataset, zone, count(DISTINCT quantity) AS quantities, count(*) AS observations,
                    min(interval_start_utc) AS first_utc, max(interval_start_utc) AS last_utc,
@@ -29,6 +55,7 @@ def warehouse_status(warehouse: Warehouse) -> str:
         """).df()
     return "\n\n".join([
         f"# Warehouse {warehouse.path}",
+        "## Freshness per dataset\n" + markdown_preview(freshness, "(nothing landed yet)"),
         "## Landed observations\n" + markdown_preview(landed, "(none yet)"),
         f"Duplicate natural keys: {duplicates}",
         "## Quarantine\n" + markdown_preview(refused, "(empty)"),

@@ -1,0 +1,32 @@
+"""The daily run cleanup as a Dagster job: a thin shell over :func:`cleanup.delete_old_runs`."""
+
+
+from datetime import timedelta
+
+import dagster as dg
+
+from energy_orchestration import settings
+from energy_orchestration.maintenance.cleanup import delete_old_runs
+from energy_orchestration.model import utc_now
+
+
+class RunCleanupConfig(dg.Config):
+    retention_days: int = settings.get_int("ENERGY_RUN_RETENTION_DAYS")
+    """Finished runs created more than this many days ago are deleted (launchpad can override)."""
+    batch_size: int = 200
+
+
+@dg.op(description="Delete finished runs older than the retention age, with their event logs and compute logs.")
+def delete_old_runs_op(context: dg.OpExecutionContext, config: RunCleanupConfig) -> None:
+    stats = delete_old_runs(context.instance, timedelta(days=config.retention_days), utc_now(),
+                            batch_size=config.batch_size)
+    context.log.info(stats.summary())
+    context.add_output_metadata({"runs_deleted": stats.runs_deleted, "events_deleted": stats.events_deleted,
+                                 "in_flight_kept": stats.in_flight_kept, "cutoff": stats.cutoff.isoformat()})
+
+
+@dg.job(executor_def=dg.in_process_executor, tags={"energy/kind": "maintenance"},
+        description=("Keeps the Dagster instance's storage bounded: deletes finished runs older than "
+                     "ENERGY_RUN_RETENTION_DAYS (never runs in flight)."))
+def run_cleanup_job() -> None:
+    delete_old_runs_op()
