@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-fast test-e2e bench clean
+.PHONY: install chromium demo test test-fast test-e2e bench clean
 
 install: $(STAMP)
 
@@ -17,10 +17,20 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	@touch $@
 
+# The dashboard's browser test drives the system Chromium (no browser download by Playwright).
+CHROMIUM := /usr/bin/chromium
+SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+chromium: $(CHROMIUM)
+
+$(CHROMIUM):
+	$(SUDO) apt-get update
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+
 demo: install
 	$(BIN)/energy demo
 
-test: install
+test: install chromium
 	$(BIN)/pytest -m "not e2e"
 	$(BIN)/pytest -m e2e
 

@@ -30,7 +30,8 @@ class DemoStack:
 def running_demo(folder: Path, ready_timeout: float = 240) -> Iterator[DemoStack]:
     port = free_port()
     env = {**os.environ, "ENERGY_STATE_DIR": str(folder), "ENERGY_DAGSTER_PORT": str(port),
-           "ENERGY_BROKER_PORT": str(free_port()), "ENERGY_STANDIN_PORT": str(free_port())}
+           "ENERGY_BROKER_PORT": str(free_port()), "ENERGY_STANDIN_PORT": str(free_port()),
+           "ENERGY_API_PORT": str(free_port())}
     for name in ("KAFKA_BOOTSTRAP_SERVERS", "ENERGY_EDS_BASE_URL", "ENERGY_ODRE_BASE_URL", "ENERGY_WAREHOUSE_PATH"):
         env.pop(name, None)
     folder.mkdir(parents=True, exist_ok=True)

@@ -54,6 +54,24 @@ def cmd_consume(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from energy_orchestration.serving.config import ServerConfig
+    from energy_orchestration.serving.server import serve
+    from energy_orchestration.warehouse import default_warehouse
+
+    try:
+        config = ServerConfig.from_settings(host=args.host, port=args.port)
+    except ValueError as exc:
+        print(f"energy serve: {exc}", file=sys.stderr)
+        return 2
+    servers = settings.get("KAFKA_BOOTSTRAP_SERVERS")
+    if not servers:
+        logging.getLogger("energy_orchestration").warning(
+            "KAFKA_BOOTSTRAP_SERVERS is not set: serving the warehouse only, latest values will not update")
+    serve(config, default_warehouse(), servers or None)
+    return 0
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from energy_orchestration.warehouse import default_warehouse
     from energy_orchestration.warehouse.status import warehouse_status
@@ -160,6 +178,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     consume = sub.add_parser("consume", help="land Kafka topics into DuckDB until SIGTERM")
     consume.set_defaults(func=cmd_consume)
+
+    serve = sub.add_parser("serve", help="serve the HTTP API, the WebSocket live push and the dashboard")
+    serve.add_argument("--host", default=None, help="bind address (default ENERGY_API_HOST)")
+    serve.add_argument("--port", type=int, default=None, help="port (default ENERGY_API_PORT)")
+    serve.set_defaults(func=cmd_serve)
 
     status = sub.add_parser("status", help="summarise what the warehouse holds")
     status.set_defaults(func=cmd_status)

@@ -1,7 +1,7 @@
 """`energy demo`: the whole pipeline on one laptop, started and stopped as one thing.
 
 Every part runs as its own process (as in production) in its own process group, so Ctrl-C
-here stops them in order — Dagster first, then the consumer (it finishes its batch), the
+here stops them in order — Dagster first, then the API, the consumer (it finishes its batch), the
 stand-in, the broker last — and anything still alive after a grace period is killed with its
 whole group. Nothing is left behind.
 """
@@ -114,7 +114,7 @@ class DemoStack:
         self.configure()
         energy = [sys.executable, "-m", "energy_orchestration.cli"]
         say(f"state folder {self.state_dir}")
-        steps = 3 + int(self.embedded_broker) + int(self.source == "standin")
+        steps = 4 + int(self.embedded_broker) + int(self.source == "standin")
         step = 0
         if self.embedded_broker:
             step += 1
@@ -137,6 +137,13 @@ class DemoStack:
         consumer = self._spawn("consumer", [*energy, "consume"])
         self._wait_ready(consumer, lambda: (self.logs / "consumer.log").read_text(errors="replace").count("reading") > 0, 60)
         step += 1
+        api_url = self.api_url()
+        say(f"[{step}/{steps}] starting the API and dashboard (energy serve) on {api_url}")
+        if _port_open(settings.get_int("ENERGY_API_PORT")):
+            raise RuntimeError(f"port {settings.get_int('ENERGY_API_PORT')} is busy; set ENERGY_API_PORT to a free port")
+        api = self._spawn("api", [*energy, "serve"])
+        self._wait_ready(api, lambda: _http_ok(f"{api_url}/health"), 60)
+        step += 1
         port = settings.get_int("ENERGY_DAGSTER_PORT")
         say(f"[{step}/{steps}] starting Dagster (webserver on 127.0.0.1:{port} + daemon)")
         dagster = self._spawn("dagster", [sys.executable, "-m", "dagster", "dev", "-m", "energy_orchestration.definitions",
@@ -146,9 +153,16 @@ class DemoStack:
         say(f"[{step}/{steps}] waiting for the daemon to pick up the sensor and schedule")
         self._wait_ready(dagster, lambda: _sensor_daemon_healthy(port), 120)
 
+    def api_url(self) -> str:
+        """Where the API answers locally (a wildcard bind address is reached through loopback)."""
+        host = settings.get("ENERGY_API_HOST")
+        host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        return f"http://{host}:{settings.get_int('ENERGY_API_PORT')}"
+
     def banner(self) -> None:
         port = settings.get_int("ENERGY_DAGSTER_PORT")
         say("running. Where to look:")
+        say(f"  Dashboard         {self.api_url()}/  (live; API docs at {self.api_url()}/docs)")
         say(f"  Dagster UI        http://127.0.0.1:{port}  (Assets: history -> raw -> agg/zone_*; "
             "Automation: fetch, landing, rollup, gap_repair sensors)")
         say(f"  Backfill          `energy backfill --from YYYY-MM-DD --to YYYY-MM-DD`, or the `history` group in the UI")
@@ -170,7 +184,7 @@ class DemoStack:
             time.sleep(1)
 
     def stop(self, grace_seconds: float = 20.0) -> None:
-        order = ["dagster", "consumer", "standin", "broker"]
+        order = ["dagster", "api", "consumer", "standin", "broker"]
         for name in order:
             for child in [c for c in self.children if c.name == name]:
                 self._stop_child(child, grace_seconds)

@@ -52,6 +52,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ENERGY_GAP_REPAIR_MAX_ATTEMPTS", "3", "Re-fetches of one missing window before the gap-repair sensor gives up on it (and says so)."),
     Setting("ENERGY_DAGSTER_PORT", "3000", "Port of the Dagster web UI (demo)."),
     Setting("ENERGY_RUN_RETENTION_DAYS", "7", "Finished Dagster runs older than this many days are deleted daily with their event logs and compute logs (`run_cleanup_job`)."),
+    Setting("ENERGY_API_HOST", "127.0.0.1", "Address `energy serve` binds to (HTTP API, WebSocket, dashboard); `0.0.0.0` exposes it."),
+    Setting("ENERGY_API_PORT", "8000", "Port of `energy serve`."),
+    Setting("ENERGY_API_AUTH", "auto", "Bearer-token authentication: `auto` (on unless bound to a loopback address), `on` or `off`."),
+    Setting("ENERGY_API_TOKENS", "", "Accepted bearer tokens (comma-separated); required when authentication is on; never logged.", secret=True),
+    Setting("ENERGY_API_CORS_ORIGINS", "", "Origins allowed to call the API from a browser (comma-separated, `*` = any); empty = same origin only."),
+    Setting("ENERGY_API_CONSUMER_GROUP", "energy-api", "Kafka consumer group naming the API's live-cache reader (each API process reads every partition itself; commits nothing)."),
+    Setting("ENERGY_API_WS_TOPIC_ALLOW", ".*", "Regex (full match) of the topics whose records the WebSocket pushes (`.*` = all)."),
+    Setting("ENERGY_API_WS_QUEUE_SIZE", "1000", "Messages buffered per WebSocket client; when full the oldest is dropped (counted and logged)."),
+    Setting("ENERGY_API_STALE_AFTER_SECONDS", "300", "A dataset is reported stale when nothing landed for this long (at least two of its intervals)."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

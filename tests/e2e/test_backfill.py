@@ -28,7 +28,8 @@ query { assetCheckExecutions(assetKey: {path: ["agg", "zone_daily"]}, checkName:
 def test_a_30_day_backfill_through_graphql_fills_every_daily_partition(tmp_path):
     state, port = tmp_path / "state", free_port()
     env = {**os.environ, "ENERGY_STATE_DIR": str(state), "ENERGY_BROKER_PORT": str(free_port()),
-           "ENERGY_STANDIN_PORT": str(free_port()), "ENERGY_DAGSTER_PORT": str(port)}
+           "ENERGY_STANDIN_PORT": str(free_port()), "ENERGY_DAGSTER_PORT": str(port),
+           "ENERGY_API_PORT": str(free_port())}  # the demo also starts `energy serve`
     for name in ("KAFKA_BOOTSTRAP_SERVERS", "ENERGY_EDS_BASE_URL", "ENERGY_ODRE_BASE_URL", "ENERGY_WAREHOUSE_PATH",
                  "DAGSTER_HOME"):
         env.pop(name, None)

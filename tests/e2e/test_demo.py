@@ -1,5 +1,6 @@
-"""`energy demo` as a user runs it: processes, ports, the Dagster GraphQL API, Ctrl-C."""
+"""`energy demo` as a user runs it: processes, ports, the Dagster GraphQL API, the HTTP API, Ctrl-C."""
 
+import json
 import os
 import signal
 import subprocess
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from websockets.sync.client import connect
 
 from energy_orchestration.streaming.broker import free_port
 from energy_orchestration.warehouse import Warehouse
@@ -59,9 +61,10 @@ def wait_for(what: str, condition, timeout: float, process: subprocess.Popen):
 
 def test_demo_runs_the_pipeline_and_stops_cleanly(tmp_path):
     state = tmp_path / "state"
-    dagster_port = free_port()
+    dagster_port, api_port = free_port(), free_port()
     env = {**os.environ, "ENERGY_STATE_DIR": str(state), "ENERGY_BROKER_PORT": str(free_port()),
            "ENERGY_STANDIN_PORT": str(free_port()), "ENERGY_DAGSTER_PORT": str(dagster_port),
+           "ENERGY_API_PORT": str(api_port), "ENERGY_API_HOST": "127.0.0.1",
            "ENERGY_FETCH_INITIAL_LOOKBACK_MINUTES": "5"}
     for name in ("KAFKA_BOOTSTRAP_SERVERS", "ENERGY_EDS_BASE_URL", "ENERGY_WAREHOUSE_PATH", "DAGSTER_HOME"):
         env.pop(name, None)
@@ -84,6 +87,14 @@ def test_demo_runs_the_pipeline_and_stops_cleanly(tmp_path):
 
         per_zone = wait_for("rows in DuckDB", lambda: (lambda z: z if len(z) == 2 else None)(landed()), 120, demo)
         assert min(per_zone.values()) >= 5
+        # the API serves what arrived, live from Kafka, and the banner says where the dashboard is
+        assert f"Dashboard         http://127.0.0.1:{api_port}/" in (tmp_path / "demo.out").read_text()
+        latest = wait_for("latest DK-DK1 values over HTTP", lambda: requests.get(
+            f"http://127.0.0.1:{api_port}/api/v1/zones/DK-DK1/latest", timeout=10).json()["values"], 60, demo)
+        assert {"exchange_de", "balancing_imbalance"} <= {v["quantity"] for v in latest}
+        with connect(f"ws://127.0.0.1:{api_port}/api/v1/live?zone=DK-DK1") as socket:
+            snapshot = json.loads(socket.recv(timeout=20))
+        assert snapshot["type"] == "snapshot" and {m["zone"] for m in snapshot["messages"]} == {"DK-DK1"}
         sensors = graphql(dagster_port, SENSOR_QUERY)["sensorsOrError"]["results"]
         fetch = next(s for s in sensors if s["name"] == "fetch_sensor")
         assert fetch["sensorState"]["status"] == "RUNNING" and fetch["sensorState"]["ticks"]

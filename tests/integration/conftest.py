@@ -55,6 +55,26 @@ def standin():
         yield server
 
 
+@pytest.fixture(scope="module")
+def served(broker, tmp_path_factory):
+    """A warehouse holding two hours of Denmark and France, landed for real and aggregated, and the real API
+    (uvicorn on a free port) over it, shared by a module's read-only tests."""
+    from energy_orchestration.standin import StandinConfig, StandinServer
+    from tests.integration.serving_support import build_aggregates, land_sample, start_api
+
+    prefix = f"m{uuid.uuid4().hex[:10]}"
+    with pytest.MonkeyPatch.context() as patch, StandinServer(StandinConfig(rate_limit_per_minute=0)) as standin:
+        patch.setenv("ENERGY_TOPIC_PREFIX", prefix)
+        warehouse = Warehouse(tmp_path_factory.mktemp("served") / "warehouse.duckdb", lock_timeout_seconds=30)
+        land_sample(standin.url, broker.bootstrap_servers, warehouse, f"{prefix}-landing")
+        build_aggregates(warehouse)
+        server = start_api(warehouse, broker.bootstrap_servers)
+        try:
+            yield server, warehouse
+        finally:
+            server.__exit__(None, None, None)
+
+
 @pytest.fixture
 def land_range(standin, bootstrap, warehouse, land_all):
     """Fetch ``[start, end)`` of the given datasets from the stand-in over HTTP, publish to the

@@ -1,0 +1,313 @@
+"""The FastAPI application: HTTP endpoints, the WebSocket live push and the dashboard files.
+
+Handlers are thin: validation here, reads in :mod:`.queries` (warehouse) or :mod:`.cache`
+(latest values). Blocking warehouse reads are plain ``def`` handlers, which FastAPI runs in
+its thread pool, so the event loop stays free for the WebSocket fan-out. No
+``from __future__ import annotations`` here: FastAPI reads the annotations at run time.
+"""
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from datetime import date, datetime, timedelta, timezone
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path as PathParam, Query, Request, WebSocket
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.staticfiles import StaticFiles
+import orjson
+from pydantic import BaseModel
+from starlette.websockets import WebSocketDisconnect
+
+from energy_orchestration.model import QUANTITIES, ZONES, utc_now
+from energy_orchestration.serving import queries
+from energy_orchestration.serving.auth import bearer_token
+from energy_orchestration.serving.cache import LatestCache, iso_utc
+from energy_orchestration.serving.config import ServerConfig
+from energy_orchestration.serving.feeder import CacheFeeder
+from energy_orchestration.serving.push import PushHub
+from energy_orchestration.sources import DATASETS
+from energy_orchestration.streaming.topics import raw_topic
+from energy_orchestration.warehouse import Warehouse, WarehouseBusy
+
+log = logging.getLogger(__name__)
+
+STATIC = Path(__file__).with_name("static")
+API = "/api/v1"
+EARLIEST_YEAR, LATEST_YEAR = 1970, 2100
+"""Dates and times outside these years are refused (400): nothing lives there, and local-time
+conversions at the edges of Python's calendar overflow."""
+
+# Enums make the vocabulary part of the OpenAPI spec: clients (and the fuzzer) see the valid
+# values, and anything else is a 422 naming them.
+Zone = StrEnum("Zone", {z: z for z in ZONES})
+Quantity = StrEnum("Quantity", {q: q for q in QUANTITIES})
+Dataset = StrEnum("Dataset", {d: d for d in DATASETS})
+
+
+ZonePath = Annotated[Zone, PathParam(description="zone id, e.g. DK-DK1 or FR-84")]
+Limit = Annotated[int, Query(ge=1, le=10_000)]
+
+
+class Grain(StrEnum):
+    hourly = "hourly"
+    daily = "daily"
+    weekly = "weekly"
+    monthly = "monthly"
+
+
+class ReadingOut(BaseModel):
+    dataset: str
+    zone: str
+    quantity: str
+    interval_start_utc: str
+    interval_minutes: int
+    value: float
+    unit: str
+    status: str
+
+
+class LatestOut(BaseModel):
+    values: list[ReadingOut]
+    cache_caught_up: bool
+
+
+class ObservationsOut(BaseModel):
+    zone: str
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+class DayOut(BaseModel):
+    zone: str
+    date: date
+    time_zone: str
+    from_utc: str
+    to_utc: str
+    items: list[dict[str, Any]]
+
+
+class AggregatesOut(BaseModel):
+    zone: str
+    grain: str
+    items: list[dict[str, Any]]
+
+
+def _check_year(value: date | datetime, name: str) -> None:
+    if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+        raise HTTPException(400, f"{name} must be between {EARLIEST_YEAR} and {LATEST_YEAR}")
+
+
+def _utc(value: datetime, name: str) -> datetime:
+    """A query time as naive UTC; times without an offset are taken as UTC."""
+    _check_year(value, name)
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+    return value
+
+
+def create_app(config: ServerConfig, warehouse: Warehouse, bootstrap_servers: str | None) -> FastAPI:
+    """``bootstrap_servers=None`` serves the warehouse seed only (no live cache updates)."""
+    cache = LatestCache()
+    hub = PushHub(config.topic_allow, config.queue_size)
+    topic_of = {d: raw_topic(d) for d in DATASETS}
+    feeder = (CacheFeeder(bootstrap_servers, config.consumer_group, cache, hub.publish_threadsafe)
+              if bootstrap_servers else None)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        hub.loop = asyncio.get_running_loop()
+        try:
+            seed = await asyncio.to_thread(queries.latest_readings, warehouse)
+            cache.apply(topic_of, seed)
+            log.info("cache seeded from the warehouse: %d values", len(cache))
+        except WarehouseBusy as exc:
+            log.warning("cache not seeded (%s); it fills from Kafka", exc)
+        if feeder:
+            feeder.start()
+        log.info("serving on %s:%d; %s; WebSocket topics matching %r", config.host, config.port,
+                 config.auth.describe(), config.topic_allow.pattern)
+        yield
+        if feeder:
+            await asyncio.to_thread(feeder.stop)
+
+    app = FastAPI(title="energy-orchestration API", version="1", lifespan=lifespan,
+                  description="Grid operators' electricity data: latest values (live cache fed from Kafka), "
+                              "readings, aggregates and freshness from the DuckDB warehouse. All times are UTC "
+                              "unless named local.")
+    app.state.cache, app.state.hub, app.state.feeder, app.state.config = cache, hub, feeder, config
+    if config.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=list(config.cors_origins), allow_methods=["GET"],
+                           allow_headers=["Authorization"])
+
+    @app.exception_handler(WarehouseBusy)
+    async def busy(_request: Request, exc: WarehouseBusy) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "5"})
+
+    bearer = HTTPBearer(auto_error=False, description="Required when the server is not bound to loopback.")
+
+    def authorised(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
+        if not config.auth.allows(credentials.credentials if credentials else None):
+            raise HTTPException(401, "missing or invalid bearer token", headers={"WWW-Authenticate": "Bearer"})
+
+    router = APIRouter(prefix=API, dependencies=[Depends(authorised)])
+    @app.get("/health", tags=["meta"])
+    async def health() -> dict[str, Any]:
+        """Liveness and whether the live cache has caught up with Kafka (no token needed; no data)."""
+        return {"status": "ok", "cache_caught_up": feeder.caught_up.is_set() if feeder else False,
+                "cached_values": len(cache)}
+
+    @router.get("/zones", tags=["vocabulary"])
+    async def zones() -> list[dict[str, str]]:
+        return [{"zone": z, "name": name, "time_zone": queries.zone_time_zone(z).key} for z, name in ZONES.items()]
+
+    @router.get("/quantities", tags=["vocabulary"])
+    async def quantities() -> list[dict[str, str]]:
+        return [{"quantity": q, "unit": str(u)} for q, u in QUANTITIES.items()]
+
+    @router.get("/datasets", tags=["vocabulary"])
+    async def datasets() -> list[dict[str, Any]]:
+        return [{"dataset": d, "provider": spec.provider, "interval_minutes": spec.interval_minutes,
+                 "topic": topic_of[d], "live": d in config.live_datasets} for d, spec in DATASETS.items()]
+
+    @router.get("/latest", tags=["latest"], response_model=LatestOut)
+    async def latest(zone: Zone | None = None) -> dict[str, Any]:
+        """The newest value per (zone, quantity), from the in-memory cache."""
+        return {"values": [r.as_json() for r in cache.latest(zone.value if zone else None)],
+                "cache_caught_up": feeder.caught_up.is_set() if feeder else False}
+
+    @router.get("/zones/{zone}/latest", tags=["latest"], response_model=LatestOut)
+    async def zone_latest(zone: ZonePath) -> dict[str, Any]:
+        return await latest(zone)
+
+    @router.get("/zones/{zone}/days/{day}", tags=["readings"], response_model=DayOut)
+    def day(zone: ZonePath, day: Annotated[date, PathParam(description="the zone's local calendar day")],
+            quantity: Quantity | None = None, dataset: Dataset | None = None) -> Response:
+        """Every reading of the zone's local day (Europe/Copenhagen or Europe/Paris)."""
+        _check_year(day, "date")
+        start, end = queries.local_day_bounds(zone.value, day)
+        items = queries.day_readings(warehouse, zone.value, day, quantity.value if quantity else None,
+                                     dataset.value if dataset else None)
+        return _json({"zone": zone.value, "date": day.isoformat(), "time_zone": queries.zone_time_zone(zone.value).key,
+                      "from_utc": iso_utc(start), "to_utc": iso_utc(end), "items": items})
+
+    @router.get("/zones/{zone}/observations", tags=["readings"], response_model=ObservationsOut)
+    def observations(zone: ZonePath, from_: Annotated[datetime, Query(alias="from")],
+                     to: Annotated[datetime, Query()], limit: Limit = 1000,
+                     cursor: Annotated[str | None, Query(max_length=500)] = None,
+                     quantity: Quantity | None = None, dataset: Dataset | None = None) -> Response:
+        """Readings with ``from <= interval start < to``, a page at a time: pass ``next_cursor``
+        back as ``cursor`` until it is null."""
+        start, end = _utc(from_, "from"), _utc(to, "to")
+        if start >= end:
+            raise HTTPException(400, "'from' must be before 'to'")
+        try:
+            page = queries.range_page(warehouse, zone.value, start, end, limit, cursor,
+                                      quantity.value if quantity else None, dataset.value if dataset else None)
+        except queries.BadCursor as exc:
+            raise HTTPException(400, str(exc)) from None
+        return _json({"zone": zone.value, "items": page.items, "next_cursor": page.next_cursor})
+
+    @router.get("/zones/{zone}/aggregates/{grain}", tags=["aggregates"], response_model=AggregatesOut)
+    def aggregates(zone: ZonePath, grain: Grain, from_: Annotated[date | None, Query(alias="from")] = None,
+                   to: date | None = None, limit: Limit = 1000) -> dict[str, Any]:
+        """Every column of ``zone_<grain>`` for the zone, between two local dates (inclusive;
+        hourly rows are picked by their local date)."""
+        for value, name in ((from_, "from"), (to, "to")):
+            if value is not None:
+                _check_year(value, name)
+        if from_ and to and from_ > to:
+            raise HTTPException(400, "'from' must not be after 'to'")
+        try:
+            items = queries.aggregate_rows(warehouse, grain.value, zone.value, from_, to, limit)
+        except queries.NoSuchTable as exc:
+            raise HTTPException(404, str(exc)) from None
+        return {"zone": zone.value, "grain": grain.value, "items": items}
+
+    @router.get("/freshness", tags=["freshness"])
+    def freshness() -> dict[str, Any]:
+        """Per dataset: last landed interval, last landing, consumer lag, and whether it is stale
+        (nothing landed for ``max(ENERGY_API_STALE_AFTER_SECONDS, two intervals)``)."""
+        now = utc_now().replace(tzinfo=None)
+        landed = queries.freshness(warehouse)
+        result = {}
+        for name, spec in DATASETS.items():
+            info = landed.get(name, {})
+            last_landed = info.get("last_landed_utc")
+            stale_after = max(config.stale_after_seconds, 2 * spec.interval_minutes * 60)
+            live = name in config.live_datasets
+            stale = live and (last_landed is None or (now - last_landed).total_seconds() > stale_after)
+            result[name] = {
+                "live": live, "stale": stale, "stale_after_seconds": stale_after,
+                "stale_since_utc": iso_utc(last_landed) if stale and last_landed else None,
+                "last_interval_utc": iso_utc(info["last_interval_utc"]) if info.get("last_interval_utc") else None,
+                "last_landed_utc": iso_utc(last_landed) if last_landed else None,
+                "consumer_lag": info.get("consumer_lag")}
+        return {"now_utc": iso_utc(now), "datasets": result}
+
+    @router.get("/zones/{zone}/dashboard", tags=["dashboard"])
+    def dashboard(zone: ZonePath, hours: Annotated[int, Query(ge=1, le=168)] = 24) -> dict[str, Any]:
+        """The dashboard's series for the last ``hours``: production per mode, consumption,
+        exchanges, reported and computed CO2 intensity."""
+        since = utc_now().replace(tzinfo=None, second=0, microsecond=0) - timedelta(hours=hours)
+        return queries.dashboard_series(warehouse, zone.value, since)
+
+    app.include_router(router)
+
+    @app.websocket(f"{API}/live")
+    async def live(websocket: WebSocket, zone: str | None = None, token: str | None = None) -> None:
+        """Push: first ``{"type": "snapshot", "messages": [...]}`` (the latest cached message per
+        topic and zone), then one ``{"type": "observation", ...}`` per record as it arrives.
+        Browsers cannot set headers on WebSockets, so the token may also come as ``?token=``."""
+        if not config.auth.allows(token or bearer_token(websocket.headers.get("authorization"))):
+            await websocket.close(code=1008)  # before accept: the handshake is refused (HTTP 403)
+            return
+        if zone is not None and zone not in ZONES:
+            await websocket.close(code=1008, reason="unknown zone")
+            return
+        await websocket.accept()
+        client = hub.connect(zone)  # registered before the snapshot is taken: no gap, at most a repeat
+        try:
+            snapshot = [m for m in cache.snapshot() if hub.allowed(m) and client.wants(m)]
+            await websocket.send_json({"type": "snapshot", "messages": snapshot})
+            sender = asyncio.create_task(_send_queued(websocket, client.queue))
+            receiver = asyncio.create_task(_until_closed(websocket))
+            done, pending = await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+            for task in pending:
+                task.cancel()
+                with suppress(asyncio.CancelledError, Exception):
+                    await task
+        except (WebSocketDisconnect, RuntimeError):
+            pass
+        finally:
+            hub.disconnect(client)
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> FileResponse:
+        return FileResponse(STATIC / "index.html")
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app
+
+
+def _json(payload: dict[str, Any]) -> Response:
+    """Large row lists serialised by orjson directly: FastAPI's response-model validation of
+    10,000 rows cost more than the query. The response_model still documents the shape."""
+    return Response(orjson.dumps(payload), media_type="application/json")
+
+
+async def _send_queued(websocket: WebSocket, queue: asyncio.Queue[str]) -> None:
+    while True:
+        await websocket.send_text(await queue.get())
+
+
+async def _until_closed(websocket: WebSocket) -> None:
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return

@@ -1,0 +1,226 @@
+"""Every warehouse read the API makes, as plain functions over a :class:`Warehouse`.
+
+Each opens a short read-only connection (the warehouse's shared lock) and finishes its result
+inside it. User input only ever reaches SQL as a bound parameter; the few identifiers (aggregate
+table and key column) come from fixed mappings here, never from the request.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+
+from energy_orchestration.model import ZONE_TIME_ZONES
+from energy_orchestration.serving.cache import Reading, iso_utc
+from energy_orchestration.warehouse import Warehouse
+from energy_orchestration.warehouse.schema import PERIOD_KEYS, PERIOD_TABLES
+from energy_orchestration.warehouse.status import dataset_freshness
+
+AGGREGATE_TABLES: dict[str, tuple[str, str]] = {
+    "hourly": ("zone_hourly", "local_date"),
+    **{grain: (table, PERIOD_KEYS[grain]) for grain, table in PERIOD_TABLES.items()},
+}
+"""grain -> (wide table, the local-date column a from/to range filters on), from the schema."""
+AGGREGATE_ORDER: dict[str, str] = {"hourly": "hour_start_utc", **PERIOD_KEYS}
+
+DASHBOARD_QUANTITY_FILTER = ("(starts_with(quantity, 'production_') OR starts_with(quantity, 'exchange_') "
+                             "OR quantity IN ('consumption', 'co2_intensity_reported'))")
+
+
+def zone_time_zone(zone: str) -> ZoneInfo:
+    return ZoneInfo(ZONE_TIME_ZONES[zone])
+
+
+def local_day_bounds(zone: str, day: date) -> tuple[datetime, datetime]:
+    """The zone's local calendar day as a naive-UTC half-open range (23 or 25 h on DST days)."""
+    tz = zone_time_zone(zone)
+    start = datetime.combine(day, time(), tz)
+    end = datetime.combine(day + timedelta(days=1), time(), tz)
+    return _naive_utc(start), _naive_utc(end)
+
+
+def _naive_utc(moment: datetime) -> datetime:
+    return moment.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
+
+
+def jsonable(value: Any) -> Any:
+    """A DuckDB value as JSON: UTC times with Z, dates as ISO, NaN as null."""
+    if isinstance(value, datetime):
+        return iso_utc(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _rows(cursor: Any) -> list[dict[str, Any]]:
+    names = [d[0] for d in cursor.description]
+    return [{n: jsonable(v) for n, v in zip(names, row)} for row in cursor.fetchall()]
+
+
+# --- latest values (cache seed) ------------------------------------------------------------
+
+def latest_readings(warehouse: Warehouse) -> list[Reading]:
+    """The newest landed value per (dataset, zone, quantity): the cache's seed after a restart."""
+    with warehouse.connect(read_only=True) as db:
+        rows = db.execute("""
+            SELECT dataset, zone, quantity, interval_start_utc, interval_minutes, value, unit, status
+            FROM observations
+            QUALIFY row_number() OVER (PARTITION BY dataset, zone, quantity ORDER BY interval_start_utc DESC) = 1
+        """).fetchall()
+    return [Reading(d, z, q, t, int(m), float(v), u, s) for d, z, q, t, m, v, u, s in rows]
+
+
+# --- readings ------------------------------------------------------------------------------
+
+ISO = "'%Y-%m-%dT%H:%M:%SZ'"
+OBSERVATION_SELECT = f"""
+    SELECT o.dataset, o.zone, o.quantity, strftime(o.interval_start_utc, {ISO}) AS interval_start_utc,
+           o.interval_minutes, o.value, o.unit, o.status, strftime(o.fetched_at_utc, {ISO}) AS fetched_at_utc,
+           strftime(o.landed_at_utc, {ISO}) AS landed_at_utc
+    FROM observations o"""
+"""Times are formatted by DuckDB (ISO, Z): converting 10,000 rows in Python took most of a day
+query's time. Filters and ordering use the table's columns (``o.``), not the text."""
+
+
+def _plain_rows(cursor: Any) -> list[dict[str, Any]]:
+    """Rows that need no conversion (``OBSERVATION_SELECT``; ``value`` is NOT NULL, never NaN)."""
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+def day_readings(warehouse: Warehouse, zone: str, day: date, quantity: str | None = None,
+                 dataset: str | None = None) -> list[dict[str, Any]]:
+    start, end = local_day_bounds(zone, day)
+    with warehouse.connect(read_only=True) as db:
+        cursor = db.execute(f"""{OBSERVATION_SELECT}
+            WHERE o.zone = ? AND o.interval_start_utc >= ? AND o.interval_start_utc < ?
+              AND (?::VARCHAR IS NULL OR o.quantity = ?) AND (?::VARCHAR IS NULL OR o.dataset = ?)
+            ORDER BY o.interval_start_utc, o.dataset, o.quantity""", [zone, start, end, quantity, quantity, dataset, dataset])
+        return _plain_rows(cursor)
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+class BadCursor(ValueError):
+    """The pagination cursor was not one this API handed out."""
+
+
+def encode_cursor(row: dict[str, Any]) -> str:
+    key = [row["interval_start_utc"], row["dataset"], row["quantity"]]
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        moment, dataset, quantity = json.loads(raw)
+        return datetime.strptime(moment, "%Y-%m-%dT%H:%M:%SZ"), str(dataset), str(quantity)
+    except (ValueError, TypeError, UnicodeDecodeError):
+        raise BadCursor("invalid cursor: pass back the next_cursor of the previous page unchanged") from None
+
+
+def range_page(warehouse: Warehouse, zone: str, start: datetime, end: datetime, limit: int,
+               cursor: str | None = None, quantity: str | None = None, dataset: str | None = None) -> Page:
+    """Readings in [start, end), ordered by (interval, dataset, quantity), keyset-paginated: a page
+    costs the same however deep it is, and rows landing meanwhile do not shift later pages."""
+    after = decode_cursor(cursor) if cursor else None
+    params: list[Any] = [zone, start, end, quantity, quantity, dataset, dataset]
+    keyset = ""
+    if after:
+        keyset = """AND (o.interval_start_utc > ? OR (o.interval_start_utc = ? AND
+                         (o.dataset > ? OR (o.dataset = ? AND o.quantity > ?))))"""
+        params += [after[0], after[0], after[1], after[1], after[2]]
+    with warehouse.connect(read_only=True) as db:
+        cursor_ = db.execute(f"""{OBSERVATION_SELECT}
+            WHERE o.zone = ? AND o.interval_start_utc >= ? AND o.interval_start_utc < ?
+              AND (?::VARCHAR IS NULL OR o.quantity = ?) AND (?::VARCHAR IS NULL OR o.dataset = ?) {keyset}
+            ORDER BY o.interval_start_utc, o.dataset, o.quantity LIMIT ?""", params + [limit + 1])
+        rows = _plain_rows(cursor_)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return Page(rows, encode_cursor(rows[-1]) if more else None)
+
+
+# --- aggregates ----------------------------------------------------------------------------
+
+class NoSuchTable(LookupError):
+    """The aggregate table has not been created in this warehouse (yet)."""
+
+
+def aggregate_rows(warehouse: Warehouse, grain: str, zone: str, first: date | None, last: date | None,
+                   limit: int) -> list[dict[str, Any]]:
+    """All columns of the grain's wide table for a zone, between two local dates (inclusive).
+
+    ``SELECT *`` on purpose: the aggregates own their columns and the API passes them through.
+    """
+    table, date_column = AGGREGATE_TABLES[grain]
+    order = AGGREGATE_ORDER[grain]
+    with warehouse.connect(read_only=True) as db:
+        exists = db.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
+                            [table]).fetchall()[0][0]
+        if not exists:
+            raise NoSuchTable(f"aggregate table {table} does not exist in this warehouse yet")
+        cursor = db.execute(f"""SELECT * FROM {table}
+            WHERE zone = ? AND (?::DATE IS NULL OR {date_column} >= ?) AND (?::DATE IS NULL OR {date_column} <= ?)
+            ORDER BY {order} LIMIT ?""", [zone, first, first, last, last, limit])
+        return _rows(cursor)
+
+
+# --- freshness -----------------------------------------------------------------------------
+
+def freshness(warehouse: Warehouse) -> dict[str, dict[str, Any]]:
+    """Per dataset, as ``energy status`` reports it (``warehouse.status.dataset_freshness``): the
+    newest landed interval, when the consumer last landed a batch, and the lag it measured then."""
+    with warehouse.connect(read_only=True) as db:
+        frame = dataset_freshness(db)
+    found = {}
+    for row in frame.itertuples(index=False):
+        found[row.dataset] = {"last_interval_utc": _moment(row.last_interval_utc),
+                              "last_landed_utc": _moment(row.last_landed_utc),
+                              "consumer_lag": None if pd.isna(row.consumer_lag) else int(row.consumer_lag)}
+    return found
+
+
+def _moment(value: Any) -> datetime | None:
+    return None if pd.isna(value) else pd.Timestamp(value).to_pydatetime()
+
+
+# --- dashboard -----------------------------------------------------------------------------
+
+def dashboard_series(warehouse: Warehouse, zone: str, since: datetime) -> dict[str, Any]:
+    """What the dashboard draws for a zone since a time: every production mode, consumption,
+    exchanges and reported CO2 (mean over datasets per interval), plus computed CO2 intensity."""
+    with warehouse.connect(read_only=True) as db:
+        rows = db.execute(f"""
+            SELECT quantity, interval_start_utc, avg(value), list(DISTINCT dataset)
+            FROM observations
+            WHERE zone = ? AND interval_start_utc >= ? AND {DASHBOARD_QUANTITY_FILTER}
+            GROUP BY quantity, interval_start_utc ORDER BY interval_start_utc, quantity""", [zone, since]).fetchall()
+        computed = db.execute("""
+            SELECT interval_start_utc, avg(computed) FROM co2_intensity
+            WHERE zone = ? AND interval_start_utc >= ? AND computed IS NOT NULL
+            GROUP BY ALL ORDER BY 1""", [zone, since]).fetchall()
+    series: dict[str, list[list[Any]]] = {}
+    datasets: set[str] = set()
+    for quantity, moment, value, contributing in rows:
+        series.setdefault(quantity, []).append([iso_utc(moment), value])
+        datasets.update(contributing)
+    if computed:
+        series["co2_intensity_computed"] = [[iso_utc(m), v] for m, v in computed]
+    return {"zone": zone, "since_utc": iso_utc(since), "datasets": sorted(datasets), "series": series}

@@ -1,0 +1,68 @@
+"""The dashboard in a real headless Chromium (the system's, installed by `make chromium`): charts
+render, update when a record is produced through Kafka, and a stopped dataset shows a banner.
+Screenshots are saved under tests/artifacts/."""
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+from tests.integration.serving_support import land_sample, newest_interval, produce_psrn_minute, start_api
+
+pytestmark = pytest.mark.integration
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+
+
+def chart_datasets(page, canvas_id: str) -> list[str]:
+    return page.evaluate(f"Chart.getChart('{canvas_id}').data.datasets.map(d => d.label)")
+
+
+def test_dashboard_renders_and_updates_live(standin, bootstrap, warehouse, isolated_topics):
+    assert CHROMIUM.exists(), "Chromium is missing: `make chromium` installs it (apt-get install chromium)"
+    land_sample(standin.url, bootstrap, warehouse, f"{isolated_topics}-landing", hours=3)
+    server = start_api(warehouse, bootstrap)
+    ARTIFACTS.mkdir(exist_ok=True)
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+            page = browser.new_page(viewport={"width": 1400, "height": 1100})
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.goto(f"{server.url}/?zone=DK-DK1")
+            page.wait_for_function("Number(document.body.dataset.points || 0) > 0", timeout=20_000)
+            page.wait_for_function("document.getElementById('connection').textContent === 'live'", timeout=20_000)
+            assert {"wind offshore", "wind onshore", "solar"} <= set(chart_datasets(page, "mix-chart"))
+            assert chart_datasets(page, "exchange-chart") and chart_datasets(page, "co2-chart")
+            assert page.locator("#stale-banner").is_hidden()
+            page.screenshot(path=str(ARTIFACTS / "dashboard-before.png"), full_page=True)
+
+            renders = int(page.evaluate("document.body.dataset.renders"))
+            minute = newest_interval(warehouse, "PowerSystemRightNow") + timedelta(minutes=1)
+            stamp = minute.strftime("%Y-%m-%dT%H:%M:%SZ")
+            record = produce_psrn_minute(bootstrap, minute)
+            page.wait_for_function(f"document.body.dataset.lastInterval === {json.dumps(stamp)}", timeout=20_000)
+            assert int(page.evaluate("document.body.dataset.renders")) > renders
+            assert page.evaluate(f"Chart.getChart('exchange-chart').data.datasets.find(d => d.label === 'de')"
+                                 f".data.find(p => p.x === Date.parse({json.dumps(stamp)})).y") \
+                == pytest.approx(record["Exchange_DK1_DE"])
+            page.screenshot(path=str(ARTIFACTS / "dashboard-live.png"), full_page=True)
+
+            # France's regional feed "stopped" an hour ago: the banner says since when
+            with warehouse.transaction() as db:
+                db.execute("""UPDATE ingest_log SET landed_at_utc = landed_at_utc - INTERVAL 1 HOUR
+                              WHERE dataset = 'eco2mix-regional-tr'""")
+            page.select_option("#zone", "FR-84")
+            page.wait_for_function("document.getElementById('stale-banner').textContent.includes('stale since')",
+                                   timeout=20_000)
+            assert "eco2mix-regional-tr" in page.locator("#stale-banner").text_content()
+            assert "nuclear" in chart_datasets(page, "mix-chart")
+            page.screenshot(path=str(ARTIFACTS / "dashboard-stale.png"), full_page=True)
+            assert errors == []
+            browser.close()
+    finally:
+        server.__exit__(None, None, None)
+    assert (ARTIFACTS / "dashboard-live.png").stat().st_size > 10_000
