@@ -26,6 +26,10 @@ from energy_orchestration.warehouse.landed import landed_hours, landed_offsets
 SETTLE = timedelta(seconds=30)
 """Only rows landed at least this long ago are read: a consumer transaction stamps its rows
 with its start time, so a younger stamp may still be uncommitted."""
+HOUR_SETTLE = timedelta(minutes=12)
+"""A live hour is built this long after it ends, once every dataset's last interval of it has
+been published (éCO2mix: 15-minute steps, 10 minutes' lag) — one build per hour instead of one
+per arriving dataset. Rows landing later still rebuild it."""
 INITIAL_LOOKBACK = timedelta(hours=24)
 """How far back the very first tick looks; older history is the backfill's job."""
 RANGE_START_TAG = "dagster/asset_partition_range_start"
@@ -64,7 +68,8 @@ def evaluate_landing(warehouse: Warehouse, cursor: str | None, now: datetime, se
     """One tick: materialisations to report, runs to request, and the new cursor.
 
     Cursor: ``{"through": iso, "pending": [hour keys]}``: rows are read up to ``through``;
-    pending hours received rows while still open and are built once they close.
+    pending hours received rows while still open and are built once they have been closed for
+    :data:`HOUR_SETTLE`.
     """
     state = json.loads(cursor) if cursor else {}
     naive_now = now.astimezone(timezone.utc).replace(tzinfo=None)
@@ -86,7 +91,7 @@ def evaluate_landing(warehouse: Warehouse, cursor: str | None, now: datetime, se
                       "late_rows": int(row.late_rows), "last_landed_utc": str(row.last_landed_utc),
                       "kafka_offsets": dg.MetadataValue.json(offsets.get(row.dataset, {}))}))
     touched = {hour_key(row.hour_start_utc) for row in hours.itertuples(index=False)} | set(state.get("pending", []))
-    closed = set(_existing(touched, HOURLY, now))
+    closed = set(_existing(touched, HOURLY, now - HOUR_SETTLE))
     still_open = sorted(k for k in touched - closed if k in raw_keys)
     requests = [range_request(zone_hourly_job, first, last, "rows landed")
                 for first, last in contiguous_ranges(closed, HOURLY)]

@@ -1,20 +1,15 @@
 """A 30-day backfill launched through Dagster's GraphQL API, as the UI launches it, on the real
 demo stack (broker, stand-in, consumer, `dagster dev` with its daemon and sensors)."""
 
-import os
-import signal
-import subprocess
-import sys
 import time
-from datetime import date
+from datetime import date, datetime, timezone
 
 import pytest
 
 from energy_orchestration.assets.history import HISTORY_DATASETS, history_asset_key
 from energy_orchestration.backfill import days_built, launch, progress
-from energy_orchestration.streaming.broker import free_port
 from energy_orchestration.warehouse import Warehouse
-from tests.e2e.test_demo import graphql, wait_for
+from tests.e2e.demo_process import graphql, running_demo, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -26,18 +21,8 @@ query { assetCheckExecutions(assetKey: {path: ["agg", "zone_daily"]}, checkName:
 
 
 def test_a_30_day_backfill_through_graphql_fills_every_daily_partition(tmp_path):
-    state, port = tmp_path / "state", free_port()
-    env = {**os.environ, "ENERGY_STATE_DIR": str(state), "ENERGY_BROKER_PORT": str(free_port()),
-           "ENERGY_STANDIN_PORT": str(free_port()), "ENERGY_DAGSTER_PORT": str(port),
-           "ENERGY_API_PORT": str(free_port())}  # the demo also starts `energy serve`
-    for name in ("KAFKA_BOOTSTRAP_SERVERS", "ENERGY_EDS_BASE_URL", "ENERGY_ODRE_BASE_URL", "ENERGY_WAREHOUSE_PATH",
-                 "DAGSTER_HOME"):
-        env.pop(name, None)
-    output = open(tmp_path / "demo.out", "wb")
-    demo = subprocess.Popen([sys.executable, "-m", "energy_orchestration.cli", "demo"], env=env,
-                            stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        wait_for("the banner", lambda: b"Ctrl-C stops everything" in (tmp_path / "demo.out").read_bytes(), 240, demo)
+    with running_demo(tmp_path) as demo_run:
+        demo, state, port = demo_run.process, demo_run.state, demo_run.dagster_port
         url = f"http://127.0.0.1:{port}/graphql"
         started = time.time()
         backfill = launch(url, [list(history_asset_key(d).path) for d in HISTORY_DATASETS], FIRST, LAST)
@@ -46,7 +31,6 @@ def test_a_30_day_backfill_through_graphql_fills_every_daily_partition(tmp_path)
         days = (LAST - FIRST).days + 1
         assert done.failed == 0 and done.materialized == done.targeted == days * len(HISTORY_DATASETS), done
         warehouse = Warehouse(state / "warehouse.duckdb")
-        from datetime import datetime, timezone
         since = datetime.fromtimestamp(started, timezone.utc).replace(tzinfo=None)
         wait_for("30 aggregated days", lambda: days_built(warehouse, FIRST, LAST, since) == days, 600, demo)
 
@@ -69,12 +53,4 @@ def test_a_30_day_backfill_through_graphql_fills_every_daily_partition(tmp_path)
 
         executions = wait_for("zone_daily check results", checks_of_the_backfill, 120, demo)
         assert all(e["status"] == "SUCCEEDED" for e in executions), executions
-    finally:
-        os.killpg(demo.pid, signal.SIGINT)
-        try:
-            code = demo.wait(90)
-        except subprocess.TimeoutExpired:
-            os.killpg(demo.pid, signal.SIGKILL)
-            raise
-        output.close()
-    assert code == 0, (tmp_path / "demo.out").read_text()
+    assert demo_run.exit_code == 0, demo_run.log()

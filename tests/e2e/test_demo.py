@@ -2,9 +2,6 @@
 
 import json
 import os
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -12,8 +9,8 @@ import pytest
 import requests
 from websockets.sync.client import connect
 
-from energy_orchestration.streaming.broker import free_port
 from energy_orchestration.warehouse import Warehouse
+from tests.e2e.demo_process import graphql, running_demo, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -42,37 +39,10 @@ def processes_with(marker: str) -> list[int]:
     return found
 
 
-def graphql(port: int, query: str) -> dict:
-    answer = requests.post(f"http://127.0.0.1:{port}/graphql", json={"query": query}, timeout=10)
-    answer.raise_for_status()
-    return answer.json()["data"]
-
-
-def wait_for(what: str, condition, timeout: float, process: subprocess.Popen):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, f"demo exited early while waiting for {what}"
-        value = condition()
-        if value:
-            return value
-        time.sleep(2)
-    raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
-
-
 def test_demo_runs_the_pipeline_and_stops_cleanly(tmp_path):
-    state = tmp_path / "state"
-    dagster_port, api_port = free_port(), free_port()
-    env = {**os.environ, "ENERGY_STATE_DIR": str(state), "ENERGY_BROKER_PORT": str(free_port()),
-           "ENERGY_STANDIN_PORT": str(free_port()), "ENERGY_DAGSTER_PORT": str(dagster_port),
-           "ENERGY_API_PORT": str(api_port), "ENERGY_API_HOST": "127.0.0.1",
-           "ENERGY_FETCH_INITIAL_LOOKBACK_MINUTES": "5"}
-    for name in ("KAFKA_BOOTSTRAP_SERVERS", "ENERGY_EDS_BASE_URL", "ENERGY_WAREHOUSE_PATH", "DAGSTER_HOME"):
-        env.pop(name, None)
-    output = open(tmp_path / "demo.out", "wb")
-    demo = subprocess.Popen([sys.executable, "-m", "energy_orchestration.cli", "demo"], env=env,
-                            stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        wait_for("the banner", lambda: b"Ctrl-C stops everything" in (tmp_path / "demo.out").read_bytes(), 240, demo)
+    with running_demo(tmp_path, ENERGY_FETCH_INITIAL_LOOKBACK_MINUTES="5") as demo_run:
+        demo, state = demo_run.process, demo_run.state
+        dagster_port, api_port = demo_run.dagster_port, demo_run.api_port
         runs = wait_for("a successful fetch run",
                         lambda: graphql(dagster_port, RUNS_QUERY)["runsOrError"]["results"], 180, demo)
         tags = {t["key"]: t["value"] for t in runs[0]["tags"]}
@@ -98,16 +68,8 @@ def test_demo_runs_the_pipeline_and_stops_cleanly(tmp_path):
         sensors = graphql(dagster_port, SENSOR_QUERY)["sensorsOrError"]["results"]
         fetch = next(s for s in sensors if s["name"] == "fetch_sensor")
         assert fetch["sensorState"]["status"] == "RUNNING" and fetch["sensorState"]["ticks"]
-    finally:
-        os.killpg(demo.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
-        try:
-            code = demo.wait(90)
-        except subprocess.TimeoutExpired:
-            os.killpg(demo.pid, signal.SIGKILL)
-            raise
-        output.close()
-    log = (tmp_path / "demo.out").read_text()
-    assert code == 0, log
+    log = demo_run.log()
+    assert demo_run.exit_code == 0, log
     assert "stopped; nothing left running" in log
     time.sleep(1)
     assert processes_with(str(state)) == [], "processes left behind after Ctrl-C"
