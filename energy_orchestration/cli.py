@@ -109,6 +109,9 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"energy backfill: dates must be YYYY-MM-DD ({exc})", file=sys.stderr)
         return 2
+    if last < first:
+        print(f"energy backfill: --to {last} is before --from {first}", file=sys.stderr)
+        return 2
     unknown = sorted(set(args.datasets or []) - set(HISTORY_DATASETS))
     if unknown:
         print(f"energy backfill: unknown datasets {unknown}; known: {list(HISTORY_DATASETS)}", file=sys.stderr)
