@@ -15,7 +15,7 @@ from energy_orchestration.assets.pools import WAREHOUSE_POOL
 from energy_orchestration.assets.raw import RAW_ASSETS
 from energy_orchestration.model import utc_now
 from energy_orchestration.resources import WarehouseResource
-from energy_orchestration.warehouse.aggregates import build_zone_hourly, build_zone_periods
+from energy_orchestration.warehouse.aggregates import BuildStats, build_zone_hourly, build_zone_periods
 from energy_orchestration.warehouse.completeness import completeness_summary, missing_intervals
 from energy_orchestration.warehouse.schema import PERIOD_KEYS, PERIOD_TABLES, measure_columns
 
@@ -46,6 +46,13 @@ def completeness_result(connection, check_name: str, asset_key: dg.AssetKey, sta
                   "failures": dg.MetadataValue.md("\n".join(f"- {f}" for f in failures) or "none"),
                   "incomplete_fields": dg.MetadataValue.md(markdown_preview(
                       summary[summary["missing"] > 0].head(20) if not summary.empty else summary, "none"))})
+
+
+def build_metadata(stats: BuildStats, preview: pd.DataFrame, periods_label: str) -> dict[str, object]:
+    """What the UI shows for a build: rows, zones, periods, coverage and a few rows."""
+    return {"dagster/row_count": stats.rows, "zones": stats.zones, periods_label: stats.periods,
+            "coverage_pct": dg.MetadataValue.float(round(stats.coverage_pct, 2)),
+            "preview": dg.MetadataValue.md(markdown_preview(preview))}
 
 
 ZONE_HOURLY_KEY = dg.AssetKey(["agg", "zone_hourly"])
@@ -88,10 +95,7 @@ def zone_hourly(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
         """, [start, end]).df()
     context.log.info(f"zone_hourly [{start:%Y-%m-%d %H:%M}, {end:%Y-%m-%d %H:%M}): {stats.rows} rows, "
                      f"{stats.zones} zones, coverage {stats.coverage_pct:.1f} %")
-    yield dg.MaterializeResult(metadata={
-        "dagster/row_count": stats.rows, "zones": stats.zones, "hours_with_data": stats.periods,
-        "coverage_pct": dg.MetadataValue.float(round(stats.coverage_pct, 2)),
-        "preview": dg.MetadataValue.md(markdown_preview(preview))})
+    yield dg.MaterializeResult(metadata=build_metadata(stats, preview, "hours_with_data"))
     with warehouse.get().connect(read_only=True) as connection:
         yield completeness_result(connection, "complete", ZONE_HOURLY_KEY, start, end)
 
@@ -139,10 +143,7 @@ def period_asset(grain: str) -> dg.AssetsDefinition:
                 FROM {table} WHERE {key_column} BETWEEN ? AND ? ORDER BY {key_column} DESC, zone LIMIT 12
             """, [first, last]).df()
         context.log.info(f"{table} {first} .. {last}: {stats.rows} rows, coverage {stats.coverage_pct:.1f} %")
-        yield dg.MaterializeResult(metadata={
-            "dagster/row_count": stats.rows, "zones": stats.zones, "periods_with_data": stats.periods,
-            "coverage_pct": dg.MetadataValue.float(round(stats.coverage_pct, 2)),
-            "preview": dg.MetadataValue.md(markdown_preview(preview))})
+        yield dg.MaterializeResult(metadata=build_metadata(stats, preview, "periods_with_data"))
         with warehouse.get().connect(read_only=True) as connection:
             yield completeness_result(connection, "complete", asset_key, start_utc, end_utc)
 
