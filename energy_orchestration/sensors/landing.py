@@ -10,7 +10,6 @@ materialisations of the raw assets (rows, zones, Kafka offsets, late rows) and r
 
 import json
 from collections.abc import Iterable
-from typing import Any
 from datetime import datetime, timedelta, timezone
 
 import dagster as dg
@@ -50,17 +49,28 @@ def contiguous_ranges(keys: Iterable[str], partitions_def: dg.TimeWindowPartitio
     return ranges
 
 
-def range_request(job: "dg.JobDefinition | Any", first: str, last: str, reason: str) -> dg.RunRequest:
+def range_request(job_name: str, first: str, last: str, reason: str) -> dg.RunRequest:
     tags = {"energy/reason": reason}
     if first == last:
-        return dg.RunRequest(job_name=job.name, partition_key=first, tags=tags, run_key=None)
-    return dg.RunRequest(job_name=job.name, run_key=None, tags={
+        return dg.RunRequest(job_name=job_name, partition_key=first, tags=tags, run_key=None)
+    return dg.RunRequest(job_name=job_name, run_key=None, tags={
         **tags, RANGE_START_TAG: first, RANGE_END_TAG: last})
 
 
-def _existing(keys: Iterable[str], partitions_def: dg.PartitionsDefinition, now: datetime) -> list[str]:
-    known = set(partitions_def.get_partition_keys(current_time=now))
-    return [k for k in keys if k in known]
+def _existing(keys: Iterable[str], partitions_def: dg.TimeWindowPartitionsDefinition, now: datetime) -> list[str]:
+    """The keys that are partitions at ``now``: not before the start, and ended by ``now`` (or,
+    with ``end_offset=1``, begun by it). Compared by window, because listing every key since the
+    start costs ~0.1 s per call."""
+    if partitions_def.end_offset not in (0, 1):
+        raise ValueError("only end offsets 0 and 1 are used here")
+    now = now if now.tzinfo else now.replace(tzinfo=timezone.utc)
+    found = []
+    for key in keys:
+        window = partitions_def.time_window_for_partition_key(key)
+        current = window.start <= now if partitions_def.end_offset == 1 else window.end <= now
+        if window.start >= partitions_def.start and current:
+            found.append(key)
+    return found
 
 
 def evaluate_landing(warehouse: Warehouse, cursor: str | None, now: datetime, settle: timedelta = SETTLE
@@ -78,7 +88,8 @@ def evaluate_landing(warehouse: Warehouse, cursor: str | None, now: datetime, se
     with warehouse.connect(read_only=True) as connection:
         hours = landed_hours(connection, after, through)
         offsets = landed_offsets(connection, after, through)
-    raw_keys = set(RAW_HOURLY.get_partition_keys(current_time=now))
+    keys = {hour_key(h) for h in hours["hour_start_utc"].unique()} if not hours.empty else set()
+    raw_keys = set(_existing(keys, RAW_HOURLY, now))
     events = []
     for row in hours.itertuples(index=False):
         key = hour_key(row.hour_start_utc)
@@ -90,10 +101,10 @@ def evaluate_landing(warehouse: Warehouse, cursor: str | None, now: datetime, se
             metadata={"rows": int(row.rows), "zones": dg.MetadataValue.text(row.zone_list),
                       "late_rows": int(row.late_rows), "last_landed_utc": str(row.last_landed_utc),
                       "kafka_offsets": dg.MetadataValue.json(offsets.get(row.dataset, {}))}))
-    touched = {hour_key(row.hour_start_utc) for row in hours.itertuples(index=False)} | set(state.get("pending", []))
+    touched = keys | set(state.get("pending", []))
     closed = set(_existing(touched, HOURLY, now - HOUR_SETTLE))
-    still_open = sorted(k for k in touched - closed if k in raw_keys)
-    requests = [range_request(zone_hourly_job, first, last, "rows landed")
+    still_open = sorted(set(_existing(touched - closed, RAW_HOURLY, now)))
+    requests = [range_request(zone_hourly_job.name, first, last, "rows landed")
                 for first, last in contiguous_ranges(closed, HOURLY)]
     return events, requests, json.dumps({"through": through.isoformat(), "pending": still_open})
 
@@ -150,10 +161,10 @@ def evaluate_rollup(instance: dg.DagsterInstance, cursor: str | None, now: datet
     days, daily_seen = _new_partitions(instance, ZONE_DAILY_KEY, state.get("daily", 0))
     requests = []
     for first, last in contiguous_ranges(_existing(local_days_of_hours(hours), DAILY, now), DAILY):
-        requests.append(range_request(PERIOD_JOBS["daily"], first, last, "hours rebuilt"))
+        requests.append(range_request(PERIOD_JOBS["daily"].name, first, last, "hours rebuilt"))
     for grain, partitions_def in (("weekly", WEEKLY), ("monthly", MONTHLY)):
         for first, last in contiguous_ranges(periods_of_days(days, partitions_def, now), partitions_def):
-            requests.append(range_request(PERIOD_JOBS[grain], first, last, "days rebuilt"))
+            requests.append(range_request(PERIOD_JOBS[grain].name, first, last, "days rebuilt"))
     return requests, json.dumps({"hourly": hourly_seen, "daily": daily_seen})
 
 

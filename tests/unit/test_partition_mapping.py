@@ -1,7 +1,7 @@
 """Pure helpers behind the sensors: partition ranges, UTC hours -> local days -> weeks/months,
 missing intervals -> re-fetch windows."""
 
-from datetime import datetime
+from datetime import datetime, timezone
 
 import pandas as pd
 
@@ -10,7 +10,7 @@ from energy_orchestration.assets.partitions import DAILY, HOURLY, MONTHLY, WEEKL
 from energy_orchestration.sensors.landing import contiguous_ranges, local_days_of_hours, periods_of_days
 from energy_orchestration.warehouse.completeness import missing_windows
 
-NOW = datetime(2026, 11, 23, 12)
+NOW = datetime(2026, 11, 23, 12, tzinfo=timezone.utc)
 
 
 def test_neighbouring_partitions_become_one_range_and_gaps_split_them():
