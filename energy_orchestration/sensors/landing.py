@@ -11,6 +11,7 @@ materialisations of the raw assets (rows, zones, Kafka offsets, late rows) and r
 import json
 from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 
@@ -122,8 +123,6 @@ def landing_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseReso
 
 def local_days_of_hours(hour_keys: Iterable[str]) -> set[str]:
     """Local dates (of every zone's time zone) that the given UTC hours fall in."""
-    from zoneinfo import ZoneInfo
-
     zones = {ZoneInfo(name) for name in set(ZONE_TIME_ZONES.values())}
     days = set()
     for key in hour_keys:
@@ -135,22 +134,16 @@ def local_days_of_hours(hour_keys: Iterable[str]) -> set[str]:
 def periods_of_days(day_keys: Iterable[str], partitions_def: dg.TimeWindowPartitionsDefinition,
                     now: datetime) -> set[str]:
     """Keys of the week or month partitions containing the given local days."""
-    found = set()
-    for key in day_keys:
-        day = DAILY.time_window_for_partition_key(key).start
-        try:
-            window = partitions_def.get_partition_key_for_timestamp(day.timestamp())
-        except Exception:  # a day before the first full week
-            continue
-        found.add(window)
-    return set(_existing(found, partitions_def, now))
+    found = {partitions_def.get_partition_key_for_timestamp(DAILY.time_window_for_partition_key(key).start.timestamp())
+             for key in day_keys}
+    return set(_existing(found, partitions_def, now))  # drops the week begun before the first partition
 
 
 def _new_partitions(instance: dg.DagsterInstance, key: dg.AssetKey, after: int) -> tuple[set[str], int]:
     records = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=key, after_storage_id=after),
                                               limit=10_000, ascending=True).records
     partitions = {r.partition_key for r in records if r.partition_key}
-    return partitions, max([after, *(r.storage_id for r in records)])
+    return partitions, max([after, *(r.storage_id for r in records)])  # the rest, if any, next tick
 
 
 def evaluate_rollup(instance: dg.DagsterInstance, cursor: str | None, now: datetime
