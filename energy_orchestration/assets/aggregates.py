@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta, timezone
 import dagster as dg
 import pandas as pd
 
-from energy_orchestration.assets.metadata import markdown_preview
+from energy_orchestration.markdown import markdown_preview
 from energy_orchestration.assets.partitions import HOURLY, PERIOD_PARTITIONS
 from energy_orchestration.assets.pools import WAREHOUSE_POOL
 from energy_orchestration.assets.raw import RAW_ASSETS

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from energy_orchestration import settings
 from energy_orchestration.assets.aggregates import completeness_result
-from energy_orchestration.assets.metadata import markdown_preview
+from energy_orchestration.markdown import markdown_preview
 from energy_orchestration.assets.raw import RAW_ASSETS
 from energy_orchestration.model import utc_now
 from energy_orchestration.resources import WarehouseResource

@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
-from energy_orchestration.assets.metadata import markdown_preview
+from energy_orchestration.markdown import markdown_preview
 from energy_orchestration.warehouse.connection import Warehouse
 
 

@@ -1,4 +1,7 @@
-"""Small helpers that make materialisation metadata readable in the Dagster UI."""
+"""Small frames as markdown: for Dagster metadata in the UI and for `energy status`.
+
+Kept outside ``assets/`` so the warehouse module (and the API that reads through it) can use it
+without importing Dagster."""
 
 from __future__ import annotations
 
