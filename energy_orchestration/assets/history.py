@@ -56,7 +56,8 @@ def history_asset(dataset: str) -> dg.AssetsDefinition:
         start, end = window.start.astimezone(timezone.utc), window.end.astimezone(timezone.utc)
         client = {"energidataservice": energidataservice, "odre": odre}[spec.provider].client()
         fetched = published = 0
-        for part in request_windows(dataset, start, end):
+        parts = request_windows(dataset, start, end)
+        for part in parts:
             outcome = fetch_and_publish(client, kafka.servers(), part, warehouse.get())
             context.log.info(describe(outcome))
             fetched, published = fetched + outcome.fetched, published + outcome.published
@@ -64,7 +65,7 @@ def history_asset(dataset: str) -> dg.AssetsDefinition:
             raise dg.Failure(f"{dataset}: only {published} of {fetched} records acknowledged by the broker")
         return dg.MaterializeResult(metadata={
             "window_utc": f"[{start:%Y-%m-%d %H:%M}, {end:%Y-%m-%d %H:%M})",
-            "requests": len(request_windows(dataset, start, end)), "records_fetched": fetched,
+            "requests": len(parts), "records_fetched": fetched,
             "records_published": published})
 
     return _history

@@ -54,11 +54,7 @@ ZonePath = Annotated[Zone, PathParam(description="zone id, e.g. DK-DK1 or FR-84"
 Limit = Annotated[int, Query(ge=1, le=10_000)]
 
 
-class Grain(StrEnum):
-    hourly = "hourly"
-    daily = "daily"
-    weekly = "weekly"
-    monthly = "monthly"
+Grain = StrEnum("Grain", {g: g for g in queries.AGGREGATE_TABLES})  # the schema's zone tables, like Zone/Quantity above
 
 
 class ReadingOut(BaseModel):

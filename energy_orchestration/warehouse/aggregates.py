@@ -29,8 +29,6 @@ DATASET_PRECEDENCE: tuple[str, ...] = (
 """When two datasets carry the same (zone, quantity, hour), the first one listed wins, so each
 field of a zone table comes from exactly one dataset (named in ``zone_hourly.datasets``)."""
 
-GRAINS = ("hourly", *PERIOD_TABLES)
-
 
 @dataclass(frozen=True)
 class BuildStats:
