@@ -11,12 +11,17 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, TextIO
+from zoneinfo import ZoneInfo
 
 import requests
 
+from energy_orchestration import settings
 from energy_orchestration.warehouse import Warehouse
+
+PARTITION_TIME_ZONE = "Europe/Paris"
+"""The local calendar of the history partitions (``assets.partitions.LOCAL_TIME_ZONE``)."""
 
 LAUNCH = """
 mutation Launch($params: LaunchBackfillParams!) {
@@ -57,6 +62,29 @@ def days_between(first: date, last: date) -> list[str]:
     if last < first:
         raise BackfillError(f"--to {last} is before --from {first}")
     return [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
+
+
+def partition_days(now: datetime) -> tuple[date, date]:
+    """The first and last local day a history backfill can cover: ENERGY_PARTITIONS_START .. today.
+
+    Checked here, before anything is launched, because Dagster answers a backfill over keys that
+    are not partitions with an internal error (``Multiple initial assets not yet supported``).
+    ``now`` comes from the platform's clock (``model.utc_now``), never from the machine directly.
+    """
+    first = date.fromisoformat(settings.get("ENERGY_PARTITIONS_START"))
+    today = now.astimezone(ZoneInfo(PARTITION_TIME_ZONE)).date()
+    return first, today
+
+
+def range_error(first: date, last: date, now: datetime) -> str | None:
+    """One line saying why ``first .. last`` cannot be backfilled, or None when it can."""
+    if last < first:
+        return f"--to {last} is before --from {first}"
+    earliest, today = partition_days(now)
+    if first < earliest or last > today:
+        return (f"{first} .. {last} is outside the history partitions {earliest} .. {today} "
+                f"(ENERGY_PARTITIONS_START .. today, {PARTITION_TIME_ZONE}); nothing was launched")
+    return None
 
 
 def graphql(url: str, query: str, variables: dict[str, Any]) -> dict[str, Any]:

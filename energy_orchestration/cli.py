@@ -109,8 +109,11 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"energy backfill: dates must be YYYY-MM-DD ({exc})", file=sys.stderr)
         return 2
-    if last < first:
-        print(f"energy backfill: --to {last} is before --from {first}", file=sys.stderr)
+    from energy_orchestration.backfill import range_error
+
+    problem = range_error(first, last, utc_now())
+    if problem:
+        print(f"energy backfill: {problem}", file=sys.stderr)
         return 2
     unknown = sorted(set(args.datasets or []) - set(HISTORY_DATASETS))
     if unknown:

@@ -13,6 +13,7 @@ import dagster as dg
 
 from energy_orchestration.assets.partitions import HISTORY_DAILY
 from energy_orchestration.ingest import Window, describe, fetch_and_publish
+from energy_orchestration.model import utc_now
 from energy_orchestration.sensors.fetch import LIVE_DATASETS
 from energy_orchestration.resources import EnergiDataServiceResource, KafkaResource, OdreResource, WarehouseResource
 from energy_orchestration.sources import DATASETS
@@ -54,6 +55,7 @@ def history_asset(dataset: str) -> dg.AssetsDefinition:
                  odre: OdreResource, kafka: KafkaResource, warehouse: WarehouseResource) -> dg.MaterializeResult:
         window = context.partition_time_window
         start, end = window.start.astimezone(timezone.utc), window.end.astimezone(timezone.utc)
+        end = max(start, min(end, utc_now()))  # today's partition: only what can exist so far
         client = {"energidataservice": energidataservice, "odre": odre}[spec.provider].client()
         fetched = published = 0
         parts = request_windows(dataset, start, end)
@@ -71,7 +73,8 @@ def history_asset(dataset: str) -> dg.AssetsDefinition:
     return _history
 
 
-HISTORY_COMPANIONS = {"eco2mix-regional-tr": "eco2mix-regional-cons-def"}
+HISTORY_COMPANIONS = {"eco2mix-regional-tr": "eco2mix-regional-cons-def",
+                      "eco2mix-national-tr": "eco2mix-national-cons-def"}
 """Datasets that keep a live dataset's older history: éCO2mix's real-time sets only reach back a
 few weeks, after which RTE publishes the consolidated/definitive set (30-minute steps)."""
 

@@ -24,7 +24,8 @@ START = settings.get("ENERGY_PARTITIONS_START")
 RAW_HOURLY = dg.HourlyPartitionsDefinition(start_date=f"{START}-00:00", timezone=LOCAL_TIME_ZONE, end_offset=1)
 HOURLY = dg.HourlyPartitionsDefinition(start_date=f"{START}-00:00", timezone=LOCAL_TIME_ZONE)
 DAILY = dg.DailyPartitionsDefinition(start_date=START, timezone=LOCAL_TIME_ZONE, end_offset=1)
-HISTORY_DAILY = dg.DailyPartitionsDefinition(start_date=START, timezone=LOCAL_TIME_ZONE)
+HISTORY_DAILY = dg.DailyPartitionsDefinition(start_date=START, timezone=LOCAL_TIME_ZONE, end_offset=1)
+"""History days up to today (so far): the range a backfill may ask for is ENERGY_PARTITIONS_START .. today."""
 WEEKLY = dg.WeeklyPartitionsDefinition(start_date=START, timezone=LOCAL_TIME_ZONE, day_offset=1, end_offset=1)
 MONTHLY = dg.MonthlyPartitionsDefinition(start_date=START, timezone=LOCAL_TIME_ZONE, end_offset=1)
 

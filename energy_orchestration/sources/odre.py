@@ -197,6 +197,12 @@ REGIONAL_CONS_DEF = OdreDataset("eco2mix-regional-cons-def", 30, _REGIONAL_MAPPI
 
 DATASETS: dict[str, OdreDataset] = {spec.name: spec for spec in (REGIONAL_TR, NATIONAL_TR, REGIONAL_CONS_DEF)}
 
+NATIONAL_CONS_DEF = OdreDataset("eco2mix-national-cons-def", 30, _NATIONAL_MAPPINGS, DataStatus.CONSOLIDATED)
+"""France's national history older than the real-time set's window (consolidated, then definitive):
+the same fields as ``eco2mix-national-tr`` at a 30-minute step; older years publish only the total
+``eolien``, which the onshore mapping's fallback takes."""
+DATASETS[NATIONAL_CONS_DEF.name] = NATIONAL_CONS_DEF
+
 
 # --- client ----------------------------------------------------------------------------------
 

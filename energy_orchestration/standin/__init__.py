@@ -2,7 +2,7 @@
 
 Today: Energi Data Service (``PowerSystemRightNow``) and ODRÉ éCO2mix (Opendatasoft
 Explore API v2.1: ``eco2mix-regional-tr``, ``eco2mix-national-tr``,
-``eco2mix-regional-cons-def``), served by one process over real HTTP with the real
+``eco2mix-regional-cons-def``, ``eco2mix-national-cons-def``), served by one process over real HTTP with the real
 APIs' parameters, envelopes, limits and error shapes, backed by deterministic
 synthetic data generators.
 

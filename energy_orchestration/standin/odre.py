@@ -2,8 +2,8 @@
 
 Serves ``/api/explore/v2.1/catalog/datasets/{id}/records`` (envelope ``{"total_count",
 "results"}``, ``limit`` <= 100, ``offset + limit`` <= 10,000) and ``.../exports/json`` (a bare
-array, no row cap) for ``eco2mix-regional-tr``, ``eco2mix-national-tr`` and
-``eco2mix-regional-cons-def``, with ``select``, ``where`` (the ODSQL subset below),
+array, no row cap) for ``eco2mix-regional-tr``, ``eco2mix-national-tr``,
+``eco2mix-regional-cons-def`` and ``eco2mix-national-cons-def``, with ``select``, ``where`` (the ODSQL subset below),
 ``order_by``, ``limit``, ``offset``, ``refine`` and ``timezone``. Errors are Opendatasoft JSON
 bodies ``{"error_code": "ODSQLError" | "InvalidRESTParameterError", "message": ...}``.
 
@@ -19,7 +19,8 @@ out arithmetically from the constraints and only the requested page is generated
 (:mod:`synthetic_fr`). The time model mirrors the real service:
 
 - real-time sets cover the last ``realtime_days`` days (from UTC midnight); older windows are
-  empty there and served by ``eco2mix-regional-cons-def`` (30-min step);
+  empty there and served by ``eco2mix-regional-cons-def`` / ``eco2mix-national-cons-def``
+  (30-min step);
 - a quarter-hour appears once it has ended plus ``publication_lag_minutes``;
 - real-time rows older than ``consolidation_days`` become ``Données consolidées`` with slightly
   revised values (same key); cons-def rows before 1 January of last year are ``définitives``;
@@ -102,6 +103,9 @@ REGIONAL_CONS_DEF = OdreDatasetSpec("eco2mix-regional-cons-def", 30, True, False
                                     tuple(f for f in REGIONAL_FIELDS if f != "column_68"),
                                     "éCO2mix régional consolidé et définitif (synthetic stand-in data)")
 DATASETS: dict[str, OdreDatasetSpec] = {s.name: s for s in (REGIONAL_TR, NATIONAL_TR, REGIONAL_CONS_DEF)}
+NATIONAL_CONS_DEF = OdreDatasetSpec("eco2mix-national-cons-def", 30, False, False, NATIONAL_FIELDS,
+                                    "éCO2mix national consolidé et définitif (synthetic stand-in data)")
+DATASETS[NATIONAL_CONS_DEF.name] = NATIONAL_CONS_DEF
 
 _TEXT_FIELDS = frozenset({"code_insee_region", "libelle_region", "nature", "date", "heure", "perimetre"})
 _REGION_BY_NAME = {r.name.lower(): i for i, r in enumerate(REGIONS)}

@@ -21,6 +21,7 @@ from energy_orchestration.warehouse.schema import PERIOD_KEYS, PERIOD_TABLES
 DATASET_PRECEDENCE: tuple[str, ...] = (
     "eco2mix-regional-cons-def",      # consolidated beats real-time for the same region and hour
     "eco2mix-regional-tr",
+    "eco2mix-national-cons-def",      # likewise for France as a whole
     "eco2mix-national-tr",
     "ElectricityProdex5MinRealtime",  # production per price area and type
     "CO2Emis",

@@ -40,11 +40,11 @@ def test_a_30_day_backfill_through_graphql_fills_every_daily_partition(tmp_path)
                 per_day = db.execute("""
                     SELECT local_date, count(*) AS zones, min(hours_present) AS least, max(hours_expected) AS most
                     FROM zone_daily WHERE local_date BETWEEN ? AND ? GROUP BY 1 ORDER BY 1""", [FIRST, LAST]).fetchall()
-            # Denmark (3 zones) from Energi Data Service, the 12 French regions from éCO2mix's consolidated set
-            whole = len(per_day) == days and all(z == 15 and lo == hi == 24 for _, z, lo, hi in per_day)
+            # Denmark (3 zones) from Energi Data Service, France and its 12 regions from éCO2mix's consolidated sets
+            whole = len(per_day) == days and all(z == 16 and lo == hi == 24 for _, z, lo, hi in per_day)
             return per_day if whole else None
 
-        wait_for("every day with 15 zones and 24 hours", every_day_whole, 300, demo)
+        wait_for("every day with 16 zones and 24 hours", every_day_whole, 300, demo)
 
         def checks_of_the_backfill():
             executions = graphql(port, CHECKS)["assetCheckExecutions"]

@@ -16,9 +16,10 @@ from energy_orchestration.warehouse.aggregates import DATASET_PRECEDENCE, build_
 
 pytestmark = pytest.mark.integration
 
-HISTORY = ["PowerSystemRightNow", "CO2Emis", "ElectricityProdex5MinRealtime", "eco2mix-regional-cons-def"]
+HISTORY = ["PowerSystemRightNow", "CO2Emis", "ElectricityProdex5MinRealtime", "eco2mix-regional-cons-def",
+           "eco2mix-national-cons-def"]
 """What the providers still hold for 2025: éCO2mix's real-time sets only reach back ~60 days
-(the stand-in too), so French regions come from the consolidated set, 30-minute steps."""
+(the stand-in too), so France and its regions come from the consolidated sets, 30-minute steps."""
 
 
 def utc(*args) -> datetime:
@@ -62,7 +63,7 @@ def test_dst_days_roll_up_23_and_25_local_hours(land_range, warehouse, day, hour
                    period_start_utc, period_end_utc
             FROM zone_daily WHERE local_date = ? ORDER BY zone""", [day]).df().set_index("zone")
         observations = db.execute("SELECT * FROM observations").df()
-    for zone in ("DK", "DK-DK1", "DK-DK2", "FR-11", "FR-93"):
+    for zone in ("DK", "DK-DK1", "DK-DK2", "FR", "FR-11", "FR-93"):
         row = daily.loc[zone]
         assert (row.hours_expected, row.hours_present) == (hours, hours), zone
         local_midnight = datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(ZONE_TIME_ZONES[zone]))
@@ -112,7 +113,7 @@ def test_a_generated_month_equals_an_independent_recomputation(land_range, wareh
     assert got["co2_intensity_computed"].iloc[0] == pytest.approx(expected_ci, rel=1e-9)
 
     # monthly: energies and renewable share over the zone's local February
-    for zone in ("DK", "DK-DK1", "DK-DK2", "FR-11", "FR-76"):
+    for zone in ("DK", "DK-DK1", "DK-DK2", "FR", "FR-11", "FR-76"):
         mine = best[(best["zone"] == zone)]
         days = local_day(mine["hour"], zone)
         february = mine[(days >= date(2025, 2, 1)) & (days <= date(2025, 2, 28))]

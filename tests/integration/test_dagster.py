@@ -48,7 +48,7 @@ def test_definitions_load_with_lineage_from_history_to_monthly():
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
     names = ["powersystemrightnow", "co2emis", "electricityprodex5minrealtime", "eco2mix_national_tr",
-             "eco2mix_regional_tr", "eco2mix_regional_cons_def"]
+             "eco2mix_regional_tr", "eco2mix_regional_cons_def", "eco2mix_national_cons_def"]
     raw, history = {f"raw/{n}" for n in names}, {f"history/{n}" for n in names}
     aggregates = {"agg/zone_hourly", "agg/zone_daily", "agg/zone_weekly", "agg/zone_monthly"}
     assert keys == raw | history | aggregates

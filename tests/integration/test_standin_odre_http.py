@@ -242,6 +242,24 @@ def test_history_older_than_the_real_time_range_lives_in_cons_def(base):
     assert newest["date_heure"] == "2025-09-03T23:30:00+00:00" and oldest_rt["date_heure"] == "2025-09-04T00:00:00+00:00"
 
 
+def test_national_history_lives_in_the_national_cons_def_set(base):
+    """France as a whole has its own consolidated/definitive set: same fields and quirks as the
+    real-time one (strings before 2026), 30-minute steps, no forecast-only rows."""
+    with pytest.raises(NotYetPublished):
+        odre(base).fetch_window("eco2mix-national-tr", at("2025-08-01"), at("2025-08-02"))
+    history = odre(base).fetch_window("eco2mix-national-cons-def", at("2025-08-01"), at("2025-08-02"))
+    assert len(history) == 48 and {r["date_heure"][14:16] for r in history} == {"00", "30"}
+    assert {r["nature"] for r in history} == {"Données consolidées"} and {r["perimetre"] for r in history} == {"France"}
+    assert all(isinstance(r["eolien_terrestre"], str) and r["consommation"] is not None for r in history)
+    batch = normalise("eco2mix-national-cons-def", history, NOW)
+    assert batch.rejections == [] and batch.skipped == {}
+    assert set(batch.observations.zone) == {"FR"} and set(batch.observations.interval_minutes) == {30}
+    assert {"consumption", "production_nuclear", "production_wind_onshore", "co2_intensity_reported"} <= set(
+        batch.observations.quantity)
+    newest = results(get(base, "eco2mix-national-cons-def", limit=1, order_by="date_heure desc"))[0]
+    assert newest["date_heure"] == "2025-09-03T23:30:00+00:00"
+
+
 # --- parameters ----------------------------------------------------------------------------------
 
 def test_select_order_by_refine_and_ranges(base):
