@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from energy_orchestration.model import to_json, utc_now
 from energy_orchestration.sources import DATASETS
@@ -92,11 +94,14 @@ class FetchOutcome:
 
 
 def fetch_and_publish(client: EnergiDataServiceClient, bootstrap_servers: str, window: Window,
-                      warehouse: Warehouse | None = None) -> FetchOutcome:
+                      warehouse: Warehouse | None = None,
+                      on_records: Callable[[list[Any]], None] | None = None) -> FetchOutcome:
     """Fetch one window and publish every record; returns only once the broker acknowledged all.
 
     A page the provider got wrong (not JSON, no records list) is kept in the quarantine with
-    its body before the error is raised, so nothing a provider sent is lost.
+    its body before the error is raised, so nothing a provider sent is lost. ``on_records`` sees
+    the fetched records before they are published (history backfills note their keys, so they
+    can tell later whether every one of them landed).
     """
     spec = DATASETS[window.dataset]
     fetched_at = utc_now()
@@ -113,6 +118,8 @@ def fetch_and_publish(client: EnergiDataServiceClient, bootstrap_servers: str, w
                     reason=str(exc)[:1000], dataset=window.dataset, payload=exc.body[:1_000_000])],
                     fetched_at.replace(tzinfo=None))
         raise
+    if on_records is not None:
+        on_records(records)
     ensure_topics(bootstrap_servers, all_topics([window.dataset]))
     result = publish_records(bootstrap_servers, raw_topic(window.dataset), spec.provider, window.dataset,
                              records, spec.message_zone, fetched_at)

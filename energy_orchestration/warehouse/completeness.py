@@ -15,7 +15,7 @@ what freshness (last landed interval, lag) reports.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import duckdb
 import pandas as pd
@@ -102,3 +102,47 @@ def missing_windows(missing: pd.DataFrame) -> list[MissingWindow]:
             count += 1
         windows.append(MissingWindow(str(dataset), start, previous + step, count))
     return windows
+
+
+def unlanded_keys(connection: duckdb.DuckDBPyConnection, dataset: str, keys: list[str]) -> list[str]:
+    """The record keys of ``keys`` that are in the warehouse neither as landed records
+    (``raw_records``) nor as records refused whole (``quarantine``, stage ``record``).
+
+    Why: a broker's acknowledgement is not durability (a memory-only broker that dies loses
+    what it acknowledged), so a backfill counts as done only when its records are here.
+    """
+    if not keys:
+        return []
+    published = pd.DataFrame({"record_key": list(dict.fromkeys(keys))})
+    connection.register("published_keys", published)
+    try:
+        return [row[0] for row in connection.execute("""
+            SELECT p.record_key FROM published_keys p
+            WHERE NOT EXISTS (SELECT 1 FROM raw_records r WHERE r.dataset = $dataset AND r.record_key = p.record_key)
+              AND NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.dataset = $dataset AND q.stage = 'record'
+                                                          AND q.record_key = p.record_key)
+            ORDER BY p.record_key
+        """, {"dataset": dataset}).fetchall()]
+    finally:
+        connection.unregister("published_keys")
+
+
+def landed_per_day(connection: duckdb.DuckDBPyConnection, datasets: list[str], first: date, last: date,
+                   time_zone: str = "Europe/Paris") -> dict[tuple[str, date], int]:
+    """Landed records (``raw_records``) per (dataset, local day) for days ``first .. last``.
+
+    The history partitions are local days; a day's records are those whose interval starts
+    in it. Days with nothing landed are absent from the answer.
+    """
+    rows = connection.execute("""
+        WITH local AS (
+            SELECT dataset, CAST(timezone($tz, timezone('UTC', interval_start_utc)) AS DATE) AS day
+            FROM raw_records
+            WHERE dataset IN (SELECT unnest($datasets))
+              AND interval_start_utc >= $lo AND interval_start_utc < $hi
+        )
+        SELECT dataset, day, count(*) FROM local WHERE day BETWEEN $first AND $last GROUP BY ALL
+    """, {"tz": time_zone, "datasets": datasets, "first": first, "last": last,
+          "lo": datetime.combine(first, datetime.min.time()) - timedelta(days=1),
+          "hi": datetime.combine(last, datetime.min.time()) + timedelta(days=2)}).fetchall()
+    return {(str(dataset), day): int(count) for dataset, day, count in rows}
