@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
@@ -117,6 +117,8 @@ class BackfillProgress:
     targeted: int
     materialized: int
     failed: int
+    failed_by_asset: dict[str, int] = field(default_factory=dict)
+    """Failed partitions per asset key path (``history/co2emis``)."""
 
     @property
     def finished(self) -> bool:
@@ -131,7 +133,9 @@ def progress(url: str, backfill_id: str) -> BackfillProgress:
     return BackfillProgress(status=answer["status"],
                             targeted=sum(s["numPartitionsTargeted"] for s in counts),
                             materialized=sum(s["numPartitionsMaterialized"] for s in counts),
-                            failed=sum(s["numPartitionsFailed"] for s in counts))
+                            failed=sum(s["numPartitionsFailed"] for s in counts),
+                            failed_by_asset={"/".join(s["assetKey"]["path"]): s["numPartitionsFailed"]
+                                             for s in counts if s.get("assetKey")})
 
 
 def days_built(warehouse: Warehouse, first: date, last: date, since_utc: Any) -> int:
@@ -166,3 +170,57 @@ class Progress:
         if self.tty:
             self.stream.write("\n")
         self.last = ""
+
+
+@dataclass(frozen=True)
+class DatasetSummary:
+    """What a backfill got for one dataset, counted in the warehouse (landed, not just fetched)."""
+
+    dataset: str
+    days: int
+    records: int
+    empty_days: list[date]
+    """Requested days with no record of this dataset in the warehouse."""
+    uncovered_days: list[date]
+    """Empty days its companion dataset (real-time <-> consolidated) has nothing for either."""
+    failed_partitions: int
+
+    @property
+    def ok(self) -> bool:
+        return not self.uncovered_days and not self.failed_partitions
+
+
+def summarise(landed: dict[tuple[str, date], int], datasets: list[str], days: list[date],
+              companions: dict[str, str], failed: dict[str, int]) -> list[DatasetSummary]:
+    """Per dataset: days requested, records landed, days empty, and which empty days nobody
+    covers. A real-time éCO2mix set is rightly empty for days older than its window and a
+    consolidated one for recent days: an empty day counts against the backfill only when the
+    dataset's companion (in either direction) has nothing for it either."""
+    partner = {**companions, **{older: live for live, older in companions.items()}}
+    out = []
+    for dataset in datasets:
+        empty = [day for day in days if not landed.get((dataset, day))]
+        other = partner.get(dataset)
+        uncovered = [day for day in empty if other is None or not landed.get((other, day))]
+        out.append(DatasetSummary(dataset, len(days), sum(landed.get((dataset, day), 0) for day in days),
+                                  empty, uncovered, failed.get(dataset, 0)))
+    return out
+
+
+def summary_table(rows: list[DatasetSummary], companions: dict[str, str]) -> str:
+    """The table ``energy backfill`` ends with; the last column says why a row is not fine."""
+    partner = {**companions, **{older: live for live, older in companions.items()}}
+    width = max([len("dataset"), *(len(r.dataset) for r in rows)])
+    lines = [f"{'dataset':<{width}}  {'days':>5}  {'records landed':>14}  {'days empty':>10}  note"]
+    for row in rows:
+        if row.failed_partitions:
+            note = f"FAILED: {row.failed_partitions} partitions failed (see the backfill's runs)"
+        elif row.uncovered_days:
+            shown = ", ".join(str(d) for d in row.uncovered_days[:5]) + (" …" if len(row.uncovered_days) > 5 else "")
+            note = f"EMPTY: no data for {len(row.uncovered_days)} days ({shown})"
+        elif row.empty_days:
+            note = f"ok: {partner[row.dataset]} holds its {len(row.empty_days)} empty days"
+        else:
+            note = "ok"
+        lines.append(f"{row.dataset:<{width}}  {row.days:>5}  {row.records:>14}  {len(row.empty_days):>10}  {note}")
+    return "\n".join(lines)

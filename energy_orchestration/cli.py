@@ -99,18 +99,20 @@ def cmd_query(args: argparse.Namespace) -> int:
 def cmd_backfill(args: argparse.Namespace) -> int:
     from datetime import date
 
-    from energy_orchestration.assets.history import HISTORY_DATASETS, history_asset_key
-    from energy_orchestration.backfill import BackfillError, Progress, bar, days_built, launch, progress
+    from energy_orchestration.assets.history import HISTORY_COMPANIONS, HISTORY_DATASETS, history_asset_key
+    from energy_orchestration.backfill import (
+        BackfillError, Progress, bar, days_between, days_built, launch, progress, range_error, summarise,
+        summary_table,
+    )
     from energy_orchestration.model import utc_now
     from energy_orchestration.warehouse import Warehouse
+    from energy_orchestration.warehouse.completeness import landed_per_day
 
     try:
         first, last = date.fromisoformat(args.start), date.fromisoformat(args.end)
     except ValueError as exc:
         print(f"energy backfill: dates must be YYYY-MM-DD ({exc})", file=sys.stderr)
         return 2
-    from energy_orchestration.backfill import range_error
-
     problem = range_error(first, last, utc_now())
     if problem:
         print(f"energy backfill: {problem}", file=sys.stderr)
@@ -139,18 +141,30 @@ def cmd_backfill(args: argparse.Namespace) -> int:
                 raise BackfillError(f"still {state.status} after {args.timeout:g}s; it goes on in Dagster")
             time.sleep(1)
         line.done()
-        if state.failed:
-            raise BackfillError(f"{state.failed} history partitions failed; see the backfill's runs in the UI")
-        days = (last - first).days + 1
         warehouse = Warehouse(settings.warehouse_path(), settings.get_float("ENERGY_WAREHOUSE_LOCK_TIMEOUT_SECONDS"))
-        while (built := days_built(warehouse, first, last, since)) < days:
-            line.show(bar("days aggregated", built, days, "landing -> zone_hourly -> zone_daily"))
-            if time.monotonic() > deadline:
-                raise BackfillError(f"only {built} of {days} days aggregated after {args.timeout:g}s "
-                                    "(days without any source data never fill)")
-            time.sleep(2)
-        line.show(bar("days aggregated", days, days, "done"))
-        line.done()
+        days = [date.fromisoformat(d) for d in days_between(first, last)]
+        counted = sorted(set(datasets) | {c for d, c in HISTORY_COMPANIONS.items() if d in datasets}
+                         | {d for d, c in HISTORY_COMPANIONS.items() if c in datasets})
+        with warehouse.connect(read_only=True) as connection:
+            landed = landed_per_day(connection, counted, first, last)
+        if not state.failed:
+            with_data = len({day for (_, day), count in landed.items() if count})
+            while (built := days_built(warehouse, first, last, since)) < with_data:
+                line.show(bar("days aggregated", built, with_data, "landing -> zone_hourly -> zone_daily"))
+                if time.monotonic() > deadline:
+                    raise BackfillError(f"only {built} of {with_data} days with data aggregated after "
+                                        f"{args.timeout:g}s")
+                time.sleep(2)
+            line.show(bar("days aggregated", with_data, with_data, "done"))
+            line.done()
+        failed = {d: state.failed_by_asset.get("/".join(history_asset_key(d).path), 0) for d in datasets}
+        rows = summarise(landed, datasets, days, HISTORY_COMPANIONS, failed)
+        print(summary_table(rows, HISTORY_COMPANIONS))
+        bad = [row.dataset for row in rows if not row.ok]
+        if state.failed and not any(failed.values()):
+            bad.append(f"{state.failed} partitions")
+        if bad:
+            raise BackfillError(f"incomplete: {', '.join(bad)} (empty days or failed partitions; see the table)")
     except BackfillError as exc:
         line.done()
         print(f"energy backfill: {exc}", file=sys.stderr)
