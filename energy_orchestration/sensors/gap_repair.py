@@ -3,11 +3,16 @@
 The re-fetch is an ordinary ``fetch_job`` run (same op, same Kafka path, same idempotent
 landing); once its rows land, the landing sensor rebuilds the hours they belong to, which turns
 the completeness checks green again without anyone stepping in.
+
+Backfilled days are watched too, however old: each history materialization says how many
+records it fetched per day; a day with fewer records in the warehouse than that is re-fetched
+like a trailing gap (an acknowledgement by a memory-only broker is not a landing).
 """
 
 
 import json
-from datetime import datetime, timedelta, timezone
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
 
 import dagster as dg
 import pandas as pd
@@ -20,7 +25,7 @@ from energy_orchestration.sensors.fetch import LIVE_DATASETS, fetch_job, raw_ass
 from energy_orchestration.sources import DATASETS
 from energy_orchestration.warehouse import Warehouse
 from energy_orchestration.warehouse.completeness import (
-    MissingWindow, completeness_summary, missing_intervals, missing_windows,
+    MissingWindow, completeness_summary, landed_per_day, missing_intervals, missing_windows,
 )
 
 RETRY_AFTER = timedelta(minutes=15)
@@ -67,6 +72,67 @@ def check_evaluation(dataset: str, summary: pd.DataFrame, windows: list[MissingW
                       for w in windows[:20]) or "none")})
 
 
+BACKFILL_WATCH = timedelta(days=7)
+"""A backfilled day not whole in the warehouse is watched (and re-fetched) for this long."""
+
+
+@dataclass(frozen=True)
+class Backfilled:
+    """One history partition as materialized: the records its run fetched for that local day."""
+
+    dataset: str
+    day: date
+    fetched: int
+
+
+def backfilled_since(instance: dg.DagsterInstance, after_storage_id: int) -> tuple[list[Backfilled], int]:
+    """History materializations recorded after ``after_storage_id``, and the newest storage id."""
+    from energy_orchestration.assets.history import HISTORY_DATASETS, history_asset_key
+
+    found: list[Backfilled] = []
+    newest = after_storage_id
+    for dataset in HISTORY_DATASETS:
+        cursor = None
+        while True:
+            result = instance.fetch_materializations(
+                dg.AssetRecordsFilter(asset_key=history_asset_key(dataset), after_storage_id=after_storage_id),
+                limit=1000, cursor=cursor, ascending=True)
+            for record in result.records:
+                newest = max(newest, record.storage_id)
+                materialization = record.asset_materialization
+                per_day = materialization.metadata.get("records_per_day") if materialization else None
+                fetched = per_day.value.get(materialization.partition) if per_day is not None else None
+                if fetched:
+                    found.append(Backfilled(dataset, date.fromisoformat(materialization.partition), int(fetched)))
+            if not result.has_more:
+                break
+            cursor = result.cursor
+    return found, newest
+
+
+def backfill_gaps(warehouse: Warehouse, watched: dict[str, list]) -> tuple[list[MissingWindow], set[str]]:
+    """Backfilled days with fewer records in the warehouse than their run fetched, as whole-day
+    windows (naive UTC), and the watch keys (``dataset|day``) now whole."""
+    from energy_orchestration.assets.history import day_window_utc
+
+    if not watched:
+        return [], set()
+    wanted = {key: (key.split("|")[0], date.fromisoformat(key.split("|")[1]), int(value[0]))
+              for key, value in watched.items()}
+    days = [day for _, day, _ in wanted.values()]
+    with warehouse.connect(read_only=True) as connection:
+        kept = landed_per_day(connection, sorted({d for d, _, _ in wanted.values()}), min(days), max(days))
+    gaps, whole = [], set()
+    for key, (dataset, day, fetched) in sorted(wanted.items()):
+        have = kept.get((dataset, day), 0)
+        if have >= fetched:
+            whole.add(key)
+            continue
+        start, end = day_window_utc(day)
+        gaps.append(MissingWindow(dataset, start.replace(tzinfo=None), end.replace(tzinfo=None), fetched - have))
+    return gaps, whole
+
+
 def _split(window: MissingWindow) -> list[tuple[datetime, datetime]]:
     parts, start = [], window.start_utc
     while start < window.end_utc:
@@ -76,15 +142,23 @@ def _split(window: MissingWindow) -> list[tuple[datetime, datetime]]:
 
 
 def evaluate_gap_repair(warehouse: Warehouse, cursor: str | None, now: datetime,
-                        datasets: tuple[str, ...] | None = None
+                        datasets: tuple[str, ...] | None = None, backfilled: list[Backfilled] | None = None,
+                        history_storage_id: int | None = None,
                         ) -> tuple[dg.RunRequest | dg.SkipReason, list[dg.AssetCheckEvaluation], str]:
     """The decision, the check evaluations to report, and the new cursor.
 
     Cursor: ``{"attempts": {"<dataset>@<start>/<end>": [attempts, last_attempt_iso]}, "failing":
-    [datasets]}``: windows still missing, and datasets whose check was last reported failing
-    (reported again while failing, and once when whole again).
+    [datasets], "backfills": {"<dataset>|<day>": [fetched, watch_until_iso]}, "history_storage_id": n}``:
+    windows still missing, datasets whose check was last reported failing (reported again while
+    failing, and once when whole again), and backfilled days not yet whole in the warehouse.
     """
     state: dict = json.loads(cursor) if cursor else {}
+    watched: dict[str, list] = {key: value for key, value in state.get("backfills", {}).items()
+                                if datetime.fromisoformat(value[1]) > now}
+    for item in backfilled or []:
+        watched[f"{item.dataset}|{item.day}"] = [item.fetched, (now + BACKFILL_WATCH).isoformat()]
+    backfill_found, whole = backfill_gaps(warehouse, watched)
+    watched = {key: value for key, value in watched.items() if key not in whole}
     attempts_state: dict[str, list] = state.get("attempts", {})
     was_failing = set(state.get("failing", []))
     max_attempts = settings.get_int("ENERGY_GAP_REPAIR_MAX_ATTEMPTS")
@@ -98,6 +172,7 @@ def evaluate_gap_repair(warehouse: Warehouse, cursor: str | None, now: datetime,
         if found or dataset in was_failing:
             evaluations.append(check_evaluation(dataset, summary, found))
         gaps.extend(found)
+    gaps.extend(backfill_found)
     for gap in gaps:
         for start, end in _split(gap):
             key = f"{gap.dataset}@{start.isoformat()}/{end.isoformat()}"
@@ -111,7 +186,13 @@ def evaluate_gap_repair(warehouse: Warehouse, cursor: str | None, now: datetime,
                 windows.append({"dataset": gap.dataset, "start": start.replace(tzinfo=timezone.utc).isoformat(),
                                 "end": end.replace(tzinfo=timezone.utc).isoformat()})
                 current[key] = [attempts + 1, now.isoformat()]
-    new_cursor = json.dumps({"attempts": current, "failing": sorted(failing)}, sort_keys=True)
+    new_state: dict = {"attempts": current, "failing": sorted(failing)}
+    if watched:
+        new_state["backfills"] = watched
+    storage_id = history_storage_id if history_storage_id is not None else state.get("history_storage_id")
+    if storage_id:
+        new_state["history_storage_id"] = storage_id
+    new_cursor = json.dumps(new_state, sort_keys=True)
     if not windows:
         parts = ["no unexplained gaps" if not current else f"{waiting} gap windows being repaired"]
         if given_up:
@@ -126,9 +207,13 @@ def evaluate_gap_repair(warehouse: Warehouse, cursor: str | None, now: datetime,
 
 @dg.sensor(job=fetch_job, minimum_interval_seconds=300, default_status=dg.DefaultSensorStatus.RUNNING,
            description=("Every 5 minutes: scans the trailing ENERGY_GAP_REPAIR_HOURS for intervals that never "
-                        "landed (per field; refused values excluded) and re-fetches just those windows."))
+                        "landed (per field; refused values excluded) and backfilled days with fewer records in "
+                        "the warehouse than their history run fetched, and re-fetches just those windows."))
 def gap_repair_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource) -> dg.SensorResult:
-    decision, evaluations, cursor = evaluate_gap_repair(warehouse.get(), context.cursor, utc_now())
+    seen = (json.loads(context.cursor) if context.cursor else {}).get("history_storage_id", 0)
+    backfilled, newest = backfilled_since(context.instance, seen)
+    decision, evaluations, cursor = evaluate_gap_repair(warehouse.get(), context.cursor, utc_now(),
+                                                        backfilled=backfilled, history_storage_id=newest)
     if isinstance(decision, dg.SkipReason):
         return dg.SensorResult(skip_reason=decision, asset_events=evaluations, cursor=cursor)
     context.log.info(f"re-fetching {decision.tags['energy/gap_windows']} missing windows")

@@ -129,17 +129,23 @@ def unlanded_keys(connection: duckdb.DuckDBPyConnection, dataset: str, keys: lis
 
 def landed_per_day(connection: duckdb.DuckDBPyConnection, datasets: list[str], first: date, last: date,
                    time_zone: str = "Europe/Paris") -> dict[tuple[str, date], int]:
-    """Landed records (``raw_records``) per (dataset, local day) for days ``first .. last``.
+    """Records in the warehouse per (dataset, local day) for days ``first .. last``: landed
+    (``raw_records``) or refused whole with a reason (``quarantine``, stage ``record``).
 
     The history partitions are local days; a day's records are those whose interval starts
-    in it. Days with nothing landed are absent from the answer.
+    in it. Days with nothing are absent from the answer.
     """
     rows = connection.execute("""
-        WITH local AS (
-            SELECT dataset, CAST(timezone($tz, timezone('UTC', interval_start_utc)) AS DATE) AS day
-            FROM raw_records
-            WHERE dataset IN (SELECT unnest($datasets))
+        WITH kept AS (
+            SELECT dataset, record_key, interval_start_utc FROM raw_records
+            WHERE dataset IN (SELECT unnest($datasets)) AND interval_start_utc >= $lo AND interval_start_utc < $hi
+            UNION
+            SELECT dataset, record_key, interval_start_utc FROM quarantine
+            WHERE stage = 'record' AND dataset IN (SELECT unnest($datasets))
               AND interval_start_utc >= $lo AND interval_start_utc < $hi
+        ),
+        local AS (
+            SELECT dataset, CAST(timezone($tz, timezone('UTC', interval_start_utc)) AS DATE) AS day FROM kept
         )
         SELECT dataset, day, count(*) FROM local WHERE day BETWEEN $first AND $last GROUP BY ALL
     """, {"tz": time_zone, "datasets": datasets, "first": first, "last": last,
