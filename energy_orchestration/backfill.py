@@ -106,9 +106,23 @@ def launch(url: str, asset_paths: list[list[str]], first: date, last: date) -> s
     params = {"partitionNames": days_between(first, last), "assetSelection": [{"path": p} for p in asset_paths],
               "tags": [{"key": "energy/reason", "value": f"backfill {first}..{last}"}]}
     result = graphql(url, LAUNCH, {"params": params})["launchPartitionBackfill"]
-    if result["__typename"] != "LaunchBackfillSuccess":
-        raise BackfillError(f"{result['__typename']}: {result.get('message')}")
+    problem = launch_error(result, first, last)
+    if problem:
+        raise BackfillError(problem)
     return result["backfillId"]
+
+
+def launch_error(result: dict[str, Any], first: date, last: date) -> str | None:
+    """What a ``launchPartitionBackfill`` answer means for the user, or None on success.
+
+    Dagster (1.13) answers partition keys that do not exist with an internal CheckError
+    ("Multiple initial assets not yet supported"); say what it means instead."""
+    if result["__typename"] == "LaunchBackfillSuccess":
+        return None
+    if "Multiple initial assets not yet supported" in str(result.get("message")):
+        return (f"{first} .. {last} holds days that are not history partitions "
+                "(ENERGY_PARTITIONS_START .. today); nothing was launched")
+    return f"{result['__typename']}: {result.get('message')}"
 
 
 @dataclass(frozen=True)
