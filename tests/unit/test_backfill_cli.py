@@ -120,6 +120,7 @@ def _warehouse_with(tmp_path, monkeypatch, datasets_days):
 
     path = tmp_path / "warehouse.duckdb"
     monkeypatch.setenv("ENERGY_WAREHOUSE_PATH", str(path))
+    monkeypatch.setenv("ENERGY_PARTITIONS_START", "2025-01-01")
     with Warehouse(path).transaction() as db:
         for dataset, day, count in datasets_days:
             start = datetime.fromisoformat(day) - timedelta(hours=1)  # local midnight in winter, UTC
