@@ -72,3 +72,9 @@ def landed_counts(warehouse: Warehouse) -> dict[str, int]:
                                           GROUP BY dataset, zone, quantity, interval_start_utc HAVING count(*) > 1))
         """).fetchall()[0]
     return {"raw": raw, "intervals": intervals, "duplicates": duplicates}
+
+
+def publish_records_as_is(bootstrap: str, records: list[dict]) -> None:
+    """Publish PowerSystemRightNow records exactly as given (e.g. altered copies)."""
+    publish_records(bootstrap, raw_topic(DATASET), "energidataservice", DATASET, records,
+                    POWER_SYSTEM_RIGHT_NOW.message_zone, datetime.now(timezone.utc))
