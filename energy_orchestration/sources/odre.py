@@ -45,7 +45,7 @@ import pandas as pd
 
 from energy_orchestration.model import (
     EARLIEST_PLAUSIBLE, RULES, ZONES, DataStatus, NormalisedBatch, Rejection, Unit,
-    empty_observations, value_violations,
+    empty_observations, value_violations, has_booleans, parse_interval_start,
 )
 from energy_orchestration.sources.http import NotYetPublished, PoliteSession, SourceError
 
@@ -364,22 +364,16 @@ def _last_time(results: list[Any], url: str) -> datetime:
 def parse_utc(text: Any) -> datetime | None:
     """``2026-08-27T07:45:00+00:00`` (any offset, or ``Z``) as a naive UTC datetime.
 
-    A stamp without an offset is taken as UTC (the API's default output zone).
+    A stamp without an offset is taken as UTC (the API's default output zone). Strict
+    (:func:`~energy_orchestration.model.parse_interval_start`): trailing bytes are refused.
     """
-    if not isinstance(text, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        return None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
-    return moment
+    return parse_interval_start(text)
 
 
 def canonical_time_text(value: Any) -> str:
     """The key form of a ``date_heure``: UTC with ``+00:00``, so any output zone gives one key."""
-    if isinstance(value, str) and len(value) == 25 and value.endswith("+00:00"):
+    if isinstance(value, str) and len(value) == 25 and value[10] == "T" and value.endswith("+00:00") \
+            and parse_utc(value) is not None:
         return value
     moment = parse_utc(value)
     if moment is None:
@@ -405,7 +399,8 @@ def _status_code(nature: Any, default: int) -> int:
 
 def _parse_times(texts: list[Any]) -> tuple[np.ndarray, list[str]]:
     """(datetime64[us] array with NaT where unusable, canonical key text per stamp)."""
-    if texts and all(isinstance(t, str) and len(t) == 25 and t.endswith("+00:00") for t in texts):
+    if texts and all(isinstance(t, str) and len(t) == 25 and t[10] == "T" and t[16:19] == ":00"
+                     and t.endswith("+00:00") for t in texts):
         try:
             return np.array([t[:19] for t in texts], dtype="datetime64[us]"), list(texts)
         except ValueError:
@@ -434,10 +429,11 @@ class _Column:
 def _numeric_column(records: list[dict[str, Any]], name: str) -> _Column:
     """One provider field as float64, column-wise; only odd values take the per-value path."""
     raw = [r.get(name) for r in records]
-    try:
-        return _Column(np.asarray(raw, dtype=np.float64))  # fast path: numbers, numeric strings, None
-    except (TypeError, ValueError):
-        pass
+    if not has_booleans(raw):
+        try:
+            return _Column(np.asarray(raw, dtype=np.float64))  # fast path: numbers, numeric strings, None
+        except (TypeError, ValueError):
+            pass
     values = np.full(len(raw), np.nan)
     bad = np.zeros(len(raw), dtype=bool)
     for position, value in enumerate(raw):

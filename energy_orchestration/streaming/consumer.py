@@ -110,6 +110,11 @@ def prepare_batch(messages: list[MessageLike], consumer_group: str, now: datetim
         except DecodeError as exc:
             dead.append(_dead_letter(message, "decode", "undecodable", str(exc)))
             continue
+        if message.topic() != raw_topic(envelope.dataset):  # each topic carries one dataset's records
+            dead.append(_dead_letter(message, "decode", "wrong_topic",
+                                     f"a {envelope.dataset} record on topic {message.topic()}, whose records belong "
+                                     f"to another dataset (expected on {raw_topic(envelope.dataset)})"))
+            continue
         by_dataset[envelope.dataset].append((message, envelope))
 
     observation_frames: list[pd.DataFrame] = []
