@@ -18,7 +18,7 @@ from energy_orchestration.model import (
     EARLIEST_PLAUSIBLE, RULES, DataStatus, NormalisedBatch, Rejection, Unit,
     canonical_time_key, coerce_number, empty_observations, has_booleans, parse_interval_start, value_violations,
 )
-from energy_orchestration.sources.http import NotYetPublished, PoliteSession, SourceError
+from energy_orchestration.sources.http import MalformedPage, NotYetPublished, PoliteSession
 
 PROVIDER = "energidataservice"
 LIVE_BASE_URL = "https://api.energidataservice.dk"
@@ -238,8 +238,8 @@ class EnergiDataServiceClient:
 
 def _records_of(page: Any, url: str) -> list[dict[str, Any]]:
     if not isinstance(page, dict) or not isinstance(page.get("records"), list):
-        raise SourceError(f"malformed page from {url}: expected an object with a 'records' list",
-                          body=str(page)[:2000], url=url)
+        raise MalformedPage(f"malformed page from {url}: expected an object with a 'records' list",
+                            page=page, url=url)
     return page["records"]
 
 

@@ -47,7 +47,7 @@ from energy_orchestration.model import (
     EARLIEST_PLAUSIBLE, RULES, ZONES, DataStatus, NormalisedBatch, Rejection, Unit,
     empty_observations, value_violations, has_booleans, parse_interval_start,
 )
-from energy_orchestration.sources.http import NotYetPublished, PoliteSession, SourceError
+from energy_orchestration.sources.http import MalformedPage, NotYetPublished, PoliteSession, SourceError
 
 PROVIDER = "odre"
 LIVE_BASE_URL = "https://odre.opendatasoft.com"
@@ -325,8 +325,7 @@ class OdreClient:
             params = {"where": window_where(chunk_start, chunk_end), "order_by": spec.order_by, "timezone": "UTC"}
             rows = self._get(url, params)
             if not isinstance(rows, list):
-                raise SourceError(f"malformed export from {url}: expected a JSON array", body=str(rows)[:2000],
-                                  url=url)
+                raise MalformedPage(f"malformed export from {url}: expected a JSON array", page=rows, url=url)
             out.extend(rows)
             chunk_start = chunk_end
         return out
@@ -345,8 +344,8 @@ def _api_error(body: str) -> str | None:
 
 def _results_of(page: Any, url: str) -> list[Any]:
     if not isinstance(page, dict) or not isinstance(page.get("results"), list):
-        raise SourceError(f"malformed page from {url}: expected an object with a 'results' list",
-                          body=str(page)[:2000], url=url)
+        raise MalformedPage(f"malformed page from {url}: expected an object with a 'results' list",
+                            page=page, url=url)
     return page["results"]
 
 
@@ -354,8 +353,8 @@ def _last_time(results: list[Any], url: str) -> datetime:
     last = results[-1].get(TIME_FIELD) if isinstance(results[-1], dict) else None
     moment = parse_utc(last)
     if moment is None:
-        raise SourceError(f"malformed page from {url}: last row has no usable {TIME_FIELD} ({last!r})",
-                          body=str(results[-1])[:2000], url=url)
+        raise MalformedPage(f"malformed page from {url}: last row has no usable {TIME_FIELD} ({last!r})",
+                            page=results, url=url)
     return moment
 
 
