@@ -251,6 +251,10 @@ class WriterDied(RuntimeError):
     process must exit (non-zero) and be restarted, not linger with its offsets frozen."""
 
 
+class UnlandableBatch(RuntimeError):
+    """Every message of a batch fails to land on its own: the cause is not the content."""
+
+
 MAX_DEAD_LETTER_BYTES = 100_000
 """Dead letters above this are summarised: the broker (1 MB by default, less the headers) would
 refuse the original, and a refused dead letter must never block landing. The full payload is
@@ -258,7 +262,7 @@ in the ``quarantine`` table already."""
 
 WRITE_ATTEMPTS_BEFORE_ISOLATING = 3
 """A batch whose write fails this often for a reason that is not the environment is split
-until the messages that make it fail are found (see :meth:`LandingConsumer._land_isolating`)."""
+until the messages that make it fail are found (see :meth:`LandingConsumer._isolate`)."""
 
 MAX_LOCK_WAIT_SECONDS = 10.0
 """The writer waits for the warehouse lock at most this long per attempt (and then retries,
@@ -436,15 +440,18 @@ class LandingConsumer:
         whole batch. A failure that keeps coming back for anything else is blamed on the batch's
         content: the batch is split until the offending messages are found, and those are
         quarantined and dead-lettered with the real error, so one bad message never stalls landing.
+        If every message fails on its own, the content is not to blame (a schema or engine
+        problem): nothing is quarantined and the whole batch is retried, visibly stalled.
         """
         delay = 0.5
         failures = 0
+        may_isolate = True
         dead_letters = prepared.dead_letters
         while True:
             try:
                 began = time.perf_counter()
-                if failures >= WRITE_ATTEMPTS_BEFORE_ISOLATING:
-                    dead_letters = self._land_isolating(prepared.raw_messages)
+                if may_isolate and failures >= WRITE_ATTEMPTS_BEFORE_ISOLATING:
+                    dead_letters = self._isolate(prepared)
                 else:
                     self._land(prepared.landing)
                 log.debug("landed %d messages in %.3fs", prepared.messages, time.perf_counter() - began)
@@ -453,6 +460,8 @@ class LandingConsumer:
                 if isinstance(exc, WarehouseBusy):  # someone holds the file long: wait, keep the batch
                     log.warning("%s; retrying the batch", exc)
                 else:
+                    if isinstance(exc, UnlandableBatch):
+                        may_isolate = False
                     failures += 0 if environmental(exc) else 1
                     log.error("landing a batch of %d messages failed (%s); retrying (offsets not committed)%s",
                               prepared.messages, describe_error(exc),
@@ -470,30 +479,45 @@ class LandingConsumer:
         with self._write_warehouse.transaction() as connection:
             land(connection, landing, utc_now().replace(tzinfo=None))
 
-    def _land_isolating(self, messages: list[MessageLike]) -> list[DeadLetter]:
-        """Land ``messages`` by halves until each failing write is one message; quarantine those
-        with the error as the reason. Returns every dead letter to publish. Environmental
-        failures propagate: the caller retries the whole batch (already landed halves are
-        upserted again harmlessly)."""
-        prepared = prepare_batch(messages, self.group_id)
-        try:
-            self._land(prepared.landing)
-            return prepared.dead_letters
-        except Exception as exc:
-            if environmental(exc):
-                raise
-            if len(messages) > 1:
-                middle = len(messages) // 2
-                return self._land_isolating(messages[:middle]) + self._land_isolating(messages[middle:])
-            message = messages[0]
+    def _isolate(self, prepared: PreparedBatch) -> list[DeadLetter]:
+        """Land the batch by halves; quarantine the single messages whose write fails, with the
+        error as the reason. Returns every dead letter to publish."""
+        letters, poison = self._land_halves(prepared.raw_messages)
+        if poison and len(poison) == len(prepared.raw_messages) > 1:
+            raise UnlandableBatch(f"each of the batch's {len(poison)} messages fails to land on its own "
+                                  f"({describe_error(poison[0][1])}): not the messages' fault")
+        rows, poison_letters = [], []
+        for message, exc in poison:
             reason = f"landing this message fails: {describe_error(exc)}"
             log.error("isolated a message whose write fails, quarantined and dead-lettered: %s: %s",
                       _source_id(message), reason)
-            row = QuarantineRow(source_id=_source_id(message), rule="write_failed", stage="write", reason=reason,
-                                payload=_payload_text(message.value()))
+            rows.append(QuarantineRow(source_id=_source_id(message), rule="write_failed", stage="write",
+                                      reason=reason, payload=_payload_text(message.value())))
+            poison_letters.append(_dead_letter(message, "write", "write_failed", reason))
+        if rows:
             with self._write_warehouse.transaction() as connection:
-                insert_quarantine(connection, [row], utc_now().replace(tzinfo=None))
-            return [_dead_letter(message, "write", "write_failed", reason)]
+                insert_quarantine(connection, rows, utc_now().replace(tzinfo=None))
+        return letters + poison_letters
+
+    def _land_halves(self, messages: list[MessageLike]) -> tuple[list[DeadLetter],
+                                                                  list[tuple[MessageLike, Exception]]]:
+        """Land ``messages``, splitting in halves on failure down to single messages. Returns the
+        landed parts' dead letters and the single messages that failed (with their error).
+        Environmental failures propagate: the caller retries the whole batch (already landed
+        halves are upserted again harmlessly)."""
+        prepared = prepare_batch(messages, self.group_id)
+        try:
+            self._land(prepared.landing)
+            return prepared.dead_letters, []
+        except Exception as exc:
+            if environmental(exc):
+                raise
+            if len(messages) == 1:
+                return [], [(messages[0], exc)]
+            middle = len(messages) // 2
+            first_letters, first_poison = self._land_halves(messages[:middle])
+            second_letters, second_poison = self._land_halves(messages[middle:])
+            return first_letters + second_letters, first_poison + second_poison
 
     def _commit_written(self, consumer: Consumer, written: "queue.Queue[tuple[PreparedBatch, bool]]") -> None:
         while True:

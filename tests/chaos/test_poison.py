@@ -12,7 +12,7 @@ from energy_orchestration.streaming.config import consumer_config, producer_conf
 from energy_orchestration.streaming.consumer import LandingConsumer, WriterDied
 from energy_orchestration.streaming.health import describe, read_health
 from energy_orchestration.streaming.topics import dead_letter_topic, raw_topic
-from tests.chaos.support import DATASET, landed_counts, publish_minutes
+from tests.chaos.support import DATASET, landed_counts, publish_minutes, publish_records_as_is, wait_for
 
 pytestmark = [pytest.mark.chaos, pytest.mark.integration]
 
@@ -71,7 +71,6 @@ def test_a_message_whose_write_fails_is_isolated_and_the_rest_lands(bootstrap, w
     _refuse_payloads_containing(warehouse, "POISON")
     records = publish_minutes(bootstrap, 300)
     poisoned = [dict(records[i], Note="POISON") for i in (17, 201)]  # same intervals, re-sent with a bad field
-    from tests.chaos.support import publish_records_as_is
     publish_records_as_is(bootstrap, poisoned)
     began = time.monotonic()
     stats = land_all()
@@ -109,3 +108,26 @@ def test_a_dead_writer_thread_ends_the_run_with_the_reason(bootstrap, warehouse,
     assert health is not None and health.state == "failed"
     verdict = describe(health, now=__import__("datetime").datetime(2100, 1, 1))
     assert not verdict["ok"] and "simulated writer bug" in verdict["message"]
+
+
+def test_a_failure_of_every_message_is_not_blamed_on_the_messages(bootstrap, warehouse, isolated_topics):
+    """When each message fails on its own, the cause is the warehouse, not the data: nothing is
+    quarantined, nothing committed, and the consumer reports itself stalled."""
+    _refuse_payloads_containing(warehouse, "Minutes1UTC")  # every PowerSystemRightNow record
+    publish_minutes(bootstrap, 20)
+    stop = threading.Event()
+    consumer = LandingConsumer(bootstrap, warehouse, f"{isolated_topics}-all-bad", batch_max_seconds=0.2)
+    runner = threading.Thread(target=consumer.run, args=(stop,))
+    runner.start()
+    try:
+        wait_for(lambda: "not the messages' fault" in (read_health(warehouse.path).last_error or ""), 60,
+                 "the isolation to give up on blaming messages")
+        assert read_health(warehouse.path).state == "stalled"
+    finally:
+        stop.set()
+        runner.join(60)
+    assert not runner.is_alive()
+    with warehouse.connect(read_only=True) as db:
+        assert db.execute("SELECT count(*) FROM quarantine").fetchall()[0][0] == 0
+        assert db.execute("SELECT count(*) FROM raw_records").fetchall()[0][0] == 0
+    assert consumer.stats.batches == 0  # nothing committed: the batch is replayed on the next start
