@@ -120,8 +120,8 @@ def test_a_failure_of_every_message_is_not_blamed_on_the_messages(bootstrap, war
     runner = threading.Thread(target=consumer.run, args=(stop,))
     runner.start()
     try:
-        wait_for(lambda: "not the messages' fault" in (getattr(read_health(warehouse.path), "last_error", "") or ""), 60,
-                 "the isolation to give up on blaming messages")
+        last_error = lambda: getattr(read_health(warehouse.path), "last_error", None) or ""  # noqa: E731
+        wait_for(lambda: "not the messages' fault" in last_error(), 60, "the isolation to give up on blaming messages")
         assert read_health(warehouse.path).state == "stalled"
     finally:
         stop.set()

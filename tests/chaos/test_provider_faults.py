@@ -55,6 +55,7 @@ def test_provider_faults_heal_without_gaps(bootstrap, warehouse, land_all):
     with warehouse.connect(read_only=True) as db:
         present = db.execute("""SELECT count(DISTINCT interval_start_utc) FROM observations
                                 WHERE interval_start_utc >= ? AND interval_start_utc < ?""",
-                             [(start - timedelta(minutes=5)).replace(tzinfo=None), now.replace(tzinfo=None)]).fetchall()[0][0]
+                             [(start - timedelta(minutes=5)).replace(tzinfo=None),
+                              now.replace(tzinfo=None)]).fetchall()[0][0]
     assert present == minutes
     assert landed_counts(warehouse)["duplicates"] == 0

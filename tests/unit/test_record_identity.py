@@ -76,7 +76,8 @@ def test_odre_spellings_of_one_quarter_hour_share_a_key():
     texts = ["2026-08-27T07:45:00+00:00", "2026-08-27T07:45:00Z", "2026-08-27T09:45:00+02:00",
              "2026-08-27 07:45:00+00:00", "2026-08-27T07:45:00.000+00:00"]
     assert {NATIONAL_TR.record_key(dict(record, date_heure=t)) for t in texts} == {"2026-08-27T07:45:00+00:00"}
-    batch = NATIONAL_TR.normalise([dict(record, date_heure=t) for t in texts], datetime(2026, 9, 1, tzinfo=timezone.utc))
+    batch = NATIONAL_TR.normalise([dict(record, date_heure=t) for t in texts],
+                                  datetime(2026, 9, 1, tzinfo=timezone.utc))
     assert set(batch.record_keys) == {"2026-08-27T07:45:00+00:00"}
     nul = NATIONAL_TR.normalise([dict(record, date_heure="2026-08-27T07:45:00+00:00\x00")],
                                 datetime(2026, 9, 1, tzinfo=timezone.utc))
