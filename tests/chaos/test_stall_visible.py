@@ -61,3 +61,26 @@ def test_a_stalled_consumer_is_reported_everywhere(bootstrap, warehouse, isolate
         if foreign.poll() is None:
             foreign.kill()
         api.__exit__(None, None, None)
+
+
+def test_the_dagster_completeness_check_names_a_stalled_consumer(warehouse, tmp_path):
+    import dagster as dg
+
+    from energy_orchestration.assets.quality import completeness_check
+    from energy_orchestration.assets.raw import raw_asset_spec
+    from energy_orchestration.resources import WarehouseResource
+
+    with warehouse.connect():
+        pass
+    HealthRecorder(warehouse.path, "group").failed("WarehouseBusy: warehouse lock held for 600s")
+    spec = raw_asset_spec("PowerSystemRightNow")
+    check = completeness_check(spec)
+    definitions = dg.Definitions(assets=[spec], asset_checks=[check],
+                                 resources={"warehouse": WarehouseResource(path=str(warehouse.path))},
+                                 jobs=[dg.define_asset_job("check", selection=dg.AssetSelection.checks(check))])
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        result = definitions.resolve_job_def("check").execute_in_process(instance=instance)
+    [evaluation] = result.get_asset_check_evaluations()
+    assert not evaluation.passed
+    landing = evaluation.metadata["landing"].value
+    assert "landing stalled since" in landing and "warehouse lock held for 600s" in landing
