@@ -379,6 +379,7 @@ class LandingConsumer:
                     last_status = time.monotonic()
         except BaseException as exc:
             failure = exc
+            stop.set()  # the writer must not keep retrying a batch nobody will commit
             raise
         finally:
             if writer.is_alive():
@@ -413,6 +414,7 @@ class LandingConsumer:
                     return
                 if item is not None:
                     self._check_writer(writer)
+                self.health.heartbeat()  # waiting on a slow writer is not silence
 
     def _writer(self, to_write: "queue.Queue[PreparedBatch | None]",
                 written: "queue.Queue[tuple[PreparedBatch, bool]]", stop: threading.Event) -> None:

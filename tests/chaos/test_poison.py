@@ -95,15 +95,16 @@ def test_a_dead_writer_thread_ends_the_run_with_the_reason(bootstrap, warehouse,
             raise RuntimeError("simulated writer bug")
 
     consumer = Broken(bootstrap, warehouse, f"{isolated_topics}-broken", batch_max_seconds=0.2)
-    stop = threading.Event()
-    timer = threading.Timer(60, stop.set)  # a hang would otherwise be the failure mode
+    stop, hung = threading.Event(), threading.Event()
+    timer = threading.Timer(60, lambda: (hung.set(), stop.set()))  # a hang would otherwise be the failure mode
     timer.start()
+    began = time.monotonic()
     try:
         with pytest.raises(WriterDied, match="simulated writer bug"):
             consumer.run(stop, idle_exit_seconds=30)
     finally:
         timer.cancel()
-    assert not stop.is_set()
+    assert not hung.is_set() and time.monotonic() - began < 30
     health = read_health(warehouse.path)
     assert health is not None and health.state == "failed"
     verdict = describe(health, now=__import__("datetime").datetime(2100, 1, 1))
