@@ -477,6 +477,7 @@ class LandingConsumer:
             delay = min(delay * 2, 10.0)
         if not self._publish_dead_letters(dead_letters, stop):
             return False
+        prepared.dead_letters = dead_letters  # with any isolated by _isolate, for the stats
         self.health.landed()
         return True
 

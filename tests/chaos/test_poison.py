@@ -82,7 +82,7 @@ def test_a_message_whose_write_fails_is_isolated_and_the_rest_lands(bootstrap, w
     assert len(reasons) == 2
     for (reason,) in reasons:
         assert "Constraint" in reason and "CHECK" in reason and "transaction is aborted" not in reason
-    assert stats.messages == 302
+    assert stats.messages == 302 and stats.dead_lettered == 2
 
 
 def test_a_dead_writer_thread_ends_the_run_with_the_reason(bootstrap, warehouse, isolated_topics):
