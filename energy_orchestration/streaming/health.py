@@ -123,8 +123,12 @@ def describe(health: LandingHealth | None, now: datetime) -> dict[str, Any]:
     if health.state == "failed":
         return {**base, "ok": False, "message": f"the landing consumer failed at {health.last_error_utc} UTC: "
                                                 f"{health.last_error}"}
-    if health.state != "stopped" and health.updated_utc:
-        age = (now - datetime.fromisoformat(health.updated_utc)).total_seconds()
+    try:
+        updated = datetime.fromisoformat(health.updated_utc) if health.updated_utc else None
+    except (TypeError, ValueError):  # a damaged file must not break /health
+        updated = None
+    if health.state != "stopped" and updated is not None:
+        age = (now - updated).total_seconds()
         if age > HEARTBEAT_STALE_SECONDS:
             return {**base, "ok": False, "state": "silent",
                     "message": f"the landing consumer (pid {health.pid}) has not reported since "
