@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install chromium demo test test-fast test-e2e bench clean
+.PHONY: install chromium demo test test-fast test-e2e test-chaos bench clean
 
 install: $(STAMP)
 
@@ -39,6 +39,11 @@ test-fast: install
 
 test-e2e: install
 	$(BIN)/pytest -m e2e
+
+# The landing path's fault injection (kill -9, SIGTERM under contention, poison input); also part
+# of `make test`'s first step (not e2e).
+test-chaos: install
+	$(BIN)/pytest -m chaos tests/chaos
 
 bench: install
 	$(BIN)/python -m benchmarks.consumer_throughput

@@ -32,7 +32,7 @@ def cmd_standin(args: argparse.Namespace) -> int:
 
 
 def cmd_consume(args: argparse.Namespace) -> int:
-    from energy_orchestration.streaming.consumer import LandingConsumer
+    from energy_orchestration.streaming.consumer import LandingConsumer, WriterDied
     from energy_orchestration.warehouse import default_warehouse
 
     servers = settings.get("KAFKA_BOOTSTRAP_SERVERS")
@@ -50,7 +50,11 @@ def cmd_consume(args: argparse.Namespace) -> int:
     consumer = LandingConsumer(servers, default_warehouse(), settings.get("ENERGY_CONSUMER_GROUP"),
                                batch_max_messages=settings.get_int("ENERGY_CONSUMER_BATCH_MAX_MESSAGES"),
                                batch_max_seconds=settings.get_float("ENERGY_CONSUMER_BATCH_MAX_SECONDS"))
-    consumer.run(stop)
+    try:
+        consumer.run(stop)
+    except WriterDied as exc:  # nothing can land any more: exit for a supervisor to restart us, loudly
+        logging.getLogger("energy_orchestration").critical("energy consume exits: %s", exc)
+        return 1
     return 0
 
 

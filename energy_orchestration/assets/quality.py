@@ -11,6 +11,8 @@ from energy_orchestration.assets.raw import RAW_ASSETS
 from energy_orchestration.model import utc_now
 from energy_orchestration.resources import WarehouseResource
 from energy_orchestration.sensors.gap_repair import due_end
+from energy_orchestration.streaming.health import describe as describe_landing
+from energy_orchestration.streaming.health import read_health as read_landing_health
 from energy_orchestration.warehouse.quality import rejection_summary
 
 MAX_REJECTED_SHARE_PCT = 1.0
@@ -48,8 +50,12 @@ def completeness_check(spec: dg.AssetSpec) -> dg.AssetChecksDefinition:
     def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         end = due_end(dataset, utc_now())
         with warehouse.get().connect(read_only=True) as connection:
-            return completeness_result(connection, "complete_trailing_window", spec.key,
-                                       end - timedelta(hours=hours), end, datasets=[dataset])
+            result = completeness_result(connection, "complete_trailing_window", spec.key,
+                                         end - timedelta(hours=hours), end, datasets=[dataset])
+        # a stalled consumer is the cause to name, not a count of missing intervals
+        landing = describe_landing(read_landing_health(warehouse.get().path), utc_now().replace(tzinfo=None))
+        return result._replace(passed=result.passed and landing["ok"],
+                               metadata={**result.metadata, "landing": landing["message"]})
 
     return _check
 

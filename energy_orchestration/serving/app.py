@@ -32,6 +32,8 @@ from energy_orchestration.serving.config import ServerConfig
 from energy_orchestration.serving.feeder import CacheFeeder
 from energy_orchestration.serving.push import PushHub
 from energy_orchestration.sources import DATASETS
+from energy_orchestration.streaming.health import describe as describe_landing
+from energy_orchestration.streaming.health import read_health as read_landing_health
 from energy_orchestration.streaming.topics import raw_topic
 from energy_orchestration.warehouse import Warehouse, WarehouseBusy
 
@@ -154,9 +156,12 @@ def create_app(config: ServerConfig, warehouse: Warehouse, bootstrap_servers: st
     router = APIRouter(prefix=API, dependencies=[Depends(authorised)])
     @app.get("/health", tags=["meta"])
     async def health() -> dict[str, Any]:
-        """Liveness and whether the live cache has caught up with Kafka (no token needed; no data)."""
-        return {"status": "ok", "cache_caught_up": feeder.caught_up.is_set() if feeder else False,
-                "cached_values": len(cache)}
+        """Liveness, whether the live cache has caught up with Kafka, and whether landing is
+        stalled (the consumer's own health file; no token needed; no data)."""
+        landing = describe_landing(read_landing_health(warehouse.path), utc_now().replace(tzinfo=None))
+        return {"status": "ok" if landing["ok"] else "degraded",
+                "cache_caught_up": feeder.caught_up.is_set() if feeder else False,
+                "cached_values": len(cache), "landing": landing["message"]}
 
     @router.get("/zones", tags=["vocabulary"])
     async def zones() -> list[dict[str, str]]:
@@ -244,7 +249,11 @@ def create_app(config: ServerConfig, warehouse: Warehouse, bootstrap_servers: st
                 "last_interval_utc": iso_utc(info["last_interval_utc"]) if info.get("last_interval_utc") else None,
                 "last_landed_utc": iso_utc(last_landed) if last_landed else None,
                 "consumer_lag": info.get("consumer_lag")}
-        return {"now_utc": iso_utc(now), "datasets": result}
+        landing = describe_landing(read_landing_health(warehouse.path), now)
+        return {"now_utc": iso_utc(now), "datasets": result,
+                "landing": {"ok": landing["ok"], "message": landing["message"],
+                            "stalled_since_utc": landing.get("stalled_since_utc"),
+                            "last_error": landing.get("last_error")}}
 
     @router.get("/zones/{zone}/dashboard", tags=["dashboard"])
     def dashboard(zone: ZonePath, hours: Annotated[int, Query(ge=1, le=168)] = 24) -> dict[str, Any]:

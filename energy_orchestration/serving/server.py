@@ -8,6 +8,7 @@ import re
 import threading
 import time
 from types import TracebackType
+from urllib.parse import unquote_plus
 
 import uvicorn
 
@@ -15,28 +16,54 @@ from energy_orchestration.serving.app import create_app
 from energy_orchestration.serving.config import ServerConfig
 from energy_orchestration.warehouse import Warehouse
 
-_TOKEN_IN_URL = re.compile(r"(token=)[^&\s\"']+", re.IGNORECASE)
+_QUERY_PARAMETER = re.compile(r"(?P<name>[^?&;=\s\"']+)=(?P<value>[^&;\s\"']*)")
+_AUTHORIZATION = re.compile(r"(?i)(authorization['\"]?\s*[:=,]\s*(?:b(?=['\"]))?['\"]?)[^\r\n'\"]+")
+_BEARER = re.compile(r"(?i)(\bbearer\s+)[^\s'\",)]+")
 
 
 def redact(text: str) -> str:
-    """Uvicorn logs WebSocket paths with their query string; ``?token=`` must not reach a log."""
-    return _TOKEN_IN_URL.sub(r"\1***", text)
+    """A log line with every bearer token replaced by ``***``: the value of any query parameter
+    whose *decoded* name is ``token`` (``?token=``, ``?%74oken=``: Starlette decodes names, so
+    both authenticate), an ``Authorization`` header in any rendering (the WebSocket library logs
+    handshake headers at DEBUG), and anything after ``Bearer``."""
+    def parameter(match: re.Match[str]) -> str:
+        name = unquote_plus(match.group("name"))
+        return f"{match.group('name')}=***" if name.strip().lower().endswith("token") else match.group(0)
+
+    text = _QUERY_PARAMETER.sub(parameter, text) if "=" in text else text
+    text = _AUTHORIZATION.sub(r"\1***", text)
+    return _BEARER.sub(r"\1***", text)
 
 
 class RedactTokens(logging.Filter):
+    """Redacts the formatted message (whatever the arguments' types: bytes, header lists)."""
+
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.args:
-            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args) \
-                if isinstance(record.args, tuple) else record.args
-        record.msg = redact(str(record.msg))
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken record is the logging module's to report, not ours
+            return True
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, ()
         return True
 
 
+_REDACTED_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.protocols", "websockets",
+                     "websockets.server", "websockets.protocol", "fastapi", "starlette")
+
+
 def install_log_redaction() -> None:
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+    """On the loggers that see requests, and on every handler of the root logger, so records of
+    any library that propagate there are redacted too (a logger's filter does not cover its
+    children; a handler's does)."""
+    for name in _REDACTED_LOGGERS:
         logger = logging.getLogger(name)
         if not any(isinstance(f, RedactTokens) for f in logger.filters):
             logger.addFilter(RedactTokens())
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, RedactTokens) for f in handler.filters):
+            handler.addFilter(RedactTokens())
 
 
 def _uvicorn_config(config: ServerConfig, warehouse: Warehouse, bootstrap_servers: str | None) -> uvicorn.Config:

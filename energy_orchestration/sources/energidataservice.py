@@ -16,9 +16,9 @@ import pandas as pd
 
 from energy_orchestration.model import (
     EARLIEST_PLAUSIBLE, RULES, DataStatus, NormalisedBatch, Rejection, Unit,
-    coerce_number, empty_observations, value_violations,
+    canonical_time_key, coerce_number, empty_observations, has_booleans, parse_interval_start, value_violations,
 )
-from energy_orchestration.sources.http import NotYetPublished, PoliteSession, SourceError
+from energy_orchestration.sources.http import MalformedPage, NotYetPublished, PoliteSession
 
 PROVIDER = "energidataservice"
 LIVE_BASE_URL = "https://api.energidataservice.dk"
@@ -74,8 +74,15 @@ class DatasetSpec:
         """Canonical zone of each entry of ``price_areas``, in the same order."""
         return tuple(f"DK-{area}" for area in self.price_areas)
 
-    def record_key(self, record: dict[str, Any]) -> str:
-        return "|".join(str(record.get(c)) for c in self.key_columns)
+    def record_key(self, record: dict[str, Any], moment: datetime | None = None) -> str:
+        """The natural key: the parsed UTC interval start (one text for every spelling of it),
+        then the other key columns. Unparseable times keep their text (the record is refused)."""
+        text = record.get(self.time_column)
+        moment = moment or parse_utc(text)
+        stamp = canonical_time_key(moment, text) if moment is not None else str(text)
+        if len(self.key_columns) == 1:
+            return stamp
+        return "|".join(stamp if c == self.time_column else str(record.get(c)) for c in self.key_columns)
 
     def message_zone(self, record: dict[str, Any]) -> str:
         if self.zone_column is None:
@@ -233,24 +240,17 @@ class EnergiDataServiceClient:
 
 def _records_of(page: Any, url: str) -> list[dict[str, Any]]:
     if not isinstance(page, dict) or not isinstance(page.get("records"), list):
-        raise SourceError(f"malformed page from {url}: expected an object with a 'records' list",
-                          body=str(page)[:2000], url=url)
+        raise MalformedPage(f"malformed page from {url}: expected an object with a 'records' list",
+                            page=page, url=url)
     return page["records"]
 
 
 # --- parsing ---------------------------------------------------------------------------------
 
 def parse_utc(text: Any) -> datetime | None:
-    """``2026-04-08T21:30:00`` (no zone; the API's ...UTC columns) as a naive UTC datetime."""
-    if not isinstance(text, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
-    return moment
+    """``2026-04-08T21:30:00`` (no zone; the API's ...UTC columns) as a naive UTC datetime;
+    other spellings of the instant give the same value (:func:`~energy_orchestration.model.parse_interval_start`)."""
+    return parse_interval_start(text)
 
 
 def normalise(dataset: str, records: list[Any], now: datetime | None = None) -> NormalisedBatch:
@@ -278,9 +278,9 @@ def normalise(dataset: str, records: list[Any], now: datetime | None = None) -> 
             record_times.append(None)
             _reject_record(rejections, rejected_records, dataset, "not_an_object", index, "", type(record).__name__)
             continue
-        key = spec.record_key(record)
-        keys.append(key)
         moment = parse_utc(record.get(spec.time_column))
+        key = spec.record_key(record, moment)
+        keys.append(key)
         record_times.append(moment)
         if moment is None:
             _reject_record(rejections, rejected_records, dataset, "missing_time", index, key,
@@ -390,10 +390,11 @@ def _numeric_column(records: list[dict[str, Any]], column: str) -> tuple[np.ndar
     """One provider column as float64 (NaN = absent/null), and a mask of values that are not
     numbers (None when all are); the caller rejects those per canonical field."""
     raw = [r.get(column) for r in records]
-    try:
-        return np.asarray(raw, dtype=np.float64), None  # fast path: all numbers or None
-    except (TypeError, ValueError):
-        pass
+    if not has_booleans(raw):
+        try:
+            return np.asarray(raw, dtype=np.float64), None  # fast path: all numbers or None
+        except (TypeError, ValueError):
+            pass
     out = np.full(len(raw), np.nan)
     bad = np.zeros(len(raw), dtype=bool)
     for position, value in enumerate(raw):

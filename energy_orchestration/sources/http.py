@@ -6,12 +6,14 @@ and rate limits, so that lives here once.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import requests
+from urllib3.exceptions import ProtocolError
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +26,21 @@ class SourceError(Exception):
         self.status = status
         self.body = body
         self.url = url
+
+
+class MalformedPage(SourceError):
+    """The provider answered 2xx with a body that breaks its contract (not JSON, HTML, a JSON
+    value of the wrong shape). Retrying the same request rarely helps; the body is kept in
+    quarantine by the caller (``ingest.fetch_and_publish``) and the window stays not done."""
+
+    def __init__(self, message: str, *, page: Any = None, body: str | None = None, url: str = "",
+                 status: int = 200) -> None:
+        if body is None:
+            try:
+                body = json.dumps(page, ensure_ascii=False, default=str)
+            except (TypeError, ValueError):
+                body = repr(page)
+        super().__init__(message, status=status, body=body, url=url)
 
 
 class SourceUnavailable(SourceError):
@@ -63,6 +80,11 @@ class PoliteSession:
                 last_problem = f"{type(exc).__name__}: {exc}"
                 self._back_off(attempt, last_problem, url)
                 continue
+            except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError,
+                    ProtocolError) as exc:  # the connection broke mid-body: a truncated page, worth retrying
+                last_problem = f"truncated response body ({type(exc).__name__}: {exc})"
+                self._back_off(attempt, last_problem, url)
+                continue
             if response.status_code == 429:
                 wait = _retry_after_seconds(response)
                 last_problem = f"HTTP 429 (Retry-After {wait:g}s)"
@@ -83,8 +105,8 @@ class PoliteSession:
             try:
                 return response.json()
             except ValueError:
-                raise SourceError(f"malformed page from {response.url}: body is not JSON",
-                                  status=response.status_code, body=response.text, url=response.url) from None
+                raise MalformedPage(f"malformed page from {response.url}: body is not JSON",
+                                    status=response.status_code, body=response.text, url=response.url) from None
         raise SourceUnavailable(f"gave up on {url} after {self.retry.max_attempts} attempts; last: {last_problem}",
                                 url=url)
 

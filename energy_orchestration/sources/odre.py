@@ -45,9 +45,9 @@ import pandas as pd
 
 from energy_orchestration.model import (
     EARLIEST_PLAUSIBLE, RULES, ZONES, DataStatus, NormalisedBatch, Rejection, Unit,
-    empty_observations, value_violations,
+    empty_observations, value_violations, has_booleans, parse_interval_start,
 )
-from energy_orchestration.sources.http import NotYetPublished, PoliteSession, SourceError
+from energy_orchestration.sources.http import MalformedPage, NotYetPublished, PoliteSession, SourceError
 
 PROVIDER = "odre"
 LIVE_BASE_URL = "https://odre.opendatasoft.com"
@@ -331,8 +331,7 @@ class OdreClient:
             params = {"where": window_where(chunk_start, chunk_end), "order_by": spec.order_by, "timezone": "UTC"}
             rows = self._get(url, params)
             if not isinstance(rows, list):
-                raise SourceError(f"malformed export from {url}: expected a JSON array", body=str(rows)[:2000],
-                                  url=url)
+                raise MalformedPage(f"malformed export from {url}: expected a JSON array", page=rows, url=url)
             out.extend(rows)
             chunk_start = chunk_end
         return out
@@ -351,8 +350,8 @@ def _api_error(body: str) -> str | None:
 
 def _results_of(page: Any, url: str) -> list[Any]:
     if not isinstance(page, dict) or not isinstance(page.get("results"), list):
-        raise SourceError(f"malformed page from {url}: expected an object with a 'results' list",
-                          body=str(page)[:2000], url=url)
+        raise MalformedPage(f"malformed page from {url}: expected an object with a 'results' list",
+                            page=page, url=url)
     return page["results"]
 
 
@@ -360,8 +359,8 @@ def _last_time(results: list[Any], url: str) -> datetime:
     last = results[-1].get(TIME_FIELD) if isinstance(results[-1], dict) else None
     moment = parse_utc(last)
     if moment is None:
-        raise SourceError(f"malformed page from {url}: last row has no usable {TIME_FIELD} ({last!r})",
-                          body=str(results[-1])[:2000], url=url)
+        raise MalformedPage(f"malformed page from {url}: last row has no usable {TIME_FIELD} ({last!r})",
+                            page=results, url=url)
     return moment
 
 
@@ -370,22 +369,16 @@ def _last_time(results: list[Any], url: str) -> datetime:
 def parse_utc(text: Any) -> datetime | None:
     """``2026-08-27T07:45:00+00:00`` (any offset, or ``Z``) as a naive UTC datetime.
 
-    A stamp without an offset is taken as UTC (the API's default output zone).
+    A stamp without an offset is taken as UTC (the API's default output zone). Strict
+    (:func:`~energy_orchestration.model.parse_interval_start`): trailing bytes are refused.
     """
-    if not isinstance(text, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        return None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
-    return moment
+    return parse_interval_start(text)
 
 
 def canonical_time_text(value: Any) -> str:
     """The key form of a ``date_heure``: UTC with ``+00:00``, so any output zone gives one key."""
-    if isinstance(value, str) and len(value) == 25 and value.endswith("+00:00"):
+    if isinstance(value, str) and len(value) == 25 and value[10] == "T" and value.endswith("+00:00") \
+            and parse_utc(value) is not None:
         return value
     moment = parse_utc(value)
     if moment is None:
@@ -411,7 +404,8 @@ def _status_code(nature: Any, default: int) -> int:
 
 def _parse_times(texts: list[Any]) -> tuple[np.ndarray, list[str]]:
     """(datetime64[us] array with NaT where unusable, canonical key text per stamp)."""
-    if texts and all(isinstance(t, str) and len(t) == 25 and t.endswith("+00:00") for t in texts):
+    if texts and all(isinstance(t, str) and len(t) == 25 and t[10] == "T" and t[16:19] == ":00"
+                     and t.endswith("+00:00") for t in texts):
         try:
             return np.array([t[:19] for t in texts], dtype="datetime64[us]"), list(texts)
         except ValueError:
@@ -440,10 +434,11 @@ class _Column:
 def _numeric_column(records: list[dict[str, Any]], name: str) -> _Column:
     """One provider field as float64, column-wise; only odd values take the per-value path."""
     raw = [r.get(name) for r in records]
-    try:
-        return _Column(np.asarray(raw, dtype=np.float64))  # fast path: numbers, numeric strings, None
-    except (TypeError, ValueError):
-        pass
+    if not has_booleans(raw):
+        try:
+            return _Column(np.asarray(raw, dtype=np.float64))  # fast path: numbers, numeric strings, None
+        except (TypeError, ValueError):
+            pass
     values = np.full(len(raw), np.nan)
     bad = np.zeros(len(raw), dtype=bool)
     for position, value in enumerate(raw):

@@ -8,6 +8,7 @@ Nothing in a message can stop the loop: what cannot be landed is dead-lettered w
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import queue
@@ -15,11 +16,13 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 
+import duckdb
 import numpy as np
+import orjson
 import pandas as pd
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
@@ -27,9 +30,10 @@ from energy_orchestration.model import RULES, apply_record_rules, utc_now
 from energy_orchestration.sources import DATASETS
 from energy_orchestration.streaming.config import consumer_config, producer_config, redacted
 from energy_orchestration.streaming.envelope import DecodeError, Envelope, decode
+from energy_orchestration.streaming.health import HealthRecorder
 from energy_orchestration.streaming.topics import dead_letter_topic, ensure_topics, raw_topic
 from energy_orchestration.warehouse import Warehouse, WarehouseBusy
-from energy_orchestration.warehouse.landing import IngestLogRow, LandingBatch, QuarantineRow, land
+from energy_orchestration.warehouse.landing import IngestLogRow, LandingBatch, QuarantineRow, insert_quarantine, land
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +66,8 @@ class PreparedBatch:
     dead_letters: list[DeadLetter]
     next_offsets: dict[tuple[str, int], int]
     messages: int
+    raw_messages: list[MessageLike] = field(default_factory=list)
+    """The batch's messages, kept to isolate one whose write fails."""
 
 
 @dataclass
@@ -92,6 +98,7 @@ def prepare_batch(messages: list[MessageLike], consumer_group: str, now: datetim
     next_offsets: dict[tuple[str, int], int] = {}
     by_dataset: dict[str, list[tuple[MessageLike, Envelope]]] = defaultdict(list)
     known = set(DATASETS)
+    topics: dict[str, str] = {}
     counted = 0
     for message in messages:
         if message.error() is not None:
@@ -103,6 +110,13 @@ def prepare_batch(messages: list[MessageLike], consumer_group: str, now: datetim
             envelope = decode(message.value(), known)
         except DecodeError as exc:
             dead.append(_dead_letter(message, "decode", "undecodable", str(exc)))
+            continue
+        expected_topic = topics.get(envelope.dataset) or topics.setdefault(envelope.dataset,
+                                                                          raw_topic(envelope.dataset))
+        if message.topic() != expected_topic:  # each topic carries one dataset's records
+            dead.append(_dead_letter(message, "decode", "wrong_topic",
+                                     f"a {envelope.dataset} record on topic {message.topic()}, whose records belong "
+                                     f"to another dataset (expected on {expected_topic})"))
             continue
         by_dataset[envelope.dataset].append((message, envelope))
 
@@ -191,7 +205,8 @@ def prepare_batch(messages: list[MessageLike], consumer_group: str, now: datetim
         observations=pd.concat(observation_frames, ignore_index=True) if observation_frames else pd.DataFrame(),
         raw_records=pd.concat(raw_frames, ignore_index=True) if raw_frames else pd.DataFrame(),
         quarantine=quarantine, ingest_log=ingest)
-    return PreparedBatch(landing=landing, dead_letters=dead, next_offsets=next_offsets, messages=counted)
+    return PreparedBatch(landing=landing, dead_letters=dead, next_offsets=next_offsets, messages=counted,
+                         raw_messages=[m for m in messages if m.error() is None])
 
 
 def _unknown_fields(records: list[Any], spec: Any) -> list[tuple[int, list[str]]]:
@@ -234,6 +249,53 @@ def _dead_letter(message: MessageLike, stage: str, rule: str, reason: str, quara
                       stage=stage, rule=rule, reason=reason)
 
 
+class WriterDied(RuntimeError):
+    """The landing writer thread ended by an exception: nothing can land any more, so the
+    process must exit (non-zero) and be restarted, not linger with its offsets frozen."""
+
+
+class UnlandableBatch(RuntimeError):
+    """Every message of a batch fails to land on its own: the cause is not the content."""
+
+
+MAX_DEAD_LETTER_BYTES = 100_000
+"""Dead letters above this are summarised: the broker (1 MB by default, less the headers) would
+refuse the original, and a refused dead letter must never block landing. The full payload is
+in the ``quarantine`` table already."""
+
+WRITE_ATTEMPTS_BEFORE_ISOLATING = 3
+"""A batch whose write fails this often for a reason that is not the environment is split
+until the messages that make it fail are found (see :meth:`LandingConsumer._isolate`)."""
+
+MAX_LOCK_WAIT_SECONDS = 10.0
+"""The writer waits for the warehouse lock at most this long per attempt (and then retries,
+keeping the batch), so SIGTERM always ends the process within about this long."""
+
+
+def environmental(exc: BaseException) -> bool:
+    """Failures of the machine or of other processes, not of the batch's content: retried as they
+    are, never blamed on a message (splitting the batch would only quarantine good data)."""
+    return isinstance(exc, (WarehouseBusy, OSError, MemoryError, duckdb.IOException,
+                            duckdb.OutOfMemoryException, duckdb.ConnectionException, duckdb.InterruptException,
+                            duckdb.FatalException, duckdb.InternalException))
+
+
+def describe_error(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}".strip()
+
+
+def dead_letter_value(letter: DeadLetter) -> bytes | None:
+    """The value to publish for a dead letter: the original when it fits, else a summary saying
+    where the full payload is kept."""
+    if letter.value is None or len(letter.value) <= MAX_DEAD_LETTER_BYTES:
+        return letter.value
+    return orjson.dumps({
+        "truncated": True, "source": letter.source_id, "original_bytes": len(letter.value),
+        "sha256": hashlib.sha256(letter.value).hexdigest(),
+        "full_payload": "quarantine table, source_id = source",
+        "head": letter.value[:2000].decode("utf-8", errors="replace")})
+
+
 class LandingConsumer:
     """The long-running service behind ``energy consume``."""
 
@@ -242,13 +304,19 @@ class LandingConsumer:
                  batch_max_seconds: float = 1.0, status_every_seconds: float = 30.0) -> None:
         self.bootstrap_servers = bootstrap_servers
         self.warehouse = warehouse
+        # the writer's own lock waits are short (and retried): a shutdown never waits out a long one
+        self._write_warehouse = replace(warehouse, lock_timeout_seconds=min(warehouse.lock_timeout_seconds,
+                                                                             MAX_LOCK_WAIT_SECONDS))
         self.group_id = group_id
         self.datasets = datasets or sorted(DATASETS)
         self.batch_max_messages = batch_max_messages
         self.batch_max_seconds = batch_max_seconds
         self.status_every_seconds = status_every_seconds
         self.stats = ConsumerStats()
+        self.health = HealthRecorder(warehouse.path, group_id)
         self._finished = 0  # batches the writer handed back (main thread only)
+        self._gave_up = False  # a batch was not landed: nothing after it may be committed
+        self._writer_error: BaseException | None = None
         self._dlq_topic = dead_letter_topic()
 
     def run(self, stop: threading.Event, idle_exit_seconds: float | None = None) -> ConsumerStats:
@@ -256,8 +324,12 @@ class LandingConsumer:
 
         Two stages overlap: this thread reads and prepares batch N+1 (Python) while a writer
         thread lands batch N (DuckDB, which releases the GIL). Offsets are committed here, in
-        order, and only for batches the writer reports landed.
+        order, and only up to the last batch that landed together with every batch before it:
+        once a batch is given up (shutdown during its retries), the writer lands nothing more
+        and nothing more is committed, because a later commit on a partition covers every
+        earlier message of it.
 
+        Raises :class:`WriterDied` if the writer thread dies: the caller must exit non-zero.
         ``idle_exit_seconds`` ends the loop after that long without messages (benchmarks, tests).
         """
         topics = [raw_topic(d) for d in self.datasets]
@@ -267,6 +339,7 @@ class LandingConsumer:
         consumer = Consumer(config)
         consumer.subscribe(topics)
         log.info("landing consumer %s reading %s into %s", self.group_id, ", ".join(topics), self.warehouse.path)
+        self.health.finished("landing")
         to_write: queue.Queue[PreparedBatch | None] = queue.Queue(maxsize=1)
         written: queue.Queue[tuple[PreparedBatch, bool]] = queue.Queue()
         writer = threading.Thread(target=self._writer, args=(to_write, written, stop), name="duckdb-writer",
@@ -275,8 +348,10 @@ class LandingConsumer:
         last_message = time.monotonic()
         last_status = time.monotonic()
         submitted = 0
+        failure: BaseException | None = None
         try:
-            while not stop.is_set():
+            while not stop.is_set() and not self._gave_up:
+                self._check_writer(writer)
                 messages = consumer.consume(num_messages=self.batch_max_messages, timeout=self.batch_max_seconds)
                 for message in messages:
                     if message.error() is not None and not message.error().retriable():
@@ -289,7 +364,7 @@ class LandingConsumer:
                     for row in prepared.landing.ingest_log:  # each dataset's row: its own topic's lag
                         prefix = raw_topic(row.dataset) + "/" if row.dataset in DATASETS else ""
                         row.lag = json.dumps({k: v for k, v in lag.items() if prefix and k.startswith(prefix)})
-                    to_write.put(prepared)
+                    self._hand_over(to_write, prepared, writer)
                     submitted += 1
                     last_message = time.monotonic()
                 elif idle_exit_seconds is not None:
@@ -298,44 +373,157 @@ class LandingConsumer:
                     elif time.monotonic() - last_message > idle_exit_seconds:
                         break
                 self._commit_written(consumer, written)
+                self.health.heartbeat()
                 if time.monotonic() - last_status > self.status_every_seconds:
                     self._log_status()
                     last_status = time.monotonic()
+        except BaseException as exc:
+            failure = exc
+            stop.set()  # the writer must not keep retrying a batch nobody will commit
+            raise
         finally:
-            to_write.put(None)
-            writer.join()
+            if writer.is_alive():
+                self._hand_over(to_write, None, writer)
+                writer.join(MAX_LOCK_WAIT_SECONDS * 3)
             self._commit_written(consumer, written)
             consumer.close()
             self._log_status()
+            if failure is not None or self._writer_error is not None:
+                self.health.finished("failed", describe_error(failure or self._writer_error))  # type: ignore[arg-type]
+            else:
+                self.health.finished("stopped")
+        if self._gave_up:
+            log.warning("stopped with a batch not landed: offsets are committed only up to the batch before it, "
+                        "so the next start replays it and everything after it")
         return self.stats
+
+    def _check_writer(self, writer: threading.Thread) -> None:
+        if not writer.is_alive():
+            raise WriterDied(f"the landing writer thread died ({describe_error(self._writer_error)})"
+                             if self._writer_error else "the landing writer thread ended unexpectedly")
+
+    def _hand_over(self, to_write: "queue.Queue[PreparedBatch | None]", item: PreparedBatch | None,
+                   writer: threading.Thread) -> None:
+        """Queue a batch (or the end marker) for the writer without ever blocking on a dead one."""
+        while True:
+            try:
+                to_write.put(item, timeout=0.5)
+                return
+            except queue.Full:
+                if item is None and not writer.is_alive():
+                    return
+                if item is not None:
+                    self._check_writer(writer)
+                self.health.heartbeat()  # waiting on a slow writer is not silence
 
     def _writer(self, to_write: "queue.Queue[PreparedBatch | None]",
                 written: "queue.Queue[tuple[PreparedBatch, bool]]", stop: threading.Event) -> None:
-        while True:
-            prepared = to_write.get()
-            if prepared is None:
-                return
-            written.put((prepared, self._write(prepared, stop)))
+        try:
+            given_up = False
+            while True:
+                prepared = to_write.get()
+                if prepared is None:
+                    return
+                if given_up:  # never land past a batch that did not land: it would be committed over
+                    written.put((prepared, False))
+                    continue
+                landed = self._write(prepared, stop)
+                if not landed:
+                    given_up = True
+                    log.warning("shutting down before a batch of %d messages landed; it and every later batch "
+                                "stay uncommitted and are replayed on the next start", prepared.messages)
+                written.put((prepared, landed))
+        except BaseException as exc:
+            self._writer_error = exc
+            log.critical("the landing writer thread died; the consumer exits", exc_info=True)
+            self.health.finished("failed", describe_error(exc))
 
     def _write(self, prepared: PreparedBatch, stop: threading.Event) -> bool:
-        """Land one batch and publish its dead letters; False if shutdown interrupted the retries."""
+        """Land one batch and publish its dead letters; False if shutdown interrupted the retries.
+
+        Failures caused by the environment (lock held, disk, another process) are retried with the
+        whole batch. A failure that keeps coming back for anything else is blamed on the batch's
+        content: the batch is split until the offending messages are found, and those are
+        quarantined and dead-lettered with the real error, so one bad message never stalls landing.
+        If every message fails on its own, the content is not to blame (a schema or engine
+        problem): nothing is quarantined and the whole batch is retried, visibly stalled.
+        """
         delay = 0.5
+        failures = 0
+        may_isolate = True
+        dead_letters = prepared.dead_letters
         while True:
             try:
                 began = time.perf_counter()
-                with self.warehouse.transaction() as connection:
-                    land(connection, prepared.landing, utc_now().replace(tzinfo=None))
+                if may_isolate and failures >= WRITE_ATTEMPTS_BEFORE_ISOLATING:
+                    dead_letters = self._isolate(prepared)
+                else:
+                    self._land(prepared.landing)
                 log.debug("landed %d messages in %.3fs", prepared.messages, time.perf_counter() - began)
                 break
-            except WarehouseBusy as exc:  # someone holds the file long: wait, keep the batch
-                log.warning("%s; retrying the batch", exc)
-            except Exception:
-                log.exception("landing a batch of %d messages failed; retrying (offsets not committed)",
-                              prepared.messages)
+            except Exception as exc:
+                if isinstance(exc, WarehouseBusy):  # someone holds the file long: wait, keep the batch
+                    log.warning("%s; retrying the batch", exc)
+                else:
+                    if isinstance(exc, UnlandableBatch):
+                        may_isolate = False
+                    failures += 0 if environmental(exc) else 1
+                    log.error("landing a batch of %d messages failed (%s); retrying (offsets not committed)%s",
+                              prepared.messages, describe_error(exc),
+                              "" if environmental(exc) else f", attempt {failures}", exc_info=True)
+                self.health.failed(describe_error(exc))
             if stop.wait(delay):
                 return False  # shutting down: the batch is replayed next start, offsets untouched
             delay = min(delay * 2, 10.0)
-        return self._publish_dead_letters(prepared.dead_letters, stop)
+        if not self._publish_dead_letters(dead_letters, stop):
+            return False
+        prepared.dead_letters = dead_letters  # with any isolated by _isolate, for the stats
+        self.health.landed()
+        return True
+
+    def _land(self, landing: LandingBatch) -> None:
+        with self._write_warehouse.transaction() as connection:
+            land(connection, landing, utc_now().replace(tzinfo=None))
+
+    def _isolate(self, prepared: PreparedBatch) -> list[DeadLetter]:
+        """Land the batch by halves; quarantine the single messages whose write fails, with the
+        error as the reason. Returns every dead letter to publish."""
+        letters, poison = self._land_halves(prepared.raw_messages)
+        if poison and len(poison) == len(prepared.raw_messages) > 1:
+            raise UnlandableBatch(f"each of the batch's {len(poison)} messages fails to land on its own "
+                                  f"({describe_error(poison[0][1])}): not the messages' fault")
+        rows, poison_letters = [], []
+        for message, exc in poison:
+            reason = f"landing this message fails: {describe_error(exc)}"
+            log.error("isolated a message whose write fails, quarantined and dead-lettered: %s: %s",
+                      _source_id(message), reason)
+            rows.append(QuarantineRow(source_id=_source_id(message), rule="write_failed", stage="write",
+                                      reason=reason, payload=_payload_text(message.value())))
+            poison_letters.append(_dead_letter(message, "write", "write_failed", reason))
+        if rows:
+            with self._write_warehouse.transaction() as connection:
+                insert_quarantine(connection, rows, utc_now().replace(tzinfo=None))
+        return letters + poison_letters
+
+    def _land_halves(self, messages: list[MessageLike]) -> tuple[list[DeadLetter],
+                                                                  list[tuple[MessageLike, Exception]]]:
+        """Land ``messages``, splitting in halves on failure down to single messages. Returns the
+        landed parts' dead letters and the single messages that failed (with their error).
+        Environmental failures propagate: the caller retries the whole batch (already landed
+        halves are upserted again harmlessly)."""
+        prepared = prepare_batch(messages, self.group_id)
+        try:
+            self._land(prepared.landing)
+            return prepared.dead_letters, []
+        except Exception as exc:
+            if environmental(exc):
+                raise
+            if len(messages) == 1:
+                return [], [(messages[0], exc)]
+            middle = len(messages) // 2
+            first_letters, first_poison = self._land_halves(messages[:middle])
+            second_letters, second_poison = self._land_halves(messages[middle:])
+            return first_letters + second_letters, first_poison + second_poison
 
     def _commit_written(self, consumer: Consumer, written: "queue.Queue[tuple[PreparedBatch, bool]]") -> None:
         while True:
@@ -345,7 +533,9 @@ class LandingConsumer:
                 return
             self._finished += 1
             if not landed:
-                continue
+                self._gave_up = True
+            if self._gave_up:
+                continue  # committing a later batch would commit past this one
             offsets = [TopicPartition(topic, partition, offset)
                        for (topic, partition), offset in prepared.next_offsets.items()]
             try:
@@ -368,21 +558,29 @@ class LandingConsumer:
             producer = Producer(producer_config(self.bootstrap_servers))
             failed: list[str] = []
             for letter in letters:
-                producer.produce(self._dlq_topic, key=letter.key, value=letter.value, headers={
-                    "source": letter.source_id, "stage": letter.stage, "rule": letter.rule,
-                    "reason": letter.reason[:1000]},
-                    on_delivery=lambda err, _msg: failed.append(err.str()) if err else None)
+                try:
+                    producer.produce(self._dlq_topic, key=(letter.key or b"")[:1000] or None,
+                                     value=dead_letter_value(letter), headers={
+                                         "source": letter.source_id, "stage": letter.stage, "rule": letter.rule,
+                                         "reason": letter.reason[:1000]},
+                                     on_delivery=lambda err, _msg: failed.append(err.str()) if err else None)
+                except (KafkaException, BufferError) as exc:  # refused locally: retried below, never fatal
+                    failed.append(describe_error(exc))
+                    producer.poll(0.5)
             remaining = producer.flush(30)
             if not remaining and not failed:
                 return True
-            log.error("dead-letter publish failed (%s); retrying", failed[:1] or f"{remaining} undelivered")
+            error = f"dead-letter publish failed ({failed[:1] or f'{remaining} undelivered'})"
+            log.error("%s; retrying", error)
+            self.health.failed(error)
             if stop.wait(2.0):
                 return False  # offsets stay uncommitted: the batch is replayed on restart
 
     def _log_status(self) -> None:
         s = self.stats
-        log.info("landed %d messages in %d batches (%d observations); quarantined %d; dead-lettered %d; lag %s",
-                 s.messages, s.batches, s.observations, s.quarantined, s.dead_lettered, sum(s.lag.values()))
+        stalled = f"; STALLED since {self.health.stalled_since} UTC" if self.health.stalled_since else ""
+        log.info("landed %d messages in %d batches (%d observations); quarantined %d; dead-lettered %d; lag %s%s",
+                 s.messages, s.batches, s.observations, s.quarantined, s.dead_lettered, sum(s.lag.values()), stalled)
 
 
 def _lag(consumer: Consumer, next_offsets: dict[tuple[str, int], int]) -> dict[str, int]:

@@ -120,8 +120,18 @@ def _upsert_observations(connection: duckdb.DuckDBPyConnection, frame: pd.DataFr
             _insert_observations(connection, "changed_observations", landed_at)
         connection.execute("DROP TABLE changed_observations")
     finally:
-        connection.unregister("incoming_observations")
+        _unregister(connection, "incoming_observations")
     return int(changed)
+
+
+def _unregister(connection: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Drop a registered frame, even inside a failed transaction: there DuckDB refuses with
+    "Current transaction is aborted", which would replace the real error in the traceback and
+    the logs. The caller's ROLLBACK (``Warehouse.transaction``) cleans up either way."""
+    try:
+        connection.unregister(name)
+    except duckdb.TransactionException:
+        pass
 
 
 def _insert_observations(connection: duckdb.DuckDBPyConnection, source: str, landed_at: datetime) -> None:
@@ -153,7 +163,7 @@ def _upsert_raw(connection: duckdb.DuckDBPyConnection, frame: pd.DataFrame, land
             WHERE raw_records.payload::VARCHAR IS DISTINCT FROM excluded.payload::VARCHAR
         """, [landed_at]).fetchall()
     finally:
-        connection.unregister("incoming_raw")
+        _unregister(connection, "incoming_raw")
     return int(result[0][0]) if result else 0
 
 
@@ -177,5 +187,5 @@ def insert_quarantine(connection: duckdb.DuckDBPyConnection, rows: list[Quaranti
             ON CONFLICT DO NOTHING
         """)
     finally:
-        connection.unregister("incoming_quarantine")
+        _unregister(connection, "incoming_quarantine")
     return len(rows)

@@ -6,6 +6,9 @@ import duckdb
 import pandas as pd
 
 from energy_orchestration.markdown import markdown_preview
+from energy_orchestration.model import utc_now
+from energy_orchestration.streaming.health import describe as describe_landing
+from energy_orchestration.streaming.health import read_health as read_landing_health
 from energy_orchestration.warehouse.connection import Warehouse
 
 
@@ -53,8 +56,10 @@ def warehouse_status(warehouse: Warehouse) -> str:
                    max(landed_at_utc) AS last_landed_utc, arg_max(lag, landed_at_utc) AS last_lag
             FROM ingest_log GROUP BY ALL ORDER BY ALL
         """).df()
+    landing = describe_landing(read_landing_health(warehouse.path), utc_now().replace(tzinfo=None))
     return "\n\n".join([
         f"# Warehouse {warehouse.path}",
+        f"Landing: {'ok' if landing['ok'] else 'NOT OK'}: {landing['message']}",
         "## Freshness per dataset\n" + markdown_preview(freshness, "(nothing landed yet)"),
         "## Landed observations\n" + markdown_preview(landed, "(none yet)"),
         f"Duplicate natural keys: {duplicates}",

@@ -68,3 +68,43 @@ def test_serve_refuses_to_expose_the_api_without_tokens(tmp_path):
                              "--port", str(free_port())], env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert "ENERGY_API_TOKENS is empty" in result.stderr
+
+
+def test_tokens_never_reach_the_log_of_a_verbose_server(tmp_path):
+    """`energy -v serve` logs at DEBUG (the WebSocket library prints handshake headers there);
+    a token must not appear in any form: Authorization header, ``?token=``, or a percent-encoded
+    parameter name (``?%74oken=``, which the API decodes and accepts like ``token``)."""
+    import time
+
+    port = free_port()
+    env = {**os.environ, "ENERGY_STATE_DIR": str(tmp_path), "ENERGY_API_TOKENS": TOKEN, "ENERGY_API_AUTH": "on"}
+    env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
+    log_path = tmp_path / "serve.log"
+    with open(log_path, "wb") as log:
+        server = subprocess.Popen([sys.executable, "-m", "energy_orchestration.cli", "-v", "serve", "--host",
+                                   "127.0.0.1", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        url, ws = f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                requests.get(f"{url}/health", timeout=2)
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline and server.poll() is None, log_path.read_text()
+                time.sleep(0.2)
+        with connect(f"{ws}/api/v1/live", additional_headers={"Authorization": f"Bearer {TOKEN}"}) as socket:
+            assert '"snapshot"' in socket.recv(timeout=10)
+        with connect(f"{ws}/api/v1/live?%74oken={TOKEN}") as socket:
+            assert '"snapshot"' in socket.recv(timeout=10)
+        with connect(f"{ws}/api/v1/live?zone=DK&token={TOKEN}") as socket:
+            assert '"snapshot"' in socket.recv(timeout=10)
+        assert requests.get(f"{url}/api/v1/zones", headers={"Authorization": f"Bearer {TOKEN}"},
+                            timeout=10).status_code == 200
+        time.sleep(0.5)
+    finally:
+        server.terminate()
+        server.wait(30)
+    text = log_path.read_text()
+    assert "DEBUG" in text and "/api/v1/live" in text  # the verbose log really was written
+    assert TOKEN not in text
