@@ -12,16 +12,19 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from datetime import date, datetime, timedelta, timezone
 from enum import StrEnum
+from http import HTTPStatus
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path as PathParam, Query, Request, WebSocket
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 import orjson
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.websockets import WebSocketDisconnect
 
 from energy_orchestration.model import QUANTITIES, ZONES, utc_now
@@ -33,7 +36,7 @@ from energy_orchestration.serving.feeder import CacheFeeder
 from energy_orchestration.serving.push import PushHub
 from energy_orchestration.sources import DATASETS
 from energy_orchestration.streaming.topics import raw_topic
-from energy_orchestration.warehouse import Warehouse, WarehouseBusy
+from energy_orchestration.warehouse import Warehouse, WarehouseBusy, WarehouseMissing
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +97,41 @@ class AggregatesOut(BaseModel):
     items: list[dict[str, Any]]
 
 
+PROBLEM_JSON = "application/problem+json"
+
+
+class Problem(BaseModel):
+    """Every error the API answers, as RFC 9457 ``application/problem+json``."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    errors: list[dict[str, Any]] | None = None
+    """Validation errors (422 only): one per offending parameter, with its location."""
+
+
+_ERRORS = {
+    400: "a parameter is well-formed but not acceptable (e.g. 'from' after 'to', a year outside 1970..2100, a bad cursor)",
+    401: "missing or invalid bearer token (when authentication is on)",
+    404: "no such table or resource",
+    422: "a parameter is missing or not of the documented type or vocabulary",
+    503: "the warehouse is busy (Retry-After) or does not exist yet",
+}
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"description": text, "model": Problem, "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+    for status, text in _ERRORS.items()}
+
+
+def problem(status: int, detail: str, headers: dict[str, str] | None = None,
+            errors: list[dict[str, Any]] | None = None) -> JSONResponse:
+    """An RFC 9457 problem response: the one error shape of the API."""
+    body: dict[str, Any] = {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status, "detail": detail}
+    if errors is not None:
+        body["errors"] = errors
+    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
+
+
 def _check_year(value: date | datetime, name: str) -> None:
     if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
         raise HTTPException(400, f"{name} must be between {EARLIEST_YEAR} and {LATEST_YEAR}")
@@ -122,7 +160,7 @@ def create_app(config: ServerConfig, warehouse: Warehouse, bootstrap_servers: st
             seed = await asyncio.to_thread(queries.latest_readings, warehouse)
             cache.apply(topic_of, seed)
             log.info("cache seeded from the warehouse: %d values", len(cache))
-        except WarehouseBusy as exc:
+        except (WarehouseBusy, WarehouseMissing) as exc:
             log.warning("cache not seeded (%s); it fills from Kafka", exc)
         if feeder:
             feeder.start()
@@ -143,7 +181,23 @@ def create_app(config: ServerConfig, warehouse: Warehouse, bootstrap_servers: st
 
     @app.exception_handler(WarehouseBusy)
     async def busy(_request: Request, exc: WarehouseBusy) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "5"})
+        return problem(503, str(exc), headers={"Retry-After": "5"})
+
+    @app.exception_handler(WarehouseMissing)
+    async def missing(_request: Request, exc: WarehouseMissing) -> JSONResponse:
+        # Reading never creates the warehouse: until the consumer has, data endpoints say so.
+        return problem(503, str(exc), headers={"Retry-After": "30"})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return problem(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+                  for e in exc.errors()]
+        summary = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors)
+        return problem(422, summary or "invalid request", errors=errors)
 
     bearer = HTTPBearer(auto_error=False, description="Required when the server is not bound to loopback.")
 
@@ -151,7 +205,7 @@ def create_app(config: ServerConfig, warehouse: Warehouse, bootstrap_servers: st
         if not config.auth.allows(credentials.credentials if credentials else None):
             raise HTTPException(401, "missing or invalid bearer token", headers={"WWW-Authenticate": "Bearer"})
 
-    router = APIRouter(prefix=API, dependencies=[Depends(authorised)])
+    router = APIRouter(prefix=API, dependencies=[Depends(authorised)], responses=ERROR_RESPONSES)
     @app.get("/health", tags=["meta"])
     async def health() -> dict[str, Any]:
         """Liveness and whether the live cache has caught up with Kafka (no token needed; no data)."""
@@ -249,9 +303,10 @@ def create_app(config: ServerConfig, warehouse: Warehouse, bootstrap_servers: st
     @router.get("/zones/{zone}/dashboard", tags=["dashboard"])
     def dashboard(zone: ZonePath, hours: Annotated[int, Query(ge=1, le=168)] = 24) -> dict[str, Any]:
         """The dashboard's series for the last ``hours``: production per mode, consumption,
-        exchanges, reported and computed CO2 intensity."""
-        since = utc_now().replace(tzinfo=None, second=0, microsecond=0) - timedelta(hours=hours)
-        return queries.dashboard_series(warehouse, zone.value, since)
+        exchanges, reported and computed CO2 intensity; ``now_utc`` is the platform clock's now,
+        which the page's time axis ends at (not the browser's clock)."""
+        now = utc_now().replace(tzinfo=None, second=0, microsecond=0)
+        return {**queries.dashboard_series(warehouse, zone.value, now - timedelta(hours=hours)), "now_utc": iso_utc(now)}
 
     app.include_router(router)
 

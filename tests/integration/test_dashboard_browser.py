@@ -6,12 +6,17 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
+from zoneinfo import ZoneInfo
+
 import pytest
+import requests
 from playwright.sync_api import sync_playwright
+
+from energy_orchestration.model import utc_now
 
 from tests.integration.serving_support import land_sample, newest_interval, produce_psrn_minute, start_api
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.clock]
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
@@ -19,6 +24,24 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 
 def chart_datasets(page, canvas_id: str) -> list[str]:
     return page.evaluate(f"Chart.getChart('{canvas_id}').data.datasets.map(d => d.label)")
+
+
+def producing_modes(url: str, zone: str) -> set[str]:
+    """The mix chart's expected labels: the API's production series with a non-zero value."""
+    series = requests.get(f"{url}/api/v1/zones/{zone}/dashboard", params={"hours": 24}, timeout=10).json()["series"]
+    return {q.removeprefix("production_").replace("_", " ") for q, points in series.items()
+            if q.startswith("production_") and any(v for _, v in points)}
+
+
+def solar_landed(warehouse, zone: str) -> bool:
+    with warehouse.connect(read_only=True) as db:
+        return db.execute("""SELECT count(*) > 0 FROM observations
+                             WHERE zone = ? AND quantity = 'production_solar' AND value > 0""", [zone]).fetchall()[0][0]
+
+
+def daytime_in(zone_info: ZoneInfo) -> bool:
+    """Whether the platform clock (pinned by `pytest --clock=...`) says it is the middle of the day there."""
+    return 11 <= utc_now().astimezone(zone_info).hour < 14
 
 
 def test_dashboard_renders_and_updates_live(standin, bootstrap, warehouse, isolated_topics):
@@ -35,7 +58,14 @@ def test_dashboard_renders_and_updates_live(standin, bootstrap, warehouse, isola
             page.goto(f"{server.url}/?zone=DK-DK1")
             page.wait_for_function("Number(document.body.dataset.points || 0) > 0", timeout=20_000)
             page.wait_for_function("document.getElementById('connection').textContent === 'live'", timeout=20_000)
-            assert {"wind offshore", "wind onshore", "solar"} <= set(chart_datasets(page, "mix-chart"))
+            # The mix shows every mode that produced something in the window, wherever the clock
+            # stands: solar at midday, not at night (it is not drawn while it is all zeros).
+            shown = set(chart_datasets(page, "mix-chart"))
+            assert shown == producing_modes(server.url, "DK-DK1")
+            assert {"wind offshore", "wind onshore"} <= shown
+            assert ("solar" in shown) == solar_landed(warehouse, "DK-DK1")
+            if daytime_in(ZoneInfo("Europe/Copenhagen")):
+                assert "solar" in shown
             assert chart_datasets(page, "exchange-chart") and chart_datasets(page, "co2-chart")
             assert page.locator("#stale-banner").is_hidden()
             page.screenshot(path=str(ARTIFACTS / "dashboard-before.png"), full_page=True)
