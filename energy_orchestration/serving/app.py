@@ -20,9 +20,12 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path as PathPara
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.openapi.utils import get_openapi
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 import orjson
+import swagger_ui_bundle
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.websockets import WebSocketDisconnect
@@ -170,10 +173,11 @@ def create_app(config: ServerConfig, warehouse: Warehouse, bootstrap_servers: st
         if feeder:
             await asyncio.to_thread(feeder.stop)
 
-    app = FastAPI(title="energy-orchestration API", version="1", lifespan=lifespan,
+    app = FastAPI(title="energy-orchestration API", version="1", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Grid operators' electricity data: latest values (live cache fed from Kafka), "
                               "readings, aggregates and freshness from the DuckDB warehouse. All times are UTC "
-                              "unless named local.")
+                              "unless named local. Every error is an RFC 9457 `application/problem+json` body "
+                              "(`Problem`); the WebSocket `/api/v1/live` refuses a bad token with HTTP 403 at the handshake.")
     app.state.cache, app.state.hub, app.state.feeder, app.state.config = cache, hub, feeder, config
     if config.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(config.cors_origins), allow_methods=["GET"],
@@ -310,6 +314,20 @@ def create_app(config: ServerConfig, warehouse: Warehouse, bootstrap_servers: st
 
     app.include_router(router)
 
+    def openapi() -> dict[str, Any]:
+        """FastAPI's spec, with errors documented as ``application/problem+json`` only (the
+        ``model`` in ERROR_RESPONSES also adds an ``application/json`` entry the API never sends)."""
+        if app.openapi_schema is None:
+            spec = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            for operation in (op for item in spec["paths"].values() for op in item.values()):
+                for status, response in operation.get("responses", {}).items():
+                    if status[0] in "45" and PROBLEM_JSON in response.get("content", {}):
+                        response["content"].pop("application/json", None)
+            app.openapi_schema = spec
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
     @app.websocket(f"{API}/live")
     async def live(websocket: WebSocket, zone: str | None = None, token: str | None = None) -> None:
         """Push: first ``{"type": "snapshot", "messages": [...]}`` (the latest cached message per
@@ -342,6 +360,21 @@ def create_app(config: ServerConfig, warehouse: Warehouse, bootstrap_servers: st
     async def index() -> FileResponse:
         return FileResponse(STATIC / "index.html")
 
+    # API docs from assets served here, never a CDN: the platform runs without the internet.
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui() -> Response:
+        return get_swagger_ui_html(openapi_url=app.openapi_url or "/openapi.json", title=f"{app.title} - Swagger UI",
+                                   swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+                                   swagger_css_url="/docs-assets/swagger-ui.css",
+                                   swagger_favicon_url="/docs-assets/favicon-32x32.png")
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc() -> Response:
+        return get_redoc_html(openapi_url=app.openapi_url or "/openapi.json", title=f"{app.title} - ReDoc",
+                              redoc_js_url="/static/vendor/redoc.standalone.js",
+                              redoc_favicon_url="/docs-assets/favicon-32x32.png", with_google_fonts=False)
+
+    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-assets")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
 
