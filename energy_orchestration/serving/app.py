@@ -25,7 +25,6 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 import orjson
-import swagger_ui_bundle
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.websockets import WebSocketDisconnect
@@ -364,17 +363,16 @@ def create_app(config: ServerConfig, warehouse: Warehouse, bootstrap_servers: st
     @app.get("/docs", include_in_schema=False)
     async def swagger_ui() -> Response:
         return get_swagger_ui_html(openapi_url=app.openapi_url or "/openapi.json", title=f"{app.title} - Swagger UI",
-                                   swagger_js_url="/docs-assets/swagger-ui-bundle.js",
-                                   swagger_css_url="/docs-assets/swagger-ui.css",
-                                   swagger_favicon_url="/docs-assets/favicon-32x32.png")
+                                   swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
+                                   swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
+                                   swagger_favicon_url="/static/vendor/swagger-ui/favicon-32x32.png")
 
     @app.get("/redoc", include_in_schema=False)
     async def redoc() -> Response:
         return get_redoc_html(openapi_url=app.openapi_url or "/openapi.json", title=f"{app.title} - ReDoc",
                               redoc_js_url="/static/vendor/redoc.standalone.js",
-                              redoc_favicon_url="/docs-assets/favicon-32x32.png", with_google_fonts=False)
+                              redoc_favicon_url="/static/vendor/swagger-ui/favicon-32x32.png", with_google_fonts=False)
 
-    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-assets")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
 

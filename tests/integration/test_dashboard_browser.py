@@ -96,3 +96,41 @@ def test_dashboard_renders_and_updates_live(standin, bootstrap, warehouse, isola
     finally:
         server.__exit__(None, None, None)
     assert (ARTIFACTS / "dashboard-live.png").stat().st_size > 10_000
+
+
+def test_api_docs_render_offline(warehouse):
+    """/docs (Swagger UI) and /redoc render in Chromium with every request off the API's own host
+    refused: the assets are served by the API, nothing comes from a CDN."""
+    assert CHROMIUM.exists(), "Chromium is missing: `make chromium` installs it (apt-get install chromium)"
+    server = start_api(warehouse, None)
+    outside: list[str] = []
+
+    def only_the_api(route) -> None:
+        if route.request.url.startswith(server.url) or route.request.url.startswith(("data:", "blob:")):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort("internetdisconnected")
+
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            page.route("**/*", only_the_api)
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.goto(f"{server.url}/docs")
+            page.wait_for_selector(".swagger-ui .info .title", timeout=20_000)
+            assert "energy-orchestration API" in page.locator(".swagger-ui .info .title").text_content()
+            page.wait_for_selector(".opblock-tag-section", timeout=20_000)
+            assert page.locator(".opblock").count() >= 10
+            page.goto(f"{server.url}/redoc")
+            page.wait_for_function("document.body.innerText.includes('energy-orchestration API')"
+                                   " && document.body.innerText.includes('problem+json')", timeout=30_000)
+            page.screenshot(path=str(ARTIFACTS / "redoc.png"))
+            # ReDoc's attribution logo is the one outside request: refused here, as offline, and
+            # ReDoc then hides it (its <img onError>); everything else came from the API.
+            assert errors == [] and set(outside) <= {"https://cdn.redoc.ly/redoc/logo-mini.svg"}, outside
+            browser.close()
+    finally:
+        server.__exit__(None, None, None)
