@@ -54,9 +54,13 @@ def warehouse_status(warehouse: Warehouse) -> str:
         """).df()
         ingest = connection.execute("""
             SELECT dataset, count(*) AS batches, sum(messages)::BIGINT AS messages,
+                   sum(observations)::BIGINT AS observations_read, sum(observations_new)::BIGINT AS new,
+                   sum(observations_changed)::BIGINT AS changed, sum(observations_unchanged)::BIGINT AS unchanged,
                    max(landed_at_utc) AS last_landed_utc, arg_max(lag, landed_at_utc) AS last_lag
             FROM ingest_log GROUP BY ALL ORDER BY ALL
         """).df()
+        # written counts are NULL for batches logged before they were recorded: blank, and never "6.0"
+        ingest = ingest.astype({c: "Int64" for c in ("new", "changed", "unchanged")})
     return "\n\n".join([
         f"# Warehouse {warehouse.path}",
         "## Freshness per dataset\n" + markdown_preview(freshness, "(nothing landed yet)"),
