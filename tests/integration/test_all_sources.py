@@ -15,7 +15,7 @@ from energy_orchestration.sensors.fetch import LIVE_DATASETS
 from energy_orchestration.sources.energidataservice import EnergiDataServiceClient
 from energy_orchestration.sources.odre import OdreClient
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.clock]  # the sample is "the last hours" of the clock
 
 FIVE = ("PowerSystemRightNow", "CO2Emis", "ElectricityProdex5MinRealtime", "eco2mix-national-tr", "eco2mix-regional-tr")
 

@@ -9,7 +9,7 @@ import requests
 from energy_orchestration.model import QUANTITIES, ZONES
 from energy_orchestration.sources import DATASETS
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.clock]  # the sample is "the last hours" of the clock
 
 
 def get(served, path: str, **params) -> requests.Response:

@@ -16,7 +16,7 @@ from energy_orchestration.model import utc_now
 
 from tests.integration.serving_support import land_sample, newest_interval, produce_psrn_minute, start_api
 
-pytestmark = [pytest.mark.integration, pytest.mark.clock]
+pytestmark = pytest.mark.integration
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
@@ -44,6 +44,7 @@ def daytime_in(zone_info: ZoneInfo) -> bool:
     return 11 <= utc_now().astimezone(zone_info).hour < 14
 
 
+@pytest.mark.clock
 def test_dashboard_renders_and_updates_live(standin, bootstrap, warehouse, isolated_topics):
     assert CHROMIUM.exists(), "Chromium is missing: `make chromium` installs it (apt-get install chromium)"
     land_sample(standin.url, bootstrap, warehouse, f"{isolated_topics}-landing", hours=3)
