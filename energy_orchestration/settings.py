@@ -78,6 +78,13 @@ def _instant_or_empty(value: str) -> str | None:
     return None
 
 
+def _dataset_names(value: str) -> str | None:
+    from energy_orchestration.sources import DATASETS  # lazily: the registry imports the clients
+
+    unknown = [n for n in (n.strip() for n in value.split(",")) if n and n not in DATASETS]
+    return f"comma-separated dataset names from {', '.join(sorted(DATASETS))}" if unknown else None
+
+
 _PORT = _integer(1, 65535)
 
 
@@ -108,7 +115,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ENERGY_ODRE_BASE_URL", "http://127.0.0.1:8081", "ODRÉ (éCO2mix) base URL; the real one is `https://odre.opendatasoft.com`."),
     Setting("ENERGY_ODRE_API_KEY", "", "Optional ODRÉ API key (sent as `Authorization: Apikey …`); never logged.", secret=True),
     Setting("ENERGY_ODRE_DAILY_REQUEST_BUDGET", "1000", "Most ODRÉ requests the live sensor spends per UTC day (the public quota is ~50,000 a month).", check=_integer(0)),
-    Setting("ENERGY_LIVE_DATASETS", "PowerSystemRightNow,CO2Emis,ElectricityProdex5MinRealtime,eco2mix-national-tr,eco2mix-regional-tr", "Datasets the minute sensor keeps fetching (comma-separated)."),
+    Setting("ENERGY_LIVE_DATASETS", "PowerSystemRightNow,CO2Emis,ElectricityProdex5MinRealtime,eco2mix-national-tr,eco2mix-regional-tr", "Datasets the minute sensor keeps fetching (comma-separated).", check=_dataset_names),
     Setting("ENERGY_STANDIN_PORT", "8081", "Port of the local API stand-in (demo).", check=_PORT),
     Setting("ENERGY_STANDIN_RATE_LIMIT_PER_MINUTE", "1", "Stand-in requests allowed per dataset per minute (0 = unlimited), like the real service.", check=_number(0)),
     Setting("ENERGY_STANDIN_BAD_RECORD_RATE", "0.02", "Share of stand-in rows given one deliberately invalid value, to exercise validation and quarantine (0 = none).", check=_number(0, 1)),

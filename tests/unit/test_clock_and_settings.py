@@ -32,6 +32,7 @@ def test_a_pinned_clock_must_name_a_real_instant(monkeypatch, value):
     ("ENERGY_PARTITIONS_START", "2025-02-30", "a date YYYY-MM-DD"),
     ("ENERGY_API_WS_TOPIC_ALLOW", "(", "a valid regular expression"),
     ("ENERGY_TOPIC_PARTITIONS", "-1", "an integer >= 1"),
+    ("ENERGY_LIVE_DATASETS", "PowerSystemRightNow,Nope", "comma-separated dataset names from CO2Emis, "),
 ])
 def test_a_bad_value_names_the_variable_the_value_and_what_is_allowed(monkeypatch, name, value, allowed):
     monkeypatch.setenv(name, value)
