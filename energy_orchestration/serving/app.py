@@ -119,6 +119,7 @@ _ERRORS = {
     404: "no such table or resource",
     422: "a parameter is missing or not of the documented type or vocabulary",
     503: "the warehouse is busy (Retry-After) or does not exist yet",
+    500: "an unexpected server error (a bug: logged with its traceback)",
 }
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"description": text, "model": Problem, "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
@@ -194,6 +195,12 @@ def create_app(config: ServerConfig, warehouse: Warehouse, bootstrap_servers: st
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return problem(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        # a bug, not the client's fault: logged with its traceback, answered in the one error shape
+        log.error("unhandled error", exc_info=exc)
+        return problem(500, "internal error; see the server log")
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:

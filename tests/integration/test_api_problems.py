@@ -40,6 +40,7 @@ def test_errors_are_problem_json(api):
     unknown = assert_problem(requests.get(f"{api}/api/v1/zones/XX/latest", headers=auth, timeout=10), 422)
     assert unknown["errors"][0]["loc"] == ["path", "zone"] and "DK-DK1" in unknown["detail"]
     assert_problem(requests.get(f"{api}/api/v1/no-such-thing", headers=auth, timeout=10), 404)
+    assert_problem(requests.post(f"{api}/api/v1/zones", headers=auth, timeout=10), 405)
 
 
 def test_a_missing_warehouse_is_503_naming_it_and_is_not_created(tmp_path):
