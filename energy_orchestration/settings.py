@@ -1,7 +1,8 @@
 """Every environment variable the platform reads, with its default, in one table.
 
 The README's configuration table is generated from :data:`SETTINGS` (a test keeps the two
-in sync), so a new knob is added here and nowhere else.
+in sync), so a new knob is added here and nowhere else. Each setting carries the check of its
+values; :func:`problems` runs them all once at start-up (``energy`` does, before anything else).
 """
 
 from __future__ import annotations
