@@ -56,6 +56,7 @@ def test_dashboard_renders_and_updates_live(standin, bootstrap, warehouse, isola
             page = browser.new_page(viewport={"width": 1400, "height": 1100})
             errors: list[str] = []
             page.on("pageerror", lambda error: errors.append(str(error)))
+            page.clock.set_fixed_time("2001-02-03T04:05:06Z")  # a wrong browser clock must not matter
             page.goto(f"{server.url}/?zone=DK-DK1")
             page.wait_for_function("Number(document.body.dataset.points || 0) > 0", timeout=20_000)
             page.wait_for_function("document.getElementById('connection').textContent === 'live'", timeout=20_000)
@@ -69,6 +70,10 @@ def test_dashboard_renders_and_updates_live(standin, bootstrap, warehouse, isola
                 assert "solar" in shown
             assert chart_datasets(page, "exchange-chart") and chart_datasets(page, "co2-chart")
             assert page.locator("#stale-banner").is_hidden()
+            # the time axis ends at the platform clock's now (from the API), not the browser's
+            server_now = requests.get(f"{server.url}/api/v1/zones/DK-DK1/dashboard", timeout=10).json()["now_utc"]
+            axis_end = page.evaluate("Chart.getChart('mix-chart').options.scales.x.max")
+            assert abs(axis_end - page.evaluate(f"Date.parse({json.dumps(server_now)})")) <= 120_000  # polled each 5 s
             page.screenshot(path=str(ARTIFACTS / "dashboard-before.png"), full_page=True)
 
             renders = int(page.evaluate("document.body.dataset.renders"))
