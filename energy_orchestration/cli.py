@@ -80,24 +80,36 @@ def cmd_status(args: argparse.Namespace) -> int:
     from energy_orchestration.warehouse import default_warehouse
     from energy_orchestration.warehouse.status import warehouse_status
 
-    print(warehouse_status(default_warehouse()))
+    print(warehouse_status(default_warehouse()))  # a missing warehouse is WarehouseMissing (exit 2), see main
     return 0
 
 
 def cmd_query(args: argparse.Namespace) -> int:
+    """Read-only and sandboxed: the SQL sees the warehouse and nothing else (no COPY TO, ATTACH,
+    INSTALL, local files); any DuckDB error, at planning or while rows are produced, is one line."""
     import duckdb
 
     from energy_orchestration.warehouse import default_warehouse
 
-    with default_warehouse().connect(read_only=True) as connection:
+    with default_warehouse().connect(read_only=True, sandboxed=True) as connection:
         try:
             relation = connection.sql(args.sql)
+            if relation is not None:
+                relation.show(max_rows=args.max_rows, max_width=200)
         except duckdb.Error as exc:
-            print(f"query failed: {exc}", file=sys.stderr)
+            print(f"energy query: {' '.join(str(exc).split())}", file=sys.stderr)
             return 2
-        if relation is not None:
-            relation.show(max_rows=args.max_rows, max_width=200)
     return 0
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
@@ -213,7 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     query = sub.add_parser("query", help="run read-only SQL on the warehouse (safe while the demo runs)")
     query.add_argument("sql")
-    query.add_argument("--max-rows", type=int, default=60)
+    query.add_argument("--max-rows", type=_positive_int, default=60, help="rows shown at most (>= 1)")
     query.set_defaults(func=cmd_query)
 
     backfill = sub.add_parser("backfill", help="re-fetch past local days through Kafka and rebuild their aggregates")
@@ -233,9 +245,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Settings are checked before anything reads them (the parser's defaults do): a bad value is
+    one line per variable and exit 2, for every command. Exit 2 also for a missing warehouse."""
+    from energy_orchestration.warehouse import WarehouseBusy, WarehouseMissing
+
+    bad = settings.problems()
+    if bad:
+        for line in bad:
+            print(f"energy: {line}", file=sys.stderr)
+        return 2
     args = build_parser().parse_args(argv)
     _logging(args.verbose)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except WarehouseMissing as exc:
+        print(f"energy {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except WarehouseBusy as exc:
+        print(f"energy {args.command}: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from energy_orchestration import settings
+
 
 class DataStatus(StrEnum):
     REALTIME = "realtime"
@@ -394,7 +396,13 @@ def has_booleans(values: list[Any]) -> bool:
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    """The platform's one clock: "now" for data windows, stand-in data, sensors, the API and the
+    dashboard (aware UTC).
+
+    ``ENERGY_CLOCK_NOW`` pins it (a testing/demo knob), so the suite runs the same at any hour
+    and in any time zone; unset, it is the system clock. Timeouts use ``time.monotonic``, not this.
+    """
+    return settings.pinned_now() or datetime.now(timezone.utc)
 
 
 def to_json(value: Any) -> str:

@@ -1,14 +1,92 @@
 """Every environment variable the platform reads, with its default, in one table.
 
 The README's configuration table is generated from :data:`SETTINGS` (a test keeps the two
-in sync), so a new knob is added here and nowhere else.
+in sync), so a new knob is added here and nowhere else. Each setting carries the check of its
+values; :func:`problems` runs them all once at start-up (``energy`` does, before anything else).
 """
 
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from functools import lru_cache
 from pathlib import Path
+
+
+def _integer(low: int | None = None, high: int | None = None) -> Callable[[str], str | None]:
+    def check(value: str) -> str | None:
+        try:
+            number = int(value)
+        except ValueError:
+            number = None
+        if number is None or (low is not None and number < low) or (high is not None and number > high):
+            return _range_text("an integer", low, high)
+        return None
+    return check
+
+
+def _number(low: float | None = None, high: float | None = None, *, above: float | None = None) -> Callable[[str], str | None]:
+    def check(value: str) -> str | None:
+        try:
+            number = float(value)
+        except ValueError:
+            number = float("nan")
+        if (number != number or number in (float("inf"), float("-inf")) or (low is not None and number < low)
+                or (high is not None and number > high) or (above is not None and number <= above)):
+            return _range_text("a number", low, high, above)
+        return None
+    return check
+
+
+def _range_text(kind: str, low: float | None, high: float | None, above: float | None = None) -> str:
+    if above is not None:
+        return f"{kind} > {above:g}"
+    if low is not None and high is not None:
+        return f"{kind} from {low:g} to {high:g}"
+    return f"{kind} >= {low:g}" if low is not None else kind
+
+
+def _choice(*allowed: str) -> Callable[[str], str | None]:
+    return lambda value: None if value in allowed else "one of " + ", ".join(f"`{a}`" for a in allowed)
+
+
+def _iso_date(value: str) -> str | None:
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return "a date YYYY-MM-DD"
+    return None
+
+
+def _regex(value: str) -> str | None:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        return f"a valid regular expression ({exc})"
+    return None
+
+
+def _instant_or_empty(value: str) -> str | None:
+    if value == "":
+        return None
+    try:
+        parse_instant(value)
+    except ValueError:
+        return "empty, or an ISO 8601 instant with an offset, e.g. `2025-03-30T01:30:00Z`"
+    return None
+
+
+def _dataset_names(value: str) -> str | None:
+    from energy_orchestration.sources import DATASETS  # lazily: the registry imports the clients
+
+    unknown = [n for n in (n.strip() for n in value.split(",")) if n and n not in DATASETS]
+    return f"comma-separated dataset names from {', '.join(sorted(DATASETS))}" if unknown else None
+
+
+_PORT = _integer(1, 65535)
 
 
 @dataclass(frozen=True)
@@ -17,50 +95,53 @@ class Setting:
     default: str
     description: str
     secret: bool = False
+    check: Callable[[str], str | None] | None = None
+    """Returns what is allowed when a value is not (``None`` = valid); ``None`` = any text."""
 
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("ENERGY_STATE_DIR", ".state", "Folder holding all local state (warehouse, Dagster home, logs)."),
     Setting("ENERGY_WAREHOUSE_PATH", "", "DuckDB file; empty means `$ENERGY_STATE_DIR/warehouse.duckdb`."),
-    Setting("ENERGY_WAREHOUSE_LOCK_TIMEOUT_SECONDS", "60", "Longest wait for the warehouse's inter-process lock before a clear error."),
+    Setting("ENERGY_WAREHOUSE_LOCK_TIMEOUT_SECONDS", "60", "Longest wait for the warehouse's inter-process lock before a clear error.", check=_number(0)),
     Setting("KAFKA_BOOTSTRAP_SERVERS", "", "Kafka cluster to use; empty means start the embedded broker."),
     Setting("KAFKA_SECURITY_PROTOCOL", "", "Passed to librdkafka `security.protocol` (e.g. `SASL_SSL`)."),
     Setting("KAFKA_SASL_MECHANISM", "", "Passed to librdkafka `sasl.mechanism` (e.g. `SCRAM-SHA-512`)."),
     Setting("KAFKA_SASL_USERNAME", "", "Passed to librdkafka `sasl.username`."),
     Setting("KAFKA_SASL_PASSWORD", "", "Passed to librdkafka `sasl.password`; never logged.", secret=True),
     Setting("KAFKA_SSL_CA_LOCATION", "", "Passed to librdkafka `ssl.ca.location`."),
-    Setting("ENERGY_BROKER_PORT", "19092", "Port of the embedded broker (demo)."),
+    Setting("ENERGY_BROKER_PORT", "19092", "Port of the embedded broker (demo).", check=_PORT),
     Setting("ENERGY_TOPIC_PREFIX", "energy", "Prefix of every topic name (`<prefix>.raw.<dataset>`, `<prefix>.dlq`)."),
-    Setting("ENERGY_TOPIC_PARTITIONS", "4", "Partitions of topics the platform creates."),
+    Setting("ENERGY_TOPIC_PARTITIONS", "4", "Partitions of topics the platform creates.", check=_integer(1)),
     Setting("ENERGY_EDS_BASE_URL", "http://127.0.0.1:8081", "Energi Data Service base URL; the real one is `https://api.energidataservice.dk`."),
     Setting("ENERGY_ODRE_BASE_URL", "http://127.0.0.1:8081", "ODRÉ (éCO2mix) base URL; the real one is `https://odre.opendatasoft.com`."),
     Setting("ENERGY_ODRE_API_KEY", "", "Optional ODRÉ API key (sent as `Authorization: Apikey …`); never logged.", secret=True),
-    Setting("ENERGY_ODRE_DAILY_REQUEST_BUDGET", "1000", "Most ODRÉ requests the live sensor spends per UTC day (the public quota is ~50,000 a month)."),
-    Setting("ENERGY_LIVE_DATASETS", "PowerSystemRightNow,CO2Emis,ElectricityProdex5MinRealtime,eco2mix-national-tr,eco2mix-regional-tr", "Datasets the minute sensor keeps fetching (comma-separated)."),
-    Setting("ENERGY_STANDIN_PORT", "8081", "Port of the local API stand-in (demo)."),
-    Setting("ENERGY_STANDIN_RATE_LIMIT_PER_MINUTE", "1", "Stand-in requests allowed per dataset per minute (0 = unlimited), like the real service."),
-    Setting("ENERGY_STANDIN_BAD_RECORD_RATE", "0.02", "Share of stand-in rows given one deliberately invalid value, to exercise validation and quarantine (0 = none)."),
-    Setting("ENERGY_FETCH_OVERLAP_MINUTES", "5", "Each fetch re-reads this many minutes before the last acknowledged window (late rows)."),
-    Setting("ENERGY_FETCH_INITIAL_LOOKBACK_MINUTES", "15", "How far back the very first fetch reaches."),
-    Setting("ENERGY_FETCH_MAX_WINDOW_MINUTES", "1440", "Longest window one fetch asks for; a longer outage is caught up over several ticks."),
+    Setting("ENERGY_ODRE_DAILY_REQUEST_BUDGET", "1000", "Most ODRÉ requests the live sensor spends per UTC day (the public quota is ~50,000 a month).", check=_integer(0)),
+    Setting("ENERGY_LIVE_DATASETS", "PowerSystemRightNow,CO2Emis,ElectricityProdex5MinRealtime,eco2mix-national-tr,eco2mix-regional-tr", "Datasets the minute sensor keeps fetching (comma-separated).", check=_dataset_names),
+    Setting("ENERGY_STANDIN_PORT", "8081", "Port of the local API stand-in (demo).", check=_PORT),
+    Setting("ENERGY_STANDIN_RATE_LIMIT_PER_MINUTE", "1", "Stand-in requests allowed per dataset per minute (0 = unlimited), like the real service.", check=_number(0)),
+    Setting("ENERGY_STANDIN_BAD_RECORD_RATE", "0.02", "Share of stand-in rows given one deliberately invalid value, to exercise validation and quarantine (0 = none).", check=_number(0, 1)),
+    Setting("ENERGY_FETCH_OVERLAP_MINUTES", "5", "Each fetch re-reads this many minutes before the last acknowledged window (late rows).", check=_integer(0)),
+    Setting("ENERGY_FETCH_INITIAL_LOOKBACK_MINUTES", "15", "How far back the very first fetch reaches.", check=_integer(1)),
+    Setting("ENERGY_FETCH_MAX_WINDOW_MINUTES", "1440", "Longest window one fetch asks for; a longer outage is caught up over several ticks.", check=_integer(1)),
     Setting("ENERGY_CONSUMER_GROUP", "energy-landing", "Consumer group of the DuckDB landing consumer."),
-    Setting("ENERGY_CONSUMER_BATCH_MAX_MESSAGES", "20000", "Largest micro-batch the landing consumer writes in one DuckDB transaction."),
-    Setting("ENERGY_CONSUMER_BATCH_MAX_SECONDS", "1.0", "Longest the consumer waits to fill a micro-batch."),
-    Setting("ENERGY_CONSUMER_FETCH_WAIT_MS", "500", "How long the broker may hold an empty fetch; 50 gives ~2 ms produce-to-consume latency but costs the idle embedded broker ~4x the CPU."),
-    Setting("ENERGY_PARTITIONS_START", "2025-01-01", "First partition of the time-partitioned Dagster assets (UTC date)."),
-    Setting("ENERGY_GAP_REPAIR_HOURS", "72", "Trailing window the completeness checks and the gap-repair sensor scan for missing intervals."),
-    Setting("ENERGY_GAP_REPAIR_MAX_ATTEMPTS", "3", "Re-fetches of one missing window before the gap-repair sensor gives up on it (and says so)."),
-    Setting("ENERGY_DAGSTER_PORT", "3000", "Port of the Dagster web UI (demo)."),
-    Setting("ENERGY_RUN_RETENTION_DAYS", "7", "Finished Dagster runs older than this many days are deleted daily with their event logs and compute logs (`run_cleanup_job`)."),
+    Setting("ENERGY_CONSUMER_BATCH_MAX_MESSAGES", "20000", "Largest micro-batch the landing consumer writes in one DuckDB transaction.", check=_integer(1)),
+    Setting("ENERGY_CONSUMER_BATCH_MAX_SECONDS", "1.0", "Longest the consumer waits to fill a micro-batch.", check=_number(above=0)),
+    Setting("ENERGY_CONSUMER_FETCH_WAIT_MS", "500", "How long the broker may hold an empty fetch; 50 gives ~2 ms produce-to-consume latency but costs the idle embedded broker ~4x the CPU.", check=_integer(0)),
+    Setting("ENERGY_PARTITIONS_START", "2025-01-01", "First partition of the time-partitioned Dagster assets (UTC date).", check=_iso_date),
+    Setting("ENERGY_GAP_REPAIR_HOURS", "72", "Trailing window the completeness checks and the gap-repair sensor scan for missing intervals.", check=_integer(1)),
+    Setting("ENERGY_GAP_REPAIR_MAX_ATTEMPTS", "3", "Re-fetches of one missing window before the gap-repair sensor gives up on it (and says so).", check=_integer(1)),
+    Setting("ENERGY_DAGSTER_PORT", "3000", "Port of the Dagster web UI (demo).", check=_PORT),
+    Setting("ENERGY_RUN_RETENTION_DAYS", "7", "Finished Dagster runs older than this many days are deleted daily with their event logs and compute logs (`run_cleanup_job`).", check=_integer(0)),
     Setting("ENERGY_API_HOST", "127.0.0.1", "Address `energy serve` binds to (HTTP API, WebSocket, dashboard); `0.0.0.0` exposes it."),
-    Setting("ENERGY_API_PORT", "8000", "Port of `energy serve`."),
-    Setting("ENERGY_API_AUTH", "auto", "Bearer-token authentication: `auto` (on unless bound to a loopback address), `on` or `off`."),
+    Setting("ENERGY_API_PORT", "8000", "Port of `energy serve`.", check=_PORT),
+    Setting("ENERGY_API_AUTH", "auto", "Bearer-token authentication: `auto` (on unless bound to a loopback address), `on` or `off`.", check=_choice("auto", "on", "off")),
     Setting("ENERGY_API_TOKENS", "", "Accepted bearer tokens (comma-separated); required when authentication is on; never logged.", secret=True),
     Setting("ENERGY_API_CORS_ORIGINS", "", "Origins allowed to call the API from a browser (comma-separated, `*` = any); empty = same origin only."),
     Setting("ENERGY_API_CONSUMER_GROUP", "energy-api", "Kafka consumer group naming the API's live-cache reader (each API process reads every partition itself; commits nothing)."),
-    Setting("ENERGY_API_WS_TOPIC_ALLOW", ".*", "Regex (full match) of the topics whose records the WebSocket pushes (`.*` = all)."),
-    Setting("ENERGY_API_WS_QUEUE_SIZE", "1000", "Messages buffered per WebSocket client; when full the oldest is dropped (counted and logged)."),
-    Setting("ENERGY_API_STALE_AFTER_SECONDS", "300", "A dataset is reported stale when nothing landed for this long (at least two of its intervals)."),
+    Setting("ENERGY_API_WS_TOPIC_ALLOW", ".*", "Regex (full match) of the topics whose records the WebSocket pushes (`.*` = all).", check=_regex),
+    Setting("ENERGY_API_WS_QUEUE_SIZE", "1000", "Messages buffered per WebSocket client; when full the oldest is dropped (counted and logged).", check=_integer(1)),
+    Setting("ENERGY_CLOCK_NOW", "", "Testing/demo knob: pins the platform's clock (stand-in data, sensors, the API's and the dashboard's \"now\") to this ISO 8601 instant, e.g. `2025-03-30T01:30:00Z`; it stands still there. Empty = the system clock.", check=_instant_or_empty),
+    Setting("ENERGY_API_STALE_AFTER_SECONDS", "300", "A dataset is reported stale when nothing landed for this long (at least two of its intervals).", check=_number(above=0)),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -71,6 +152,47 @@ def get(name: str) -> str:
     if name not in _BY_NAME:
         raise KeyError(f"undeclared setting {name!r}: add it to energy_orchestration.settings.SETTINGS")
     return os.environ.get(name, _BY_NAME[name].default)
+
+
+def problems() -> list[str]:
+    """One line per environment variable holding a value its setting does not allow: the
+    variable, the bad value and what is allowed. Checked once at start-up, so a typo is a clear
+    message instead of a traceback deep inside whichever command first reads it."""
+    found = []
+    for s in SETTINGS:
+        value = os.environ.get(s.name)
+        if value is None or s.check is None:
+            continue
+        allowed = s.check(value)
+        if allowed is not None:
+            shown = "(hidden)" if s.secret else repr(value)
+            found.append(f"{s.name}={shown} is not allowed: expected {allowed}")
+    return found
+
+
+def parse_instant(value: str) -> datetime:
+    """An ISO 8601 instant that names its offset (``Z`` or ``+01:00``), as an aware UTC datetime.
+
+    A time without an offset is refused: it would mean a different instant on every machine."""
+    parsed = datetime.fromisoformat(value.strip())
+    if parsed.tzinfo is None:
+        raise ValueError(f"{value!r} has no UTC offset")
+    return parsed.astimezone(timezone.utc)
+
+
+def pinned_now() -> datetime | None:
+    """The instant ``ENERGY_CLOCK_NOW`` pins the platform's clock to, ``None`` when unset."""
+    value = os.environ.get("ENERGY_CLOCK_NOW", "")
+    return _parsed_instant(value) if value else None
+
+
+@lru_cache(maxsize=8)
+def _parsed_instant(value: str) -> datetime:
+    try:
+        return parse_instant(value)
+    except ValueError:
+        raise ValueError(f"ENERGY_CLOCK_NOW={value!r} is not allowed: expected "
+                         "an ISO 8601 instant with an offset, e.g. `2025-03-30T01:30:00Z`") from None
 
 
 def get_int(name: str) -> int:

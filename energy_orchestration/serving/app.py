@@ -12,16 +12,21 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from datetime import date, datetime, timedelta, timezone
 from enum import StrEnum
+from http import HTTPStatus
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path as PathParam, Query, Request, WebSocket
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.openapi.utils import get_openapi
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 import orjson
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.websockets import WebSocketDisconnect
 
 from energy_orchestration.model import QUANTITIES, ZONES, utc_now
@@ -35,7 +40,7 @@ from energy_orchestration.sources import DATASETS
 from energy_orchestration.streaming.health import describe as describe_landing
 from energy_orchestration.streaming.health import read_health as read_landing_health
 from energy_orchestration.streaming.topics import raw_topic
-from energy_orchestration.warehouse import Warehouse, WarehouseBusy
+from energy_orchestration.warehouse import Warehouse, WarehouseBusy, WarehouseMissing
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +101,42 @@ class AggregatesOut(BaseModel):
     items: list[dict[str, Any]]
 
 
+PROBLEM_JSON = "application/problem+json"
+
+
+class Problem(BaseModel):
+    """Every error the API answers, as RFC 9457 ``application/problem+json``."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    errors: list[dict[str, Any]] | None = None
+    """Validation errors (422 only): one per offending parameter, with its location."""
+
+
+_ERRORS = {
+    400: "a parameter is well-formed but not acceptable (e.g. 'from' after 'to', a year outside 1970..2100, a bad cursor)",
+    401: "missing or invalid bearer token (when authentication is on)",
+    404: "no such table or resource",
+    422: "a parameter is missing or not of the documented type or vocabulary",
+    503: "the warehouse is busy (Retry-After) or does not exist yet",
+    500: "an unexpected server error (a bug: logged with its traceback)",
+}
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"description": text, "model": Problem, "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+    for status, text in _ERRORS.items()}
+
+
+def problem(status: int, detail: str, headers: dict[str, str] | None = None,
+            errors: list[dict[str, Any]] | None = None) -> JSONResponse:
+    """An RFC 9457 problem response: the one error shape of the API."""
+    body: dict[str, Any] = {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status, "detail": detail}
+    if errors is not None:
+        body["errors"] = errors
+    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
+
+
 def _check_year(value: date | datetime, name: str) -> None:
     if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
         raise HTTPException(400, f"{name} must be between {EARLIEST_YEAR} and {LATEST_YEAR}")
@@ -124,7 +165,7 @@ def create_app(config: ServerConfig, warehouse: Warehouse, bootstrap_servers: st
             seed = await asyncio.to_thread(queries.latest_readings, warehouse)
             cache.apply(topic_of, seed)
             log.info("cache seeded from the warehouse: %d values", len(cache))
-        except WarehouseBusy as exc:
+        except (WarehouseBusy, WarehouseMissing) as exc:
             log.warning("cache not seeded (%s); it fills from Kafka", exc)
         if feeder:
             feeder.start()
@@ -134,10 +175,11 @@ def create_app(config: ServerConfig, warehouse: Warehouse, bootstrap_servers: st
         if feeder:
             await asyncio.to_thread(feeder.stop)
 
-    app = FastAPI(title="energy-orchestration API", version="1", lifespan=lifespan,
+    app = FastAPI(title="energy-orchestration API", version="1", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Grid operators' electricity data: latest values (live cache fed from Kafka), "
                               "readings, aggregates and freshness from the DuckDB warehouse. All times are UTC "
-                              "unless named local.")
+                              "unless named local. Every error is an RFC 9457 `application/problem+json` body "
+                              "(`Problem`); the WebSocket `/api/v1/live` refuses a bad token with HTTP 403 at the handshake.")
     app.state.cache, app.state.hub, app.state.feeder, app.state.config = cache, hub, feeder, config
     if config.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(config.cors_origins), allow_methods=["GET"],
@@ -145,7 +187,29 @@ def create_app(config: ServerConfig, warehouse: Warehouse, bootstrap_servers: st
 
     @app.exception_handler(WarehouseBusy)
     async def busy(_request: Request, exc: WarehouseBusy) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "5"})
+        return problem(503, str(exc), headers={"Retry-After": "5"})
+
+    @app.exception_handler(WarehouseMissing)
+    async def missing(_request: Request, exc: WarehouseMissing) -> JSONResponse:
+        # Reading never creates the warehouse: until the consumer has, data endpoints say so.
+        return problem(503, str(exc), headers={"Retry-After": "30"})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return problem(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        # a bug, not the client's fault: logged with its traceback, answered in the one error shape
+        log.error("unhandled error", exc_info=exc)
+        return problem(500, "internal error; see the server log")
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+                  for e in exc.errors()]
+        summary = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors)
+        return problem(422, summary or "invalid request", errors=errors)
 
     bearer = HTTPBearer(auto_error=False, description="Required when the server is not bound to loopback.")
 
@@ -153,7 +217,7 @@ def create_app(config: ServerConfig, warehouse: Warehouse, bootstrap_servers: st
         if not config.auth.allows(credentials.credentials if credentials else None):
             raise HTTPException(401, "missing or invalid bearer token", headers={"WWW-Authenticate": "Bearer"})
 
-    router = APIRouter(prefix=API, dependencies=[Depends(authorised)])
+    router = APIRouter(prefix=API, dependencies=[Depends(authorised)], responses=ERROR_RESPONSES)
     @app.get("/health", tags=["meta"])
     async def health() -> dict[str, Any]:
         """Liveness, whether the live cache has caught up with Kafka, and whether landing is
@@ -258,11 +322,26 @@ def create_app(config: ServerConfig, warehouse: Warehouse, bootstrap_servers: st
     @router.get("/zones/{zone}/dashboard", tags=["dashboard"])
     def dashboard(zone: ZonePath, hours: Annotated[int, Query(ge=1, le=168)] = 24) -> dict[str, Any]:
         """The dashboard's series for the last ``hours``: production per mode, consumption,
-        exchanges, reported and computed CO2 intensity."""
-        since = utc_now().replace(tzinfo=None, second=0, microsecond=0) - timedelta(hours=hours)
-        return queries.dashboard_series(warehouse, zone.value, since)
+        exchanges, reported and computed CO2 intensity; ``now_utc`` is the platform clock's now,
+        which the page's time axis ends at (not the browser's clock)."""
+        now = utc_now().replace(tzinfo=None, second=0, microsecond=0)
+        return {**queries.dashboard_series(warehouse, zone.value, now - timedelta(hours=hours)), "now_utc": iso_utc(now)}
 
     app.include_router(router)
+
+    def openapi() -> dict[str, Any]:
+        """FastAPI's spec, with errors documented as ``application/problem+json`` only (the
+        ``model`` in ERROR_RESPONSES also adds an ``application/json`` entry the API never sends)."""
+        if app.openapi_schema is None:
+            spec = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            for operation in (op for item in spec["paths"].values() for op in item.values()):
+                for status, response in operation.get("responses", {}).items():
+                    if status[0] in "45" and PROBLEM_JSON in response.get("content", {}):
+                        response["content"].pop("application/json", None)
+            app.openapi_schema = spec
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     @app.websocket(f"{API}/live")
     async def live(websocket: WebSocket, zone: str | None = None, token: str | None = None) -> None:
@@ -295,6 +374,20 @@ def create_app(config: ServerConfig, warehouse: Warehouse, bootstrap_servers: st
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:
         return FileResponse(STATIC / "index.html")
+
+    # API docs from assets served here, never a CDN: the platform runs without the internet.
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui() -> Response:
+        return get_swagger_ui_html(openapi_url=app.openapi_url or "/openapi.json", title=f"{app.title} - Swagger UI",
+                                   swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
+                                   swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
+                                   swagger_favicon_url="/static/vendor/swagger-ui/favicon-32x32.png")
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc() -> Response:
+        return get_redoc_html(openapi_url=app.openapi_url or "/openapi.json", title=f"{app.title} - ReDoc",
+                              redoc_js_url="/static/vendor/redoc.standalone.js",
+                              redoc_favicon_url="/static/vendor/swagger-ui/favicon-32x32.png", with_google_fonts=False)
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

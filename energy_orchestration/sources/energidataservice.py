@@ -18,6 +18,7 @@ from energy_orchestration.model import (
     EARLIEST_PLAUSIBLE, RULES, DataStatus, NormalisedBatch, Rejection, Unit,
     canonical_time_key, coerce_number, empty_observations, has_booleans, parse_interval_start, value_violations,
 )
+from energy_orchestration.model import utc_now
 from energy_orchestration.sources.http import MalformedPage, NotYetPublished, PoliteSession
 
 PROVIDER = "energidataservice"
@@ -264,7 +265,7 @@ def normalise(dataset: str, records: list[Any], now: datetime | None = None) -> 
     spec = DATASETS[dataset]
     area_codes = {area: code for code, area in enumerate(spec.price_areas)} if spec.zone_column else None
     zones: list[int] = []
-    now_naive = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(tzinfo=None)
+    now_naive = (now or utc_now()).astimezone(timezone.utc).replace(tzinfo=None)
     latest_allowed = now_naive + timedelta(minutes=spec.interval_minutes)
     rejections: list[Rejection] = []
     rejected_records: set[int] = set()

@@ -47,6 +47,7 @@ from energy_orchestration.model import (
     EARLIEST_PLAUSIBLE, RULES, ZONES, DataStatus, NormalisedBatch, Rejection, Unit,
     empty_observations, value_violations, has_booleans, parse_interval_start,
 )
+from energy_orchestration.model import utc_now
 from energy_orchestration.sources.http import MalformedPage, NotYetPublished, PoliteSession, SourceError
 
 PROVIDER = "odre"
@@ -466,7 +467,7 @@ def normalise(dataset: str, records: list[Any], now: datetime | None = None) -> 
     tens of thousands of records per batch.
     """
     spec = DATASETS[dataset]
-    now_naive = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(tzinfo=None)
+    now_naive = (now or utc_now()).astimezone(timezone.utc).replace(tzinfo=None)
     latest_allowed = np.datetime64(now_naive + timedelta(minutes=spec.interval_minutes), "us")
     earliest = np.datetime64(EARLIEST_PLAUSIBLE, "us")
     rejections: list[Rejection] = []

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from types import TracebackType
 
+from energy_orchestration.model import utc_now
+
 from .energidataservice import EnergiDataServiceApp
 from .http import ControlPlane, FaultConfig, FaultState, StandinHttpApp, StandinHTTPServer, make_handler
 from .odre import OdreApp, OdreStandinConfig
@@ -18,10 +20,6 @@ from .odre import OdreApp, OdreStandinConfig
 logger = logging.getLogger("energy_orchestration.standin")
 
 __all__ = ["StandinConfig", "StandinServer", "build_app", "serve_forever"]
-
-
-def _utc_now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 @dataclass
@@ -34,7 +32,7 @@ class StandinConfig:
     history_start: datetime = datetime(2020, 1, 1, tzinfo=timezone.utc)
     publication_lag_seconds: int = 0
     faults: FaultConfig = field(default_factory=FaultConfig)
-    now: Callable[[], datetime] = _utc_now
+    now: Callable[[], datetime] = utc_now  # the platform clock (ENERGY_CLOCK_NOW pins it)
     monotonic: Callable[[], float] = time.monotonic
     odre: OdreStandinConfig = field(default_factory=OdreStandinConfig)
     """ODRÉ éCO2mix paths: own optional rate limit, publication lag, real-time/consolidation ranges."""

@@ -1,8 +1,8 @@
 """DuckDB warehouse: the one module that opens the file (see connection.py for why)."""
 
-from energy_orchestration.warehouse.connection import Warehouse, WarehouseBusy
+from energy_orchestration.warehouse.connection import Warehouse, WarehouseBusy, WarehouseMissing
 
-__all__ = ["Warehouse", "WarehouseBusy", "default_warehouse"]
+__all__ = ["Warehouse", "WarehouseBusy", "WarehouseMissing", "default_warehouse"]
 
 
 def default_warehouse() -> Warehouse:

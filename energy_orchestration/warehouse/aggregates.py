@@ -15,7 +15,7 @@ from datetime import date, datetime
 
 import duckdb
 
-from energy_orchestration.model import QUANTITIES, RENEWABLE_MODES, ZONE_TIME_ZONES
+from energy_orchestration.model import QUANTITIES, RENEWABLE_MODES, ZONE_TIME_ZONES, utc_now
 from energy_orchestration.warehouse.schema import PERIOD_KEYS, PERIOD_TABLES
 
 DATASET_PRECEDENCE: tuple[str, ...] = (
@@ -104,9 +104,9 @@ def build_zone_hourly(connection: duckdb.DuckDBPyConnection, start_utc: datetime
                w.fields * 60                                                              AS minutes_expected,
                100.0 * w.minutes_present / (w.fields * 60)                                AS coverage_pct,
                100.0 * w.renewable_total / nullif(w.production_total, 0)                  AS renewable_share_pct,
-               now()::TIMESTAMP                                                           AS built_at_utc
+               $built_at::TIMESTAMP                                                       AS built_at_utc
         FROM wide w LEFT JOIN {_zone_time_zones_sql()} USING (zone)
-    """, {"start": start_utc, "end": end_utc})
+    """, {"start": start_utc, "end": end_utc, "built_at": _now_naive()})
     return _stats(connection, "zone_hourly", "hour_start_utc", start_utc, end_utc)
 
 
@@ -170,10 +170,16 @@ def build_zone_periods(connection: duckdb.DuckDBPyConnection, grain: str, first:
                (epoch(period_end_utc - period_start_utc) / 3600)::INTEGER AS hours_expected,
                coverage_weighted / (epoch(period_end_utc - period_start_utc) / 3600) AS coverage_pct,
                100.0 * renewable_mwh / nullif(production_mwh, 0) AS renewable_share_pct,
-               now()::TIMESTAMP AS built_at_utc
+               $built_at::TIMESTAMP AS built_at_utc
         FROM bounded
-    """, {"first_period": first_period, "last_period": last_period})
+    """, {"first_period": first_period, "last_period": last_period, "built_at": _now_naive()})
     return _stats(connection, table, key, first_period, last_period, inclusive=True)
+
+
+def _now_naive() -> datetime:
+    """Build time from the platform clock (not DuckDB's ``now()``), so it agrees with what the
+    backfill CLI and the sensors call now when the clock is pinned."""
+    return utc_now().replace(tzinfo=None)
 
 
 def _stats(connection: duckdb.DuckDBPyConnection, table: str, key: str, low: object, high: object,

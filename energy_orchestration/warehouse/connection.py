@@ -29,6 +29,15 @@ class WarehouseBusy(TimeoutError):
     """Another process held the warehouse longer than the configured wait."""
 
 
+class WarehouseMissing(FileNotFoundError):
+    """A reader asked for a warehouse file that does not exist: reading never creates one."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(f"no warehouse at {path} (check ENERGY_WAREHOUSE_PATH / ENERGY_STATE_DIR; "
+                         "the landing consumer or `energy demo` creates it)")
+        self.path = path
+
+
 @dataclass(frozen=True)
 class Warehouse:
     path: Path
@@ -39,19 +48,25 @@ class Warehouse:
         return self.path.with_name(self.path.name + ".lock")
 
     @contextmanager
-    def connect(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    def connect(self, *, read_only: bool = False, sandboxed: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         """A connection held only for the ``with`` block.
 
-        Writers get a migrated schema; readers of a file that does not exist yet get a
-        writer's treatment once so they can read empty tables instead of failing.
+        Writers create the file if needed and get a migrated schema. Readers open an existing
+        file only (:class:`WarehouseMissing` otherwise): a mistyped path must be an error, not a
+        new empty warehouse that reports "nothing landed". ``sandboxed`` (read-only only) also
+        turns off DuckDB's access to anything outside the file (COPY TO, ATTACH, INSTALL,
+        read_csv of local files), for SQL typed by a user.
         """
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        if read_only and not self.path.exists():
-            read_only = False
+        if sandboxed and not read_only:
+            raise ValueError("a sandboxed connection is read-only")
+        if read_only and not self.path.is_file():
+            raise WarehouseMissing(self.path)
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        config = {"enable_external_access": False} if sandboxed else {}
         with _file_lock(self.lock_path, exclusive=not read_only, timeout=self.lock_timeout_seconds):
-            # UTC sessions: every timestamp column is naive UTC, and now()::TIMESTAMP must be too,
-            # whatever the machine's time zone.
-            connection = duckdb.connect(str(self.path), read_only=read_only)
+            # UTC sessions: every timestamp column is naive UTC, whatever the machine's time zone.
+            connection = duckdb.connect(str(self.path), read_only=read_only, config=config)
             try:
                 connection.execute("SET TimeZone = 'UTC'")
                 if not read_only:

@@ -54,27 +54,48 @@ class LandingBatch:
 
 
 @dataclass(frozen=True)
+class Written:
+    """What an upsert did with the observation rows it was given (one dataset)."""
+
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+
+
+@dataclass(frozen=True)
 class LandingResult:
     observations_written: int
     raw_records_written: int
     quarantined: int
+    written: dict[str, Written] = field(default_factory=dict)
+    """Per dataset: observation rows new, changed, unchanged (a replay is all unchanged)."""
 
 
 def land(connection: duckdb.DuckDBPyConnection, batch: LandingBatch, landed_at: datetime) -> LandingResult:
-    """Write one batch; call inside :meth:`Warehouse.transaction` so it lands whole or not at all."""
-    observations_written = _upsert_observations(connection, batch.observations, landed_at)
+    """Write one batch; call inside :meth:`Warehouse.transaction` so it lands whole or not at all.
+
+    The ingest log records rows *written* (new, changed, unchanged) next to the rows *read*, so
+    a replay that changes nothing says so instead of repeating the first landing's numbers."""
+    written = _upsert_observations(connection, batch.observations, landed_at)
     raw_written = _upsert_raw(connection, batch.raw_records, landed_at)
     quarantined = insert_quarantine(connection, batch.quarantine, landed_at)
     if batch.ingest_log:
         connection.executemany(
-            "INSERT OR REPLACE INTO ingest_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            """INSERT OR REPLACE INTO ingest_log (batch_id, dataset, consumer_group, landed_at_utc, messages,
+                   observations, quarantined, dead_lettered, min_interval_utc, max_interval_utc, offsets, lag,
+                   observations_new, observations_changed, observations_unchanged)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             [[r.batch_id, r.dataset, r.consumer_group, landed_at, r.messages, r.observations, r.quarantined,
-              r.dead_lettered, r.min_interval_utc, r.max_interval_utc, r.offsets, r.lag] for r in batch.ingest_log])
-    return LandingResult(observations_written, raw_written, quarantined)
+              r.dead_lettered, r.min_interval_utc, r.max_interval_utc, r.offsets, r.lag,
+              (w := written.get(r.dataset, Written())).new, w.changed, w.unchanged] for r in batch.ingest_log])
+    total = sum(w.new + w.changed for w in written.values())
+    return LandingResult(total, raw_written, quarantined, written)
 
 
-def _upsert_observations(connection: duckdb.DuckDBPyConnection, frame: pd.DataFrame, landed_at: datetime) -> int:
-    """Upsert on (dataset, zone, quantity, interval_start_utc); returns rows new or changed.
+def _upsert_observations(connection: duckdb.DuckDBPyConnection, frame: pd.DataFrame,
+                         landed_at: datetime) -> dict[str, Written]:
+    """Upsert on (dataset, zone, quantity, interval_start_utc); returns, per dataset, the rows
+    new, changed (value or status) and unchanged.
 
     ``frame`` must be unique on that key (the consumer de-duplicates records per batch).
 
@@ -86,7 +107,8 @@ def _upsert_observations(connection: duckdb.DuckDBPyConnection, frame: pd.DataFr
     nothing interleaves; a replay finds nothing changed and writes nothing.
     """
     if frame.empty:
-        return 0
+        return {}
+    given = frame["dataset"].value_counts().to_dict()
     low, high = frame["interval_start_utc"].min(), frame["interval_start_utc"].max()
     datasets = sorted(frame["dataset"].unique())
     connection.register("incoming_observations", frame)
@@ -97,7 +119,7 @@ def _upsert_observations(connection: duckdb.DuckDBPyConnection, frame: pd.DataFr
         """, {"low": low, "high": high, "datasets": datasets}).fetchall()[0][0]
         if not overlapping:  # live data: nothing stored in this range yet
             _insert_observations(connection, "incoming_observations", landed_at)
-            return len(frame)
+            return {d: Written(new=int(n)) for d, n in given.items()}
         # keep only rows that are new or differ from what is stored
         connection.execute("CREATE OR REPLACE TEMP TABLE changed_observations AS FROM incoming_observations")
         connection.execute("""
@@ -108,7 +130,15 @@ def _upsert_observations(connection: duckdb.DuckDBPyConnection, frame: pd.DataFr
               AND c.interval_start_utc = current.interval_start_utc
               AND c.value IS NOT DISTINCT FROM current.value AND c.status IS NOT DISTINCT FROM current.status
         """, {"low": low, "high": high})
-        changed = connection.execute("SELECT count(*) FROM changed_observations").fetchall()[0][0]
+        counts = {d: (int(new), int(changed)) for d, new, changed in connection.execute("""
+            SELECT c.dataset, count(*) FILTER (WHERE o.dataset IS NULL), count(*) FILTER (WHERE o.dataset IS NOT NULL)
+            FROM changed_observations c LEFT JOIN (
+                SELECT dataset, zone, quantity, interval_start_utc FROM observations
+                WHERE interval_start_utc BETWEEN $low AND $high) AS o
+              ON c.dataset = o.dataset AND c.zone = o.zone AND c.quantity = o.quantity
+             AND c.interval_start_utc = o.interval_start_utc
+            GROUP BY c.dataset""", {"low": low, "high": high}).fetchall()}
+        changed = sum(new + updated for new, updated in counts.values())
         if changed:
             connection.execute("""
                 DELETE FROM observations USING changed_observations AS c
@@ -121,7 +151,8 @@ def _upsert_observations(connection: duckdb.DuckDBPyConnection, frame: pd.DataFr
         connection.execute("DROP TABLE changed_observations")
     finally:
         _unregister(connection, "incoming_observations")
-    return int(changed)
+    return {d: Written(new=counts.get(d, (0, 0))[0], changed=counts.get(d, (0, 0))[1],
+                       unchanged=int(n) - sum(counts.get(d, (0, 0)))) for d, n in given.items()}
 
 
 def _unregister(connection: duckdb.DuckDBPyConnection, name: str) -> None:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 import duckdb
 import pandas as pd
+
+from energy_orchestration.model import utc_now
 
 
 @dataclass(frozen=True)
@@ -23,14 +26,14 @@ class RejectionSummary:
 
 
 def rejection_summary(connection: duckdb.DuckDBPyConnection, dataset: str, hours: int = 24) -> RejectionSummary:
-    since = f"now()::TIMESTAMP - INTERVAL {int(hours)} HOUR"
+    since = utc_now().replace(tzinfo=None) - timedelta(hours=int(hours))  # the platform clock, not SQL now()
     by_rule = connection.execute(f"""
         SELECT stage, rule, count(*) AS n, any_value(reason) AS example
-        FROM quarantine WHERE dataset = ? AND quarantined_at_utc >= {since}
+        FROM quarantine WHERE dataset = ? AND quarantined_at_utc >= ?
         GROUP BY ALL ORDER BY n DESC
-    """, [dataset]).df()
-    records = connection.execute(f"SELECT count(*) FROM raw_records WHERE dataset = ? AND landed_at_utc >= {since}",
-                                 [dataset]).fetchall()[0][0]
+    """, [dataset, since]).df()
+    records = connection.execute("SELECT count(*) FROM raw_records WHERE dataset = ? AND landed_at_utc >= ?",
+                                 [dataset, since]).fetchall()[0][0]
     count = dict(by_rule.groupby("stage")["n"].sum()) if not by_rule.empty else {}
     return RejectionSummary(records=int(records), records_rejected=int(count.get("record", 0)),
                             values_rejected=int(count.get("value", 0)), schema_warnings=int(count.get("schema", 0)),

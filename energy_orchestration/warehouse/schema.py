@@ -196,6 +196,13 @@ MIGRATIONS: tuple[str, ...] = (
     DROP TABLE quarantine;
     ALTER TABLE quarantine_v4 RENAME TO quarantine;
     """ + zone_tables_sql(),
+    # 5: the ingest log says what a batch wrote, not only what it read: a replay that changes
+    # nothing shows 0 new / 0 changed (NULL for batches logged before this migration)
+    """
+    ALTER TABLE ingest_log ADD COLUMN observations_new INTEGER;
+    ALTER TABLE ingest_log ADD COLUMN observations_changed INTEGER;
+    ALTER TABLE ingest_log ADD COLUMN observations_unchanged INTEGER;
+    """,
 )
 
 

@@ -13,8 +13,9 @@ from energy_orchestration.warehouse.connection import Warehouse
 
 
 def dataset_freshness(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Per dataset: the newest interval landed, how old it is, when the consumer last landed a
-    batch of it and the consumer lag then (messages behind, summed over partitions)."""
+    """Per dataset: the newest interval landed, how old it is (by the platform clock, not SQL
+    ``now()``, so a pinned clock agrees), when the consumer last landed a batch of it and the
+    consumer lag then (messages behind, summed over partitions)."""
     return connection.execute("""
         WITH intervals AS (
             SELECT dataset, max(interval_start_utc) AS last_interval_utc FROM observations GROUP BY dataset
@@ -24,17 +25,19 @@ def dataset_freshness(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
             FROM ingest_log GROUP BY dataset
         )
         SELECT b.dataset, i.last_interval_utc,
-               round(epoch(now()::TIMESTAMP - i.last_interval_utc) / 60, 1) AS interval_age_minutes,
+               round(epoch($now::TIMESTAMP - i.last_interval_utc) / 60, 1) AS interval_age_minutes,
                b.last_landed_utc,
-               (SELECT coalesce(sum(v::BIGINT), 0) FROM (SELECT unnest(map_values(json_transform(b.lag, '"MAP(VARCHAR, BIGINT)"'))) AS v))
+               (SELECT coalesce(sum(v::BIGINT), 0)::BIGINT FROM (SELECT unnest(map_values(json_transform(b.lag, '"MAP(VARCHAR, BIGINT)"'))) AS v))
                    AS consumer_lag
         FROM batches b LEFT JOIN intervals i USING (dataset)
         WHERE b.dataset <> '(undecodable)'
         ORDER BY b.dataset
-    """).df()
+    """, {"now": utc_now().replace(tzinfo=None)}).df()
 
 
 def warehouse_status(warehouse: Warehouse) -> str:
+    """The report; raises :class:`~energy_orchestration.warehouse.WarehouseMissing` rather than
+    creating an empty warehouse to describe."""
     with warehouse.connect(read_only=True) as connection:
         freshness = dataset_freshness(connection)
         landed = connection.execute("""
@@ -52,10 +55,14 @@ def warehouse_status(warehouse: Warehouse) -> str:
             FROM quarantine GROUP BY ALL ORDER BY ALL
         """).df()
         ingest = connection.execute("""
-            SELECT dataset, count(*) AS batches, sum(messages) AS messages,
+            SELECT dataset, count(*) AS batches, sum(messages)::BIGINT AS messages,
+                   sum(observations)::BIGINT AS observations_read, sum(observations_new)::BIGINT AS new,
+                   sum(observations_changed)::BIGINT AS changed, sum(observations_unchanged)::BIGINT AS unchanged,
                    max(landed_at_utc) AS last_landed_utc, arg_max(lag, landed_at_utc) AS last_lag
             FROM ingest_log GROUP BY ALL ORDER BY ALL
         """).df()
+        # written counts are NULL for batches logged before they were recorded: blank, and never "6.0"
+        ingest = ingest.astype({c: "Int64" for c in ("new", "changed", "unchanged")})
     landing = describe_landing(read_landing_health(warehouse.path), utc_now().replace(tzinfo=None))
     return "\n\n".join([
         f"# Warehouse {warehouse.path}",

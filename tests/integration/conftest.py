@@ -32,7 +32,12 @@ def isolated_topics(monkeypatch):
 
 @pytest.fixture
 def warehouse(tmp_path: Path) -> Warehouse:
-    return Warehouse(tmp_path / "warehouse.duckdb", lock_timeout_seconds=30)
+    """An existing, empty (migrated) warehouse, as the landing consumer or `energy demo` leaves it:
+    readers never create one."""
+    created = Warehouse(tmp_path / "warehouse.duckdb", lock_timeout_seconds=30)
+    with created.connect():
+        pass
+    return created
 
 
 @pytest.fixture

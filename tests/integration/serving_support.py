@@ -3,11 +3,12 @@
 import dataclasses
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import requests
 
 from energy_orchestration.ingest import WindowPolicy, fetch_and_publish, plan_window
+from energy_orchestration.model import utc_now
 from energy_orchestration.serving.config import ServerConfig
 from energy_orchestration.serving.server import ApiServer
 from energy_orchestration.sources.energidataservice import POWER_SYSTEM_RIGHT_NOW, EnergiDataServiceClient
@@ -26,7 +27,7 @@ SAMPLE = ("PowerSystemRightNow", "ElectricityProdex5MinRealtime", "CO2Emis", "ec
 def land_sample(standin_url: str, bootstrap: str, warehouse: Warehouse, group: str, hours: int = 2) -> None:
     """The last ``hours`` of Denmark (minute data) and France (national, 12 regions) landed for real."""
     clients = {"energidataservice": EnergiDataServiceClient(standin_url), "odre": OdreClient(standin_url)}
-    now = datetime.now(timezone.utc)
+    now = utc_now()  # the platform clock: pinned by `pytest --clock=...`, like the stand-in's
     for dataset in SAMPLE:
         window = plan_window(dataset, now, None, WindowPolicy(initial_lookback=timedelta(hours=hours)))
         client = clients["odre" if dataset.startswith("eco2mix") else "energidataservice"]
@@ -51,13 +52,13 @@ def produce_psrn_minute(bootstrap: str, minute: datetime) -> dict:
     """One new PowerSystemRightNow record (the stand-in's synthetic values) through Kafka."""
     record = power_system_right_now_record(minute)
     publish_records(bootstrap, raw_topic("PowerSystemRightNow"), "energidataservice", "PowerSystemRightNow",
-                    [record], POWER_SYSTEM_RIGHT_NOW.message_zone, datetime.now(timezone.utc))
+                    [record], POWER_SYSTEM_RIGHT_NOW.message_zone, utc_now())
     return record
 
 
 def produce_regional_quarter(bootstrap: str, record: dict) -> None:
     publish_records(bootstrap, raw_topic("eco2mix-regional-tr"), "odre", "eco2mix-regional-tr", [record],
-                    REGIONAL_TR.message_zone, datetime.now(timezone.utc))
+                    REGIONAL_TR.message_zone, utc_now())
 
 
 def newest_interval(warehouse: Warehouse, dataset: str) -> datetime:

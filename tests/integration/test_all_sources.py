@@ -1,6 +1,6 @@
 """Every live dataset, stand-ins over HTTP -> broker -> consumer -> DuckDB, with deliberate bad records."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import dagster as dg
 import pytest
@@ -9,13 +9,13 @@ import requests
 from energy_orchestration.assets.quality import quality_job
 from energy_orchestration.definitions import defs
 from energy_orchestration.ingest import WindowPolicy, fetch_and_publish, plan_window
-from energy_orchestration.model import ZONES
+from energy_orchestration.model import ZONES, utc_now
 from energy_orchestration.resources import WarehouseResource
 from energy_orchestration.sensors.fetch import LIVE_DATASETS
 from energy_orchestration.sources.energidataservice import EnergiDataServiceClient
 from energy_orchestration.sources.odre import OdreClient
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.clock]  # the sample is "the last hours" of the clock
 
 FIVE = ("PowerSystemRightNow", "CO2Emis", "ElectricityProdex5MinRealtime", "eco2mix-national-tr", "eco2mix-regional-tr")
 
@@ -25,7 +25,7 @@ def test_all_five_datasets_land_and_every_record_is_accounted_for(standin, boots
     requests.post(f"{standin.url}/_standin/faults", json={"bad_record_rate": 0.2}, timeout=5).raise_for_status()
     clients = {"energidataservice": EnergiDataServiceClient(standin.url), "odre": OdreClient(standin.url)}
     policy = WindowPolicy(initial_lookback=timedelta(hours=2))
-    now = datetime.now(timezone.utc)
+    now = utc_now()
     fetched = {}
     for dataset in FIVE:
         window = plan_window(dataset, now, None, policy)
@@ -49,7 +49,8 @@ def test_all_five_datasets_land_and_every_record_is_accounted_for(standin, boots
             GROUP BY zone""").fetchall()
         co2 = dict(db.execute("""
             SELECT zone, avg(coalesce(reported, computed)) FROM co2_intensity
-            WHERE interval_start_utc >= now()::TIMESTAMP - INTERVAL 3 HOUR GROUP BY zone""").fetchall())
+            WHERE interval_start_utc >= ?::TIMESTAMP - INTERVAL 3 HOUR GROUP BY zone""",
+            [now.replace(tzinfo=None)]).fetchall())
         duplicates = db.execute("""SELECT count(*) FROM (SELECT 1 FROM observations
             GROUP BY dataset, zone, quantity, interval_start_utc HAVING count(*) > 1)""").fetchall()[0][0]
 

@@ -32,7 +32,12 @@ def test_no_input_makes_a_server_error(served):
             response = case.call(timeout=30)
             seen_statuses.setdefault(label, set()).add(response.status_code)
             assert response.status_code < 500, f"{label} {case.query}: {response.text[:500]}"
-            assert response.headers["content-type"][0].startswith("application/json")  # schemathesis: lists
+            # every error is an RFC 9457 problem body (schemathesis gives headers as lists)
+            expected = "application/json" if response.status_code < 400 else "application/problem+json"
+            assert response.headers["content-type"][0].startswith(expected), (label, response.status_code)
+            if response.status_code >= 400:
+                problem = response.json()
+                assert problem["status"] == response.status_code and problem["title"] and problem["detail"]
 
         call()
     # the fuzzer reached every operation and got past validation (random dates mostly fall

@@ -6,6 +6,7 @@ import pytest
 from confluent_kafka import Consumer, Producer
 
 from energy_orchestration.ingest import Window, fetch_and_publish
+from energy_orchestration.model import utc_now
 from energy_orchestration.sources.energidataservice import POWER_SYSTEM_RIGHT_NOW, EnergiDataServiceClient
 from energy_orchestration.streaming.config import consumer_config
 from energy_orchestration.streaming.topics import dead_letter_topic, raw_topic
@@ -16,7 +17,7 @@ MAPPINGS = len(POWER_SYSTEM_RIGHT_NOW.mappings)
 
 
 def recent_window(minutes: int) -> Window:
-    end = datetime.now(timezone.utc).replace(second=0, microsecond=0) - timedelta(minutes=2)
+    end = utc_now().replace(second=0, microsecond=0) - timedelta(minutes=2)  # the stand-in's clock
     return Window("PowerSystemRightNow", end - timedelta(minutes=minutes), end)
 
 
@@ -68,6 +69,11 @@ def test_a_new_consumer_group_replaying_the_topic_changes_nothing(standin, boots
         after = db.execute("SELECT count(*), max(landed_at_utc) FROM observations").fetchall()[0]
     assert stats.messages == 10
     assert after == before  # unchanged values are not rewritten
+    with warehouse.connect(read_only=True) as db:  # and the ingest log says what was written, not only read
+        logged = {group: [int(n) for n in sums] for group, *sums in db.execute("""
+            SELECT consumer_group, sum(observations), sum(observations_new), sum(observations_changed),
+                   sum(observations_unchanged) FROM ingest_log GROUP BY 1""").fetchall()}
+    assert logged == {"first": [10 * MAPPINGS, 10 * MAPPINGS, 0, 0], "second": [10 * MAPPINGS, 0, 0, 10 * MAPPINGS]}
 
 
 def test_poison_messages_go_to_the_dead_letter_topic_and_quarantine(standin, bootstrap, warehouse, land_all, psrn_records):

@@ -15,6 +15,7 @@ const LINE_COLOURS = ["#1f6fa8", "#e07a5f", "#2a9d8f", "#b07cc6", "#f2c230", "#6
 const state = {
   zone: null, timeZone: "UTC", series: new Map(), datasets: new Set(),
   renders: 0, liveMessages: 0, lastInterval: null, charts: {}, socket: null, reloadTimer: null, renderPending: false,
+  serverNow: null, // ms: the platform clock's "now" from the last API answer (the browser's clock may differ or be pinned)
 };
 window.dashboardState = state; // read by the browser test
 
@@ -44,8 +45,15 @@ function put(quantity, isoTime, value) {
   if (!state.lastInterval || ms > Date.parse(state.lastInterval)) state.lastInterval = isoTime;
 }
 
+// The window ends at the server's now, or at the newest point pushed since, whichever is later:
+// never at the browser's clock, which may be wrong and is not what the platform calls now.
+function windowEnd() {
+  const newest = state.lastInterval ? Date.parse(state.lastInterval) : 0;
+  return Math.max(state.serverNow || 0, newest);
+}
+
 function prune() {
-  const cutoff = Date.now() - WINDOW_MS;
+  const cutoff = windowEnd() - WINDOW_MS;
   for (const points of state.series.values()) for (const ms of points.keys()) if (ms < cutoff) points.delete(ms);
 }
 
@@ -63,6 +71,7 @@ async function reload() {
   // Merge, never replace: values pushed over the WebSocket may not have landed in the warehouse yet.
   const data = await api(`/zones/${encodeURIComponent(state.zone)}/dashboard?hours=24`);
   if (data.zone !== state.zone) return;
+  if (data.now_utc) state.serverNow = Date.parse(data.now_utc);
   for (const [quantity, points] of Object.entries(data.series)) for (const [t, v] of points) put(quantity, t, v);
   data.datasets.forEach((d) => state.datasets.add(d));
   scheduleRender();
@@ -150,7 +159,7 @@ function setLines(id, quantities, label) {
 function render() {
   prune();
   ["mix-chart", "co2-chart", "consumption-chart", "exchange-chart"].forEach((id) => chart(id, id === "mix-chart"));
-  const now = Date.now();
+  const now = windowEnd();
   for (const c of Object.values(state.charts)) { c.options.scales.x.min = now - WINDOW_MS; c.options.scales.x.max = now; }
   const quantities = [...state.series.keys()];
   const modes = quantities.filter((q) => q.startsWith("production_") && [...state.series.get(q).values()].some((v) => v !== 0));
@@ -187,6 +196,7 @@ async function checkFreshness() {
   const banner = document.getElementById("stale-banner");
   try {
     const report = await api("/freshness");
+    if (report.now_utc) state.serverNow = Math.max(state.serverNow || 0, Date.parse(report.now_utc));
     const relevant = [...state.datasets].map((d) => [d, report.datasets[d]]).filter(([, f]) => f && f.stale);
     if (state.datasets.size === 0) {
       banner.textContent = `No data for ${state.zone} in the last 24 h.`;
