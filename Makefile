@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install chromium demo test test-fast test-e2e bench clean
+.PHONY: install chromium postgresql demo test test-fast test-e2e bench clean
 
 install: $(STAMP)
 
@@ -27,17 +27,24 @@ $(CHROMIUM):
 	$(SUDO) apt-get update
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
 
+# The production profile's e2e test starts a throwaway PostgreSQL (initdb/pg_ctl) from the
+# Debian package; nothing runs as a system service.
+PG_BIN := $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb))
+
+postgresql:
+	@[ -n "$(PG_BIN)" ] || { $(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql; }
+
 demo: install
 	$(BIN)/energy demo
 
-test: install chromium
+test: install chromium postgresql
 	$(BIN)/pytest -m "not e2e"
 	$(BIN)/pytest -m e2e
 
 test-fast: install
 	$(BIN)/pytest -m "not e2e and not integration"
 
-test-e2e: install
+test-e2e: install postgresql
 	$(BIN)/pytest -m e2e
 
 bench: install
