@@ -155,8 +155,8 @@ def create_app(config: ServerConfig, warehouse: Warehouse, bootstrap_servers: st
     @app.get("/health", tags=["meta"])
     async def health() -> dict[str, Any]:
         """Liveness and whether the live cache has caught up with Kafka (no token needed; no data)."""
-        return {"status": "ok", "cache_caught_up": feeder.caught_up.is_set() if feeder else False,
-                "cached_values": len(cache)}
+        state = feeder.health() if feeder else {"cache_caught_up": False, "cache_state": "off (no Kafka)"}
+        return {"status": "ok", **state, "cached_values": len(cache)}
 
     @router.get("/zones", tags=["vocabulary"])
     async def zones() -> list[dict[str, str]]:
