@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -175,15 +176,17 @@ class DemoStack:
         say(f"  Logs              {self.logs}")
         say("Ctrl-C stops everything.")
 
-    def watch(self, backoff_start: float = 1.0, backoff_max: float = 60.0, stable_after: float = 300.0) -> None:
+    def watch(self, backoff_start: float = 1.0, backoff_max: float = 60.0, stable_after: float = 300.0,
+              until: threading.Event | None = None) -> None:
         """Until Ctrl-C/SIGTERM. A part that dies is said so and restarted after a back-off
         (doubling from ``backoff_start`` to ``backoff_max``, reset once it stayed up for
         ``stable_after`` seconds); the others keep running and heal (the consumer and the API
-        reconnect to a restarted broker, the sensors re-fetch what it lost)."""
+        reconnect to a restarted broker, the sensors re-fetch what it lost). ``until`` ends the
+        watch (tests)."""
         delays: dict[str, float] = {}
         started: dict[str, float] = {c.name: time.monotonic() for c in self.children}
         due: dict[str, float] = {}
-        while True:
+        while until is None or not until.is_set():
             now = time.monotonic()
             for index, child in enumerate(self.children):
                 assert child.process is not None
@@ -197,7 +200,8 @@ class DemoStack:
                     due[child.name] = now + delay
                     say(f"{child.name} exited with code {child.process.returncode}; restarting it in {delay:g}s "
                         f"(log: {child.log_path}); last lines:\n{_tail(child.log_path, 5)}")
-                elif now >= due.pop(child.name):
+                elif now >= due[child.name]:
+                    del due[child.name]
                     self.children[index] = self._respawn(child)
                     started[child.name] = time.monotonic()
                     say(f"  {child.name} restarted (pid {self.children[index].process.pid})")  # type: ignore[union-attr]
