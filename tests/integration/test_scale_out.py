@@ -105,7 +105,8 @@ def test_two_consumers_share_the_partitions_and_two_apis_agree(tmp_path, bootstr
             assert all(a.status_code == 200 for a in answers), [a.text[:200] for a in answers]
             one, two = (_stable(a.json()) for a in answers)
             assert one == two, path
-            assert any(isinstance(v, list) and v for v in one.values()) if isinstance(one, dict) else one, path
+            if "freshness" not in path:
+                assert any(isinstance(v, list) and v for v in one.values()), path  # not two empty answers
     finally:
         for process in [first, second, *(apis or [])]:
             if process is not None and process.poll() is None:
