@@ -158,8 +158,8 @@ def test_production_profile_runs_heals_and_cleans_up(tmp_path):
             time.sleep(5)
             restart_seconds = stack.restart("code") + stack.restart("daemon")
             runs_before = {w[0] for w in before}
-            after = wait_for("two fetch runs after the restart", lambda: (lambda w: w if len(
-                {x[0] for x in w} - runs_before) >= 2 else None)(fetch_windows(stack)), 300, stack, every=5)
+            after = wait_for("a fetch run after the restart", lambda: (lambda w: w if len(
+                {x[0] for x in w} - runs_before) >= 1 else None)(fetch_windows(stack)), 300, stack, every=5)
             cursor_after = fetch_cursor(stack)
             print(f"restart in {restart_seconds:.1f}s; cursor before {cursor_before.get('acked')}, "
                   f"after {cursor_after.get('acked')}")
