@@ -114,6 +114,7 @@ class CacheFeeder:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._next: dict[TopicPartition, int] = {}
+        self._warned: set[TopicPartition] = set()
 
     def health(self) -> dict[str, Any]:
         return {"cache_caught_up": self.caught_up.is_set(), "cache_state": self.state,
@@ -221,8 +222,10 @@ class CacheFeeder:
                     self._next.clear()
                     raise _Reconnect(f"{key.topic}/{key.partition} now ends at {high}, before offset {position} "
                                      "already read: the broker lost its topics; re-reading from the start")
-                log.warning("cache feeder: %s/%d ends at %d, before offset %d already read", key.topic,
-                            key.partition, high, position)
+                if key not in self._warned:  # once per partition: a cluster never goes back, so say it once
+                    self._warned.add(key)
+                    log.warning("cache feeder: %s/%d ends at %d, before offset %d already read", key.topic,
+                                key.partition, high, position)
     def _at_high_watermarks(self, consumer: Consumer, partitions: list[TopicPartition]) -> bool:
         for tp in partitions:
             key = TopicPartition(tp.topic, tp.partition)

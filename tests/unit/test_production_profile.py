@@ -28,3 +28,15 @@ def test_the_profile_refuses_to_start_without_its_settings(tmp_path):
         assert "DAGSTER_PG_HOST" in str(exc) and "ENERGY_EDS_BASE_URL" in str(exc)
     else:
         raise AssertionError("configure() accepted a profile without PostgreSQL settings")
+
+
+def test_energy_up_says_what_is_missing_and_exits_non_zero(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ENERGY_", "KAFKA_", "DAGSTER_"))}
+    result = subprocess.run([sys.executable, "-m", "energy_orchestration.cli", "up", "--profile", "production",
+                             "--home", str(tmp_path)], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "needs KAFKA_BOOTSTRAP_SERVERS" in result.stdout and "no defaults in production" in result.stdout
