@@ -135,6 +135,8 @@ def test_production_profile_runs_heals_and_cleans_up(tmp_path):
             latest = wait_for("latest DK-DK1 values from the API", lambda: requests.get(
                 f"http://127.0.0.1:{api_port}/api/v1/zones/DK-DK1/latest", timeout=10).json()["values"], 60, stack)
             assert latest
+            # no embedded-broker shortcut in this mode: the API's cache starts at the newest messages
+            assert "from the newest messages" in (stack.logs / "api.log").read_text()
 
             # 2. a backfill launched over GraphQL completes and builds its day
             backfill = launch(stack.graphql_url, [list(history_asset_key(d).path) for d in HISTORY_DATASETS],
