@@ -196,8 +196,7 @@ class CacheFeeder:
                 if self.caught_up.is_set():
                     if messages:
                         self.on_messages(messages)
-                elif (not self.replay or self._at_high_watermarks(consumer, keys)
-                      or (not batch and time.monotonic() - started > 1.0)):
+                elif self._at_high_watermarks(consumer, keys) or (not batch and time.monotonic() - started > 1.0):
                     log.info("cache feeder caught up: %d messages read, %d values cached", self.stats.messages,
                              len(self.cache))
                     self.state, self.last_error = "live", None
