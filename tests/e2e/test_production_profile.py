@@ -45,6 +45,10 @@ mutation($params: ExecutionParams!) { launchRun(executionParams: $params) {
   __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }
 """
 RUN_STATUS = """query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }"""
+IN_FLIGHT = """
+query { runsOrError(filter: {pipelineName: "fetch_job", statuses: [QUEUED, NOT_STARTED, STARTING, STARTED, CANCELING]}) {
+  ... on Runs { results { runId } } } }
+"""
 RUN_COUNT = """query { runsOrError { ... on Runs { count } } }"""
 BACKFILL_DAY = date(2025, 1, 6)
 
@@ -152,10 +156,15 @@ def test_production_profile_runs_heals_and_cleans_up(tmp_path):
 
             wait_for("the backfilled day in zone_daily", backfilled_day_built, 300, stack, every=5)
 
-            # 3. kill daemon and code server; restart; the fetch sensor resumes from its cursor
+            # 3. kill daemon and code server; restart; the fetch sensor resumes from its cursor.
+            # The daemon goes first and the code server once no fetch run is in flight: runs
+            # execute as the code server's subprocesses (default run launcher), so killing it
+            # mid-run leaves a run STARTED that nothing can fail (see the report/docs) and the
+            # fetch concurrency slot (limit 1) held.
+            stack.kill("daemon")
+            wait_for("no fetch run in flight", lambda: not gql(stack, IN_FLIGHT)["runsOrError"]["results"], 180, stack)
             before = fetch_windows(stack)
             cursor_before = fetch_cursor(stack)
-            stack.kill("daemon")
             stack.kill("code")
             time.sleep(5)
             restart_seconds = stack.restart("code") + stack.restart("daemon")
