@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install chromium demo test test-fast test-e2e test-chaos bench clean
+.PHONY: install chromium demo test test-fast test-e2e test-chaos postgresql bench clean
 
 install: $(STAMP)
 
@@ -27,6 +27,13 @@ $(CHROMIUM):
 	$(SUDO) apt-get update
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
 
+# The production profile's e2e test starts a throwaway PostgreSQL (initdb/pg_ctl) from the
+# Debian package; nothing runs as a system service.
+PG_BIN := $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb))
+
+postgresql:
+	@[ -n "$(PG_BIN)" ] || { $(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql; }
+
 demo: install
 	$(BIN)/energy demo
 
@@ -36,7 +43,7 @@ demo: install
 # which time zone `make test` runs.
 CLOCKS := night midday dst-autumn
 
-test: install chromium
+test: install chromium postgresql
 	$(BIN)/pytest -m "not e2e and not clock"
 	@set -e; for clock in $(CLOCKS); do $(BIN)/pytest -m "clock and not e2e" --clock=$$clock; done
 	$(BIN)/pytest -m e2e
@@ -44,7 +51,7 @@ test: install chromium
 test-fast: install
 	$(BIN)/pytest -m "not e2e and not integration"
 
-test-e2e: install
+test-e2e: install postgresql
 	$(BIN)/pytest -m e2e
 
 # The landing path's fault injection (kill -9, SIGTERM under contention, poison input); also part

@@ -23,6 +23,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(source=args.source)
 
 
+def cmd_up(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from energy_orchestration.profiles.production import run_production
+
+    return run_production(Path(args.home or settings.state_dir() / "production"), args.code_port, args.port)
+
+
 def cmd_standin(args: argparse.Namespace) -> int:
     from energy_orchestration.standin import FaultConfig, StandinConfig, serve_forever
 
@@ -202,6 +210,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--source", choices=["standin", "live"], default="standin",
                       help="local API stand-ins (default) or the real public APIs")
     demo.set_defaults(func=cmd_demo)
+
+    up = sub.add_parser("up", help="run the production profile's services (external Kafka and PostgreSQL)")
+    up.add_argument("--profile", choices=["production"], required=True)
+    up.add_argument("--home", help="folder for DAGSTER_HOME, workspace.yaml and logs (default $ENERGY_STATE_DIR/production)")
+    up.add_argument("--code-port", type=int, default=4000, help="port of the gRPC code server")
+    up.add_argument("--port", type=int, default=3000, help="port of the Dagster webserver")
+    up.set_defaults(func=cmd_up)
 
     standin = sub.add_parser("standin", help="serve the local API stand-ins (Energi Data Service, ODRÉ)")
     standin.add_argument("--host", default="127.0.0.1")

@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,8 +82,10 @@ class DemoStack:
         })
         if not settings.get("KAFKA_BOOTSTRAP_SERVERS"):
             self.env["KAFKA_BOOTSTRAP_SERVERS"] = f"127.0.0.1:{settings.get_int('ENERGY_BROKER_PORT')}"
+            self.env["ENERGY_KAFKA_EMBEDDED"] = "1"  # its workarounds, and only for it (streaming/config.py)
             self.embedded_broker = True
         else:
+            self.env.pop("ENERGY_KAFKA_EMBEDDED", None)
             self.embedded_broker = False
         # The demo owns its warehouse: create (and migrate) it now, so the readers started next
         # (API, Dagster sensors and checks) find it; readers never create one themselves.
@@ -180,15 +183,44 @@ class DemoStack:
         say(f"  Logs              {self.logs}")
         say("Ctrl-C stops everything.")
 
-    def watch(self) -> None:
-        """Until Ctrl-C/SIGTERM, or until a part dies (then say which and stop the rest)."""
-        while True:
-            for child in self.children:
+    def watch(self, backoff_start: float = 1.0, backoff_max: float = 60.0, stable_after: float = 300.0,
+              until: threading.Event | None = None) -> None:
+        """Until Ctrl-C/SIGTERM. A part that dies is said so and restarted after a back-off
+        (doubling from ``backoff_start`` to ``backoff_max``, reset once it stayed up for
+        ``stable_after`` seconds); the others keep running and heal (the consumer and the API
+        reconnect to a restarted broker, the sensors re-fetch what it lost). ``until`` ends the
+        watch (tests)."""
+        delays: dict[str, float] = {}
+        started: dict[str, float] = {c.name: time.monotonic() for c in self.children}
+        due: dict[str, float] = {}
+        while until is None or not until.is_set():
+            now = time.monotonic()
+            for index, child in enumerate(self.children):
                 assert child.process is not None
-                if child.process.poll() is not None:
-                    raise RuntimeError(f"{child.name} exited with code {child.process.returncode}; "
-                                       f"last lines of {child.log_path}:\n{_tail(child.log_path)}")
-            time.sleep(1)
+                if child.process.poll() is None:
+                    if now - started.get(child.name, now) > stable_after:
+                        delays.pop(child.name, None)
+                    continue
+                if child.name not in due:
+                    delay = delays.get(child.name, backoff_start)
+                    delays[child.name] = min(delay * 2, backoff_max)
+                    due[child.name] = now + delay
+                    say(f"{child.name} exited with code {child.process.returncode}; restarting it in {delay:g}s "
+                        f"(log: {child.log_path}); last lines:\n{_tail(child.log_path, 5)}")
+                elif now >= due[child.name]:
+                    del due[child.name]
+                    self.children[index] = self._respawn(child)
+                    started[child.name] = time.monotonic()
+                    say(f"  {child.name} restarted (pid {self.children[index].process.pid})")  # type: ignore[union-attr]
+            time.sleep(0.5)
+
+    def _respawn(self, child: Child) -> Child:
+        """A new process for ``child``'s command (the caller puts it in ``child``'s place)."""
+        if child.log_handle:
+            child.log_handle.close()
+        fresh = self._spawn(child.name, child.command, child.stop_signal)
+        self.children.remove(fresh)  # _spawn appends it
+        return fresh
 
     def stop(self, grace_seconds: float = 20.0) -> None:
         order = ["dagster", "api", "consumer", "standin", "broker"]

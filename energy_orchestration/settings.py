@@ -109,6 +109,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("KAFKA_SASL_USERNAME", "", "Passed to librdkafka `sasl.username`."),
     Setting("KAFKA_SASL_PASSWORD", "", "Passed to librdkafka `sasl.password`; never logged.", secret=True),
     Setting("KAFKA_SSL_CA_LOCATION", "", "Passed to librdkafka `ssl.ca.location`."),
+    Setting("ENERGY_KAFKA_EMBEDDED", "", "Set to 1 by `energy demo` for its services when it started the embedded broker: turns on that broker's workarounds (`streaming/config.py`). Never set it for a real cluster.", check=_choice("", "0", "1")),
     Setting("ENERGY_BROKER_PORT", "19092", "Port of the embedded broker (demo).", check=_PORT),
     Setting("ENERGY_TOPIC_PREFIX", "energy", "Prefix of every topic name (`<prefix>.raw.<dataset>`, `<prefix>.dlq`)."),
     Setting("ENERGY_TOPIC_PARTITIONS", "4", "Partitions of topics the platform creates.", check=_integer(1)),

@@ -220,11 +220,11 @@ def create_app(config: ServerConfig, warehouse: Warehouse, bootstrap_servers: st
     router = APIRouter(prefix=API, dependencies=[Depends(authorised)], responses=ERROR_RESPONSES)
     @app.get("/health", tags=["meta"])
     async def health() -> dict[str, Any]:
-        """Liveness, whether the live cache has caught up with Kafka, and whether landing is
-        stalled (the consumer's own health file; no token needed; no data)."""
+        """Liveness, the live cache's state (caught up with Kafka, reconnecting …) and whether
+        landing is stalled (the consumer's own health file; no token needed; no data)."""
         landing = describe_landing(read_landing_health(warehouse.path), utc_now().replace(tzinfo=None))
-        return {"status": "ok" if landing["ok"] else "degraded",
-                "cache_caught_up": feeder.caught_up.is_set() if feeder else False,
+        state = feeder.health() if feeder else {"cache_caught_up": False, "cache_state": "off (no Kafka)"}
+        return {"status": "ok" if landing["ok"] else "degraded", **state,
                 "cached_values": len(cache), "landing": landing["message"]}
 
     @router.get("/zones", tags=["vocabulary"])

@@ -4,12 +4,19 @@ Each API process reads *every* partition itself (``assign``, not a group subscri
 cache split across replicas by a rebalance would be missing zones. Its consumer group
 (``ENERGY_API_CONSUMER_GROUP``) only names it to the broker; it commits no offsets.
 
-Where it starts: the embedded broker answers ``ListOffsets(latest)`` wrongly (probed: high
-watermark 1 for a partition holding 5 messages), so "start at the end" cannot be asked for.
-The feeder reads from the earliest retained offset instead and only *pushes* once it has
-caught up with the high watermarks its fetches report; until then it fills the cache (which
-keeps the newest interval, so the order of the replay does not matter). The warehouse seed
-covers what the topics no longer hold.
+Where it starts (decided in :mod:`energy_orchestration.streaming.config`): against a real
+cluster, at the newest messages — the cache is seeded from the warehouse at start-up, so the
+topics' whole retention is not replayed. On the embedded broker, which answers
+``ListOffsets(latest)`` wrongly (probed: high watermark 1 for a partition holding 5 messages),
+it reads from the earliest retained offset instead and only *pushes* once it has caught up
+with the high watermarks its fetches report; until then it fills the cache (which keeps the
+newest interval, so the order of the replay does not matter).
+
+Healing: when every broker is down the feeder says so (``state`` "reconnecting", not caught
+up), closes its client and reconnects with a bounded back-off, logging a few lines, not one
+per retry. It resumes where it was on a cluster; on the embedded broker (memory only: a
+restart empties the topics) it re-reads from the start, and it does the same when a
+partition's high watermark falls below its read position (topics recreated under it).
 
 Bad messages (undecodable, parser errors) are counted and logged, never fatal: the landing
 consumer owns dead-lettering them.
@@ -25,12 +32,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, KafkaException, TopicPartition
 
 from energy_orchestration.model import apply_record_rules, utc_now
 from energy_orchestration.serving.cache import LatestCache, Reading, readings_from_frame
 from energy_orchestration.sources import DATASETS
-from energy_orchestration.streaming.config import consumer_config
+from energy_orchestration.streaming.config import feeder_config, feeder_replays_topics
 from energy_orchestration.streaming.consumer import MessageLike
 from energy_orchestration.streaming.envelope import DecodeError, decode
 from energy_orchestration.streaming.topics import ensure_topics, raw_topic
@@ -82,6 +89,10 @@ def _log_bad(stats: FeederStats, text: str) -> None:
         log.warning("cache feeder skipped undecodable message %s (%d so far)", text, stats.bad_messages)
 
 
+class _Reconnect(Exception):
+    """Leave the current client and start over (broker gone, topics recreated)."""
+
+
 class CacheFeeder:
     """Kafka -> :class:`LatestCache` -> ``on_messages`` (the push hub), in one daemon thread."""
 
@@ -95,9 +106,19 @@ class CacheFeeder:
         self.topic_of = {d: raw_topic(d) for d in self.datasets}
         self.stats = FeederStats()
         self.caught_up = threading.Event()
+        self.state = "starting"
+        """starting | catching up | live | reconnecting (reported by /health)."""
+        self.last_error: str | None = None
+        self.reconnects = 0
+        self.replay = feeder_replays_topics(bootstrap_servers)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._next: dict[TopicPartition, int] = {}
+        self._warned: set[TopicPartition] = set()
+
+    def health(self) -> dict[str, Any]:
+        return {"cache_caught_up": self.caught_up.is_set(), "cache_state": self.state,
+                "cache_last_error": self.last_error, "cache_reconnects": self.reconnects}
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="cache-feeder", daemon=True)
@@ -109,30 +130,64 @@ class CacheFeeder:
             self._thread.join(timeout)
 
     def _run(self) -> None:
+        failures = 0
         while not self._stop.is_set():
             try:
                 self._consume()
-            except Exception:  # broker gone, metadata errors: retry, the API keeps serving the cache
-                log.exception("cache feeder failed; reconnecting in 2 s")
-                self._stop.wait(2.0)
+                failures = 0
+            except _Reconnect as exc:
+                self._lost(str(exc))
+                failures += 1
+                if failures <= 3 or failures % 20 == 0:
+                    log.warning("cache feeder: %s; reconnecting (attempt %d)", exc, failures)
+            except Exception as exc:  # broker gone, metadata errors: retry, the API keeps serving the cache
+                self._lost(f"{type(exc).__name__}: {exc}")
+                failures += 1
+                if failures == 1:
+                    log.exception("cache feeder failed; reconnecting")
+                elif failures <= 3 or failures % 20 == 0:
+                    log.warning("cache feeder: %s; reconnecting (attempt %d)", self.last_error, failures)
+            if failures:
+                self._stop.wait(min(1.0 * failures, 5.0))  # a restarted broker is picked up within seconds
+
+    def _lost(self, reason: str) -> None:
+        self.caught_up.clear()
+        self.state = "reconnecting"
+        self.last_error = reason
+        self.reconnects += 1
+
+    def _start_offset(self, tp: TopicPartition) -> int:
+        """Embedded broker: from the start (it may have lost everything). Cluster: where this
+        feeder was, else the end."""
+        if self.replay:
+            return OFFSET_BEGINNING
+        return self._next.get(tp, OFFSET_END)
 
     def _consume(self) -> None:
         topics = list(self.topic_of.values())
         ensure_topics(self.bootstrap_servers, topics)
-        # 100 ms, not the landing consumer's 500: the embedded broker holds a fetch for about that
-        # long, and it is most of the push latency (benchmarks/README.md); idle CPU cost is small.
-        config = {**consumer_config(self.bootstrap_servers, self.group_id), "fetch.wait.max.ms": 100}
-        consumer = Consumer(config)
+        brokers_down = threading.Event()
+
+        def on_error(error: KafkaError) -> None:  # librdkafka reports a lost cluster here, not in consume()
+            if error.code() == KafkaError._ALL_BROKERS_DOWN:
+                brokers_down.set()
+
+        consumer = Consumer({**feeder_config(self.bootstrap_servers, self.group_id), "error_cb": on_error})
         try:
             metadata = consumer.list_topics(timeout=15)
-            partitions = [TopicPartition(t, p, OFFSET_BEGINNING)
-                          for t in topics for p in sorted(metadata.topics[t].partitions)]
+            keys = [TopicPartition(t, p) for t in topics for p in sorted(metadata.topics[t].partitions)]
+            partitions = [TopicPartition(k.topic, k.partition, self._start_offset(k)) for k in keys]
+            if self.replay:
+                self._next.clear()
             consumer.assign(partitions)
-            log.info("cache feeder (group %s) reading %d partitions of %s", self.group_id, len(partitions),
-                     ", ".join(topics))
-            started = time.monotonic()
+            self.state = "catching up"
+            log.info("cache feeder (group %s) reading %d partitions of %s from the %s", self.group_id,
+                     len(partitions), ", ".join(topics), "start (embedded broker)" if self.replay else "newest messages")
+            started = last_check = time.monotonic()
             while not self._stop.is_set():
                 batch = consumer.consume(num_messages=2000, timeout=0.2)
+                if brokers_down.is_set():
+                    raise _Reconnect(f"all brokers of {self.bootstrap_servers} are down")
                 for message in batch:
                     if message.error() is None:
                         self._next[TopicPartition(message.topic(), message.partition())] = message.offset() + 1
@@ -141,13 +196,35 @@ class CacheFeeder:
                 if self.caught_up.is_set():
                     if messages:
                         self.on_messages(messages)
-                elif self._at_high_watermarks(consumer, partitions) or (not batch and time.monotonic() - started > 1.0):
+                elif self._at_high_watermarks(consumer, keys) or (not batch and time.monotonic() - started > 1.0):
                     log.info("cache feeder caught up: %d messages read, %d values cached", self.stats.messages,
                              len(self.cache))
+                    self.state, self.last_error = "live", None
                     self.caught_up.set()
+                if time.monotonic() - last_check > 2.0:
+                    last_check = time.monotonic()
+                    self._check_not_rewound(consumer, keys)
         finally:
             consumer.close()
 
+    def _check_not_rewound(self, consumer: Consumer, keys: list[TopicPartition]) -> None:
+        """A high watermark below our read position: the topic was recreated (embedded broker
+        restarted) and our positions point past its end, where nothing would ever arrive."""
+        for key in keys:
+            try:
+                _low, high = consumer.get_watermark_offsets(key, cached=True)
+            except KafkaException:
+                continue
+            position = self._next.get(key)
+            if high >= 0 and position is not None and high < position:
+                if self.replay:
+                    self._next.clear()
+                    raise _Reconnect(f"{key.topic}/{key.partition} now ends at {high}, before offset {position} "
+                                     "already read: the broker lost its topics; re-reading from the start")
+                if key not in self._warned:  # once per partition: a cluster never goes back, so say it once
+                    self._warned.add(key)
+                    log.warning("cache feeder: %s/%d ends at %d, before offset %d already read", key.topic,
+                                key.partition, high, position)
     def _at_high_watermarks(self, consumer: Consumer, partitions: list[TopicPartition]) -> bool:
         for tp in partitions:
             key = TopicPartition(tp.topic, tp.partition)

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from energy_orchestration.streaming.config import register_embedded_broker
+
 log = logging.getLogger(__name__)
 
 
@@ -81,6 +83,7 @@ class EmbeddedBroker:
                 self.stop()
                 raise BrokerError(f"broker did not listen on {url} within {timeout:g}s")
             time.sleep(0.02)
+        register_embedded_broker(self.bootstrap_servers)  # its workarounds apply to it (streaming/config.py)
         log.info("embedded broker listening on %s (pid %d)", url, self._process.pid)
         return self
 
