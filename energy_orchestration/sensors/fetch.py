@@ -80,7 +80,16 @@ def raw_asset_key(dataset: str) -> dg.AssetKey:
 
 # No run retries (dagster.yaml enables them for crashed workers): the next tick re-covers a
 # failed run's window, so a retry would only spend provider requests twice.
-@dg.job(executor_def=dg.in_process_executor, tags={"energy/kind": "fetch", "dagster/max_retries": "0"},
+# A maximum runtime, because a fetch run whose process vanished (its code server was killed
+# mid-run) would otherwise stay STARTED for ever and hold the one fetch slot: run monitoring
+# cancels it after FETCH_MAX_RUNTIME_SECONDS, and after `cancel_timeout_seconds` (dagster.yaml)
+# marks it canceled, so live fetching resumes from the unmoved cursor (no gap).
+FETCH_MAX_RUNTIME_SECONDS = 900
+
+
+@dg.job(executor_def=dg.in_process_executor,
+        tags={"energy/kind": "fetch", "dagster/max_retries": "0",
+              "dagster/max_runtime": str(FETCH_MAX_RUNTIME_SECONDS)},
         description="One run per sensor tick: fetch the due windows of every live dataset and publish them.")
 def fetch_job() -> None:
     fetch_and_publish_windows()

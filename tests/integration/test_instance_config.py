@@ -40,6 +40,14 @@ def test_only_crashed_runs_are_retried(instance):
     assert instance.run_retries_retry_on_asset_or_op_failure is False
 
 
+def test_an_orphaned_fetch_run_is_timed_out_and_then_canceled(instance):
+    from energy_orchestration.sensors.fetch import FETCH_MAX_RUNTIME_SECONDS, fetch_job
+
+    assert instance.run_monitoring_enabled
+    assert instance.run_monitoring_cancel_timeout_seconds == 60
+    assert fetch_job.tags["dagster/max_runtime"] == str(FETCH_MAX_RUNTIME_SECONDS)
+
+
 def test_run_queue_limits_kept_and_warehouse_pool_limited_to_one(instance):
     config = instance.get_concurrency_config()
     assert config.run_queue_config.max_concurrent_runs == 3
