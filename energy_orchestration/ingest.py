@@ -47,6 +47,30 @@ def floor_to(moment: datetime, step: timedelta) -> datetime:
     return epoch + ((moment - epoch) // step) * step
 
 
+def cut_windows(dataset: str, start: datetime, end: datetime, longest: timedelta) -> list[Window]:
+    """``[start, end)`` cut into consecutive windows of at most ``longest``, so one request
+    (history backfill) or one repair (gap repair) never asks a provider for more than that."""
+    windows, cursor = [], start
+    while cursor < end:
+        stop = min(end, cursor + longest)
+        windows.append(Window(dataset, cursor, stop))
+        cursor = stop
+    return windows
+
+
+LIVE_MARGIN = timedelta(minutes=5)
+"""The newest intervals belong to the live fetch (which re-reads its last minutes anyway):
+neither the checks nor the repairs count them as missing yet."""
+
+
+def due_end(dataset: str, now: datetime) -> datetime:
+    """The end of the intervals that should have landed by now (naive UTC): the provider has
+    published them and the live fetch has had its chance."""
+    spec = DATASETS[dataset]
+    lag = timedelta(minutes=getattr(spec, "publication_lag_minutes", 0)) + LIVE_MARGIN
+    return floor_to(now - lag, timedelta(minutes=spec.interval_minutes)).astimezone(timezone.utc).replace(tzinfo=None)
+
+
 def plan_window(dataset: str, now: datetime, acked_until: datetime | None, policy: WindowPolicy) -> Window | None:
     """The next window to fetch, or None when no new interval can be published yet.
 

@@ -12,6 +12,7 @@ import pandas as pd
 from energy_orchestration.markdown import markdown_preview
 from energy_orchestration.assets.partitions import HOURLY, PERIOD_PARTITIONS
 from energy_orchestration.assets.pools import WAREHOUSE_POOL
+from energy_orchestration.assets.keys import ZONE_DAILY_KEY, ZONE_HOURLY_KEY
 from energy_orchestration.assets.raw import RAW_ASSETS
 from energy_orchestration.model import utc_now
 from energy_orchestration.resources import WarehouseResource
@@ -53,9 +54,6 @@ def build_metadata(stats: BuildStats, preview: pd.DataFrame, periods_label: str)
     return {"dagster/row_count": stats.rows, "zones": stats.zones, periods_label: stats.periods,
             "coverage_pct": dg.MetadataValue.float(round(stats.coverage_pct, 2)),
             "preview": dg.MetadataValue.md(markdown_preview(preview))}
-
-
-ZONE_HOURLY_KEY = dg.AssetKey(["agg", "zone_hourly"])
 
 
 @dg.asset(
@@ -104,7 +102,7 @@ def period_asset(grain: str) -> dg.AssetsDefinition:
     """zone_daily / zone_weekly / zone_monthly: the same shape, a different calendar unit."""
     table, key_column = PERIOD_TABLES[grain], PERIOD_KEYS[grain]
     asset_key = dg.AssetKey(["agg", table])
-    upstream = ZONE_HOURLY_KEY if grain == "daily" else dg.AssetKey(["agg", "zone_daily"])
+    upstream = ZONE_HOURLY_KEY if grain == "daily" else ZONE_DAILY_KEY
 
     @dg.asset(
         key=asset_key,

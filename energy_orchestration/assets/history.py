@@ -25,10 +25,10 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
+from energy_orchestration.assets.keys import LIVE_DATASETS, history_asset_key
 from energy_orchestration.assets.partitions import HISTORY_DAILY, LOCAL_TIME_ZONE
-from energy_orchestration.ingest import Window, describe, fetch_and_publish
+from energy_orchestration.ingest import Window, cut_windows, describe, fetch_and_publish
 from energy_orchestration.model import ZONES, utc_now
-from energy_orchestration.sensors.fetch import LIVE_DATASETS
 from energy_orchestration.resources import EnergiDataServiceResource, KafkaResource, OdreResource, WarehouseResource
 from energy_orchestration.sources import DATASETS
 from energy_orchestration.streaming.producer import publish_records
@@ -40,18 +40,9 @@ MAX_DAYS_PER_REQUEST = 31
 """A month of minute data is ~45k records (~25 MB of JSON): big windows, few requests."""
 
 
-def history_asset_key(dataset: str) -> dg.AssetKey:
-    return dg.AssetKey(["history", dataset.lower().replace("-", "_")])
-
-
 def request_windows(dataset: str, start: datetime, end: datetime) -> list[Window]:
     """``[start, end)`` cut into windows of at most MAX_DAYS_PER_REQUEST days."""
-    windows, cursor = [], start
-    while cursor < end:
-        stop = min(end, cursor + timedelta(days=MAX_DAYS_PER_REQUEST))
-        windows.append(Window(dataset, cursor, stop))
-        cursor = stop
-    return windows
+    return cut_windows(dataset, start, end, timedelta(days=MAX_DAYS_PER_REQUEST))
 
 
 LANDING_POLL_SECONDS = 2.0

@@ -6,11 +6,11 @@ from datetime import timedelta
 
 from energy_orchestration import settings
 from energy_orchestration.assets.aggregates import completeness_result
+from energy_orchestration.ingest import due_end
 from energy_orchestration.markdown import markdown_preview
 from energy_orchestration.assets.raw import RAW_ASSETS
 from energy_orchestration.model import utc_now
 from energy_orchestration.resources import WarehouseResource
-from energy_orchestration.sensors.gap_repair import due_end
 from energy_orchestration.streaming.health import describe as describe_landing
 from energy_orchestration.streaming.health import read_health as read_landing_health
 from energy_orchestration.warehouse.quality import rejection_summary

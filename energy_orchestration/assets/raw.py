@@ -9,9 +9,9 @@ from datetime import timedelta
 
 import dagster as dg
 
-from energy_orchestration.assets.history import HISTORY_DATASETS, history_asset_key
+from energy_orchestration.assets.history import HISTORY_DATASETS
+from energy_orchestration.assets.keys import LIVE_DATASETS, history_asset_key, raw_asset_key
 from energy_orchestration.assets.partitions import RAW_HOURLY
-from energy_orchestration.sensors.fetch import LIVE_DATASETS, raw_asset_key
 from energy_orchestration.sources import DATASETS
 
 

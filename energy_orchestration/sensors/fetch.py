@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 import dagster as dg
 
 from energy_orchestration import settings
+from energy_orchestration.assets.keys import LIVE_DATASETS, raw_asset_key
 from energy_orchestration.ingest import (
     Window, WindowPolicy, describe, estimated_requests, fetch_and_publish, plan_window,
 )
@@ -24,16 +25,6 @@ ACKED_TAG_PREFIX = "energy/acked_until/"
 DATASETS_TAG = "energy/datasets"
 
 
-def live_datasets() -> tuple[str, ...]:
-    """ENERGY_LIVE_DATASETS, checked against the registry so a typo fails loudly at load time."""
-    names = tuple(n.strip() for n in settings.get("ENERGY_LIVE_DATASETS").split(",") if n.strip())
-    unknown = [n for n in names if n not in DATASETS]
-    if unknown:
-        raise ValueError(f"ENERGY_LIVE_DATASETS names unknown datasets {unknown}; known: {sorted(DATASETS)}")
-    return names
-
-
-LIVE_DATASETS = live_datasets()
 DAILY_BUDGET_SETTINGS = {"odre": "ENERGY_ODRE_DAILY_REQUEST_BUDGET"}
 """Providers with a daily request quota, and the setting holding our share of it."""
 
@@ -74,10 +65,6 @@ def fetch_and_publish_windows(context: dg.OpExecutionContext, config: FetchConfi
                          metadata={"failures": dg.MetadataValue.md("\n".join(f"- {f}" for f in failures))})
 
 
-def raw_asset_key(dataset: str) -> dg.AssetKey:
-    return dg.AssetKey(["raw", dataset.lower().replace("-", "_")])
-
-
 # No run retries (dagster.yaml enables them for crashed workers): the next tick re-covers a
 # failed run's window, so a retry would only spend provider requests twice.
 # A maximum runtime, because a fetch run whose process vanished (its code server was killed
@@ -93,6 +80,12 @@ FETCH_MAX_RUNTIME_SECONDS = 900
         description="One run per sensor tick: fetch the due windows of every live dataset and publish them.")
 def fetch_job() -> None:
     fetch_and_publish_windows()
+
+
+def fetch_run_config(windows: list[Window]) -> dict:
+    """The ``fetch_job`` run config for some windows: the live sensor and gap repair both launch it."""
+    return {"ops": {"fetch_and_publish_windows": {"config": {"windows": [
+        {"dataset": w.dataset, "start": w.start.isoformat(), "end": w.end.isoformat()} for w in windows]}}}}
 
 
 def window_policy() -> WindowPolicy:
@@ -149,8 +142,7 @@ def evaluate_fetch_sensor(instance: dg.DagsterInstance, cursor: str | None, now:
     run_key = "fetch:" + ",".join(f"{w.dataset}@{w.end.isoformat()}" for w in windows)
     request = dg.RunRequest(
         run_key=run_key,
-        run_config={"ops": {"fetch_and_publish_windows": {"config": {"windows": [
-            {"dataset": w.dataset, "start": w.start.isoformat(), "end": w.end.isoformat()} for w in windows]}}}},
+        run_config=fetch_run_config(windows),
         tags={DATASETS_TAG: ",".join(w.dataset for w in windows)})
     return request, _cursor(acked, spent)
 

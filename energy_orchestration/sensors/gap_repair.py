@@ -18,11 +18,12 @@ import dagster as dg
 import pandas as pd
 
 from energy_orchestration import settings
-from energy_orchestration.ingest import floor_to
+from energy_orchestration.assets.history import HISTORY_DATASETS, day_window_utc
+from energy_orchestration.assets.keys import LIVE_DATASETS, history_asset_key, raw_asset_key
+from energy_orchestration.ingest import Window, cut_windows, due_end
 from energy_orchestration.model import utc_now
 from energy_orchestration.resources import WarehouseResource
-from energy_orchestration.sensors.fetch import LIVE_DATASETS, fetch_job, raw_asset_key
-from energy_orchestration.sources import DATASETS
+from energy_orchestration.sensors.fetch import fetch_job, fetch_run_config
 from energy_orchestration.warehouse import Warehouse
 from energy_orchestration.warehouse.completeness import (
     MissingWindow, completeness_summary, landed_per_day, missing_intervals, missing_windows,
@@ -31,19 +32,6 @@ from energy_orchestration.warehouse.completeness import (
 RETRY_AFTER = timedelta(minutes=15)
 """A window re-fetched less than this long ago is left alone: its rows may still be landing."""
 MAX_WINDOW = timedelta(hours=24)
-
-
-LIVE_MARGIN = timedelta(minutes=5)
-"""The newest intervals belong to the live fetch (which re-reads its last minutes anyway):
-neither the checks nor the repairs count them as missing yet."""
-
-
-def due_end(dataset: str, now: datetime) -> datetime:
-    """The end of the intervals that should have landed by now (naive UTC): the provider has
-    published them and the live fetch has had its chance."""
-    spec = DATASETS[dataset]
-    lag = timedelta(minutes=getattr(spec, "publication_lag_minutes", 0)) + LIVE_MARGIN
-    return floor_to(now - lag, timedelta(minutes=spec.interval_minutes)).astimezone(timezone.utc).replace(tzinfo=None)
 
 
 def scan(warehouse: Warehouse, now: datetime, datasets: tuple[str, ...] | None = None,
@@ -87,8 +75,6 @@ class Backfilled:
 
 def backfilled_since(instance: dg.DagsterInstance, after_storage_id: int) -> tuple[list[Backfilled], int]:
     """History materializations recorded after ``after_storage_id``, and the newest storage id."""
-    from energy_orchestration.assets.history import HISTORY_DATASETS, history_asset_key
-
     found: list[Backfilled] = []
     newest = after_storage_id
     for dataset in HISTORY_DATASETS:
@@ -113,8 +99,6 @@ def backfilled_since(instance: dg.DagsterInstance, after_storage_id: int) -> tup
 def backfill_gaps(warehouse: Warehouse, watched: dict[str, list]) -> tuple[list[MissingWindow], set[str]]:
     """Backfilled days with fewer records in the warehouse than their run fetched, as whole-day
     windows (naive UTC), and the watch keys (``dataset|day``) now whole."""
-    from energy_orchestration.assets.history import day_window_utc
-
     if not watched:
         return [], set()
     wanted = {key: (key.split("|")[0], date.fromisoformat(key.split("|")[1]), int(value[0]))
@@ -131,14 +115,6 @@ def backfill_gaps(warehouse: Warehouse, watched: dict[str, list]) -> tuple[list[
         start, end = day_window_utc(day)
         gaps.append(MissingWindow(dataset, start.replace(tzinfo=None), end.replace(tzinfo=None), fetched - have))
     return gaps, whole
-
-
-def _split(window: MissingWindow) -> list[tuple[datetime, datetime]]:
-    parts, start = [], window.start_utc
-    while start < window.end_utc:
-        parts.append((start, min(window.end_utc, start + MAX_WINDOW)))
-        start = parts[-1][1]
-    return parts
 
 
 def evaluate_gap_repair(warehouse: Warehouse, cursor: str | None, now: datetime,
@@ -174,7 +150,8 @@ def evaluate_gap_repair(warehouse: Warehouse, cursor: str | None, now: datetime,
         gaps.extend(found)
     gaps.extend(backfill_found)
     for gap in gaps:
-        for start, end in _split(gap):
+        for part in cut_windows(gap.dataset, gap.start_utc, gap.end_utc, MAX_WINDOW):
+            start, end = part.start, part.end
             key = f"{gap.dataset}@{start.isoformat()}/{end.isoformat()}"
             attempts, last = attempts_state.get(key, [0, None])
             current[key] = [attempts, last]
@@ -183,8 +160,7 @@ def evaluate_gap_repair(warehouse: Warehouse, cursor: str | None, now: datetime,
             elif last and now - datetime.fromisoformat(last) < RETRY_AFTER:
                 waiting += 1
             else:
-                windows.append({"dataset": gap.dataset, "start": start.replace(tzinfo=timezone.utc).isoformat(),
-                                "end": end.replace(tzinfo=timezone.utc).isoformat()})
+                windows.append(Window(gap.dataset, start.replace(tzinfo=timezone.utc), end.replace(tzinfo=timezone.utc)))
                 current[key] = [attempts + 1, now.isoformat()]
     new_state: dict = {"attempts": current, "failing": sorted(failing)}
     if watched:
@@ -200,7 +176,7 @@ def evaluate_gap_repair(warehouse: Warehouse, cursor: str | None, now: datetime,
         return dg.SkipReason("; ".join(parts)), evaluations, new_cursor
     request = dg.RunRequest(
         run_key=None, job_name=fetch_job.name,
-        run_config={"ops": {"fetch_and_publish_windows": {"config": {"windows": windows}}}},
+        run_config=fetch_run_config(windows),
         tags={"energy/reason": "gap repair", "energy/gap_windows": str(len(windows))})
     return request, evaluations, new_cursor
 

@@ -15,11 +15,11 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from energy_orchestration.assets.aggregates import PERIOD_JOBS, ZONE_HOURLY_KEY, zone_hourly_job
+from energy_orchestration.assets.aggregates import PERIOD_JOBS, zone_hourly_job
+from energy_orchestration.assets.keys import ZONE_DAILY_KEY, ZONE_HOURLY_KEY, raw_asset_key
 from energy_orchestration.assets.partitions import DAILY, HOURLY, MONTHLY, RAW_HOURLY, WEEKLY, hour_key, hour_start_utc
 from energy_orchestration.model import ZONE_TIME_ZONES, utc_now
 from energy_orchestration.resources import WarehouseResource
-from energy_orchestration.sensors.fetch import raw_asset_key
 from energy_orchestration.warehouse import Warehouse
 from energy_orchestration.warehouse.landed import landed_hours, landed_offsets
 
@@ -35,7 +35,6 @@ INITIAL_LOOKBACK = timedelta(hours=24)
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 """Dagster's tags for a run over a partition range (what a single-run backfill launches)."""
-ZONE_DAILY_KEY = dg.AssetKey(["agg", "zone_daily"])
 
 
 def contiguous_ranges(keys: Iterable[str], partitions_def: dg.TimeWindowPartitionsDefinition) -> list[tuple[str, str]]:
