@@ -129,7 +129,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         summary_table,
     )
     from energy_orchestration.model import utc_now
-    from energy_orchestration.warehouse import Warehouse
+    from energy_orchestration.warehouse import default_warehouse
     from energy_orchestration.warehouse.completeness import landed_per_day
 
     try:
@@ -165,7 +165,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
                 raise BackfillError(f"still {state.status} after {args.timeout:g}s; it goes on in Dagster")
             time.sleep(1)
         line.done()
-        warehouse = Warehouse(settings.warehouse_path(), settings.get_float("ENERGY_WAREHOUSE_LOCK_TIMEOUT_SECONDS"))
+        warehouse = default_warehouse()
         days = [date.fromisoformat(d) for d in days_between(first, last)]
         counted = sorted(set(datasets) | {c for d, c in HISTORY_COMPANIONS.items() if d in datasets}
                          | {d for d, c in HISTORY_COMPANIONS.items() if c in datasets})

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -24,9 +23,8 @@ import requests
 
 from energy_orchestration import settings
 from energy_orchestration.sources.energidataservice import LIVE_BASE_URL as EDS_LIVE_URL
-
-ODRE_LIVE_URL = "https://odre.opendatasoft.com"
-from energy_orchestration.streaming.broker import broker_binary
+from energy_orchestration.sources.odre import LIVE_BASE_URL as ODRE_LIVE_URL
+from energy_orchestration.streaming.broker import broker_command, port_open
 
 DAGSTER_YAML = Path(__file__).with_name("dagster.yaml")
 
@@ -43,14 +41,6 @@ class Child:
 
 def say(message: str) -> None:
     print(f"[energy demo] {message}", flush=True)
-
-
-def _port_open(port: int, host: str = "127.0.0.1") -> bool:
-    try:
-        socket.create_connection((host, port), timeout=0.2).close()
-        return True
-    except OSError:
-        return False
 
 
 def _http_ok(url: str) -> bool:
@@ -129,13 +119,12 @@ class DemoStack:
         if self.embedded_broker:
             step += 1
             port = settings.get_int("ENERGY_BROKER_PORT")
-            if _port_open(port):
+            if port_open(port):
                 raise RuntimeError(f"port {port} is busy; set ENERGY_BROKER_PORT to a free port")
             say(f"[{step}/{steps}] starting embedded Kafka broker on 127.0.0.1:{port}")
             url = f"tcp://127.0.0.1:{port}"
-            broker = self._spawn("broker", [str(broker_binary()), "broker", "--listener-url", url,
-                                            "--advertised-listener-url", url], stop_signal=signal.SIGINT)
-            self._wait_ready(broker, lambda: _port_open(port), 30)
+            broker = self._spawn("broker", broker_command(url), stop_signal=signal.SIGINT)
+            self._wait_ready(broker, lambda: port_open(port), 30)
         if self.source == "standin":
             step += 1
             port = settings.get_int("ENERGY_STANDIN_PORT")
@@ -149,7 +138,7 @@ class DemoStack:
         step += 1
         api_url = self.api_url()
         say(f"[{step}/{steps}] starting the API and dashboard (energy serve) on {api_url}")
-        if _port_open(settings.get_int("ENERGY_API_PORT")):
+        if port_open(settings.get_int("ENERGY_API_PORT")):
             raise RuntimeError(f"port {settings.get_int('ENERGY_API_PORT')} is busy; set ENERGY_API_PORT to a free port")
         api = self._spawn("api", [*energy, "serve"])
         self._wait_ready(api, lambda: _http_ok(f"{api_url}/health"), 60)

@@ -31,7 +31,7 @@ class WarehouseResource(dg.ConfigurableResource):
     """The DuckDB warehouse file, opened only through warehouse.Warehouse's lock discipline."""
 
     path: str = ""
-    lock_timeout_seconds: float = 60.0
+    lock_timeout_seconds: float = float(settings.default("ENERGY_WAREHOUSE_LOCK_TIMEOUT_SECONDS"))
 
     def get(self) -> Warehouse:
         return Warehouse(Path(self.path).resolve() if self.path else settings.warehouse_path(),
@@ -53,7 +53,7 @@ class KafkaResource(dg.ConfigurableResource):
 class EnergiDataServiceResource(dg.ConfigurableResource):
     """Energi Data Service, or its local stand-in (ENERGY_EDS_BASE_URL)."""
 
-    base_url: str = "http://127.0.0.1:8081"
+    base_url: str = settings.default("ENERGY_EDS_BASE_URL")
     timeout_seconds: float = 30.0
     max_attempts: int = 4
     backoff_seconds: float = 1.0
@@ -66,7 +66,7 @@ class EnergiDataServiceResource(dg.ConfigurableResource):
 class OdreResource(dg.ConfigurableResource):
     """ODRÉ / Opendatasoft (éCO2mix), or its local stand-in (ENERGY_ODRE_BASE_URL)."""
 
-    base_url: str = "http://127.0.0.1:8081"
+    base_url: str = settings.default("ENERGY_ODRE_BASE_URL")
     api_key: str = ""
     timeout_seconds: float = 30.0
     max_attempts: int = 4

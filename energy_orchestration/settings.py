@@ -155,6 +155,14 @@ def get(name: str) -> str:
     return os.environ.get(name, _BY_NAME[name].default)
 
 
+def default(name: str) -> str:
+    """The documented default of a declared setting, whatever the environment says: what a
+    Dagster resource field or a constructor falls back to, written here once."""
+    if name not in _BY_NAME:
+        raise KeyError(f"undeclared setting {name!r}: add it to energy_orchestration.settings.SETTINGS")
+    return _BY_NAME[name].default
+
+
 def problems() -> list[str]:
     """One line per environment variable holding a value its setting does not allow: the
     variable, the bad value and what is allowed. Checked once at start-up, so a typo is a clear

@@ -35,7 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from energy_orchestration.demo import _default_signals, _http_ok, _port_open, _sensor_daemon_healthy, _tail
+from energy_orchestration.demo import _default_signals, _http_ok, _sensor_daemon_healthy, _tail
+from energy_orchestration.streaming.broker import port_open
 
 PRODUCTION_DAGSTER_YAML = Path(__file__).resolve().parents[1] / "dagster_production.yaml"
 CODE_LOCATION = "energy_orchestration"
@@ -158,7 +159,7 @@ class ProductionStack:
         """When a service counts as up (what a compose healthcheck asks, locally)."""
         api_port = self.env.get("ENERGY_API_PORT", "8000")
         checks: dict[str, Callable[[], bool]] = {
-            "code": lambda: _port_open(self.code_port),
+            "code": lambda: port_open(self.code_port),
             "webserver": lambda: _http_ok(f"http://127.0.0.1:{self.webserver_port}/server_info"),
             "daemon": lambda: _sensor_daemon_healthy(self.webserver_port),
             "consumer": lambda: "reading" in self.procs["consumer"].log_path.read_text(errors="replace"),

@@ -43,6 +43,12 @@ def broker_binary() -> Path:
     return candidate
 
 
+def broker_command(url: str) -> list[str]:
+    """The command line of a Tansu broker listening on (and advertising) ``tcp://host:port``;
+    the tests' EmbeddedBroker and the demo's supervised broker both start this."""
+    return [str(broker_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url]
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -64,7 +70,7 @@ class EmbeddedBroker:
     def start(self, timeout: float = 15.0) -> "EmbeddedBroker":
         if self.port == 0:
             self.port = free_port()
-        if _port_open(self.host, self.port):
+        if port_open(self.port, self.host):
             raise BrokerError(f"port {self.port} is already in use; set ENERGY_BROKER_PORT to a free port")
         url = f"tcp://{self.host}:{self.port}"
         output: int | IO[bytes] = subprocess.DEVNULL
@@ -72,10 +78,10 @@ class EmbeddedBroker:
             self.log_file.parent.mkdir(parents=True, exist_ok=True)
             self._log_handle = output = open(self.log_file, "ab")
         self._process = subprocess.Popen(
-            [str(broker_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url],
+            broker_command(url),
             stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout
-        while not _port_open(self.host, self.port):
+        while not port_open(self.port, self.host):
             if self._process.poll() is not None:
                 raise BrokerError(f"broker exited with code {self._process.returncode} at start-up"
                                   + (f"; see {self.log_file}" if self.log_file else ""))
@@ -108,7 +114,8 @@ class EmbeddedBroker:
         self.stop()
 
 
-def _port_open(host: str, port: int) -> bool:
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    """Something accepts TCP connections on ``host:port`` (a broker, or whoever holds the port)."""
     try:
         socket.create_connection((host, port), timeout=0.2).close()
         return True

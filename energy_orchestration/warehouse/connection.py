@@ -20,6 +20,7 @@ from pathlib import Path
 
 import duckdb
 
+from energy_orchestration import settings
 from energy_orchestration.warehouse.schema import migrate
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ class WarehouseMissing(FileNotFoundError):
 @dataclass(frozen=True)
 class Warehouse:
     path: Path
-    lock_timeout_seconds: float = 60.0
+    lock_timeout_seconds: float = float(settings.default("ENERGY_WAREHOUSE_LOCK_TIMEOUT_SECONDS"))
 
     @property
     def lock_path(self) -> Path:

@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from energy_orchestration.demo import DemoStack, _port_open
-from energy_orchestration.streaming.broker import broker_binary, free_port
+from energy_orchestration.demo import DemoStack
+from energy_orchestration.streaming.broker import broker_command, free_port, port_open
 
 pytestmark = pytest.mark.integration
 
@@ -23,9 +23,8 @@ def test_the_demo_restarts_a_dead_broker_with_back_off_and_keeps_the_rest(tmp_pa
     stack.configure()
     assert stack.env["ENERGY_KAFKA_EMBEDDED"] == "1"
     url = f"tcp://127.0.0.1:{port}"
-    broker = stack._spawn("broker", [str(broker_binary()), "broker", "--listener-url", url,
-                                     "--advertised-listener-url", url], stop_signal=signal.SIGINT)
-    stack._wait_ready(broker, lambda: _port_open(port), 30)
+    broker = stack._spawn("broker", broker_command(url), stop_signal=signal.SIGINT)
+    stack._wait_ready(broker, lambda: port_open(port), 30)
     other = stack._spawn("consumer", [sys.executable, "-c", "import time; time.sleep(600)"])
     done = threading.Event()
     watcher = threading.Thread(target=stack.watch, kwargs={"backoff_start": 0.5, "until": done}, daemon=True)
@@ -37,7 +36,7 @@ def test_the_demo_restarts_a_dead_broker_with_back_off_and_keeps_the_rest(tmp_pa
             deadline = time.monotonic() + 30
             while True:
                 current = next(c for c in stack.children if c.name == "broker").process
-                if current.pid != pids[-1] and current.poll() is None and _port_open(port):
+                if current.pid != pids[-1] and current.poll() is None and port_open(port):
                     pids.append(current.pid)
                     break
                 assert time.monotonic() < deadline, "the broker was not restarted"
