@@ -41,6 +41,7 @@ from energy_orchestration.streaming.health import describe as describe_landing
 from energy_orchestration.streaming.health import read_health as read_landing_health
 from energy_orchestration.streaming.topics import raw_topic
 from energy_orchestration.warehouse import Warehouse, WarehouseBusy, WarehouseMissing
+from energy_orchestration.warehouse.status import staleness
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +152,10 @@ def _utc(value: datetime, name: str) -> datetime:
 
 
 def create_app(config: ServerConfig, warehouse: Warehouse, bootstrap_servers: str | None) -> FastAPI:
-    """``bootstrap_servers=None`` serves the warehouse seed only (no live cache updates)."""
+    """``bootstrap_servers=None`` serves the warehouse seed only (no live cache updates).
+
+    The app is assembled from one router per area (below); this function owns only what they
+    share: the cache, the push hub, the feeder and its lifespan, error handling and auth."""
     cache = LatestCache()
     hub = PushHub(config.topic_allow, config.queue_size)
     topic_of = {d: raw_topic(d) for d in DATASETS}
@@ -184,6 +188,27 @@ def create_app(config: ServerConfig, warehouse: Warehouse, bootstrap_servers: st
     if config.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(config.cors_origins), allow_methods=["GET"],
                            allow_headers=["Authorization"])
+    _install_error_handlers(app)
+
+    bearer = HTTPBearer(auto_error=False, description="Required when the server is not bound to loopback.")
+
+    def authorised(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
+        if not config.auth.allows(credentials.credentials if credentials else None):
+            raise HTTPException(401, "missing or invalid bearer token", headers={"WWW-Authenticate": "Bearer"})
+
+    app.include_router(health_router(warehouse, cache, feeder))
+    for router in (vocabulary_router(config, topic_of), latest_router(cache, feeder), readings_router(warehouse),
+                   aggregates_router(warehouse), freshness_router(config, warehouse), dashboard_router(warehouse)):
+        app.include_router(router, prefix=API, dependencies=[Depends(authorised)], responses=ERROR_RESPONSES)
+    app.openapi = lambda: _problem_only_openapi(app)  # type: ignore[method-assign]
+    app.include_router(live_router(config, cache, hub))
+    app.include_router(docs_router(app))
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    """Every error leaves as one RFC 9457 problem, whoever raised it."""
 
     @app.exception_handler(WarehouseBusy)
     async def busy(_request: Request, exc: WarehouseBusy) -> JSONResponse:
@@ -211,14 +236,12 @@ def create_app(config: ServerConfig, warehouse: Warehouse, bootstrap_servers: st
         summary = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors)
         return problem(422, summary or "invalid request", errors=errors)
 
-    bearer = HTTPBearer(auto_error=False, description="Required when the server is not bound to loopback.")
 
-    def authorised(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
-        if not config.auth.allows(credentials.credentials if credentials else None):
-            raise HTTPException(401, "missing or invalid bearer token", headers={"WWW-Authenticate": "Bearer"})
+def health_router(warehouse: Warehouse, cache: LatestCache, feeder: CacheFeeder | None) -> APIRouter:
+    """``/health``: no token, no data."""
+    router = APIRouter()
 
-    router = APIRouter(prefix=API, dependencies=[Depends(authorised)], responses=ERROR_RESPONSES)
-    @app.get("/health", tags=["meta"])
+    @router.get("/health", tags=["meta"])
     async def health() -> dict[str, Any]:
         """Liveness, the live cache's state (caught up with Kafka, reconnecting …) and whether
         landing is stalled (the consumer's own health file; no token needed; no data)."""
@@ -226,6 +249,13 @@ def create_app(config: ServerConfig, warehouse: Warehouse, bootstrap_servers: st
         state = feeder.health() if feeder else {"cache_caught_up": False, "cache_state": "off (no Kafka)"}
         return {"status": "ok" if landing["ok"] else "degraded", **state,
                 "cached_values": len(cache), "landing": landing["message"]}
+
+    return router
+
+
+def vocabulary_router(config: ServerConfig, topic_of: dict[str, str]) -> APIRouter:
+    """Zones, quantities and datasets: the vocabulary every other endpoint speaks."""
+    router = APIRouter()
 
     @router.get("/zones", tags=["vocabulary"])
     async def zones() -> list[dict[str, str]]:
@@ -240,6 +270,13 @@ def create_app(config: ServerConfig, warehouse: Warehouse, bootstrap_servers: st
         return [{"dataset": d, "provider": spec.provider, "interval_minutes": spec.interval_minutes,
                  "topic": topic_of[d], "live": d in config.live_datasets} for d, spec in DATASETS.items()]
 
+    return router
+
+
+def latest_router(cache: LatestCache, feeder: CacheFeeder | None) -> APIRouter:
+    """The newest values, from the in-memory cache (never the warehouse)."""
+    router = APIRouter()
+
     @router.get("/latest", tags=["latest"], response_model=LatestOut)
     async def latest(zone: Zone | None = None) -> dict[str, Any]:
         """The newest value per (zone, quantity), from the in-memory cache."""
@@ -249,6 +286,13 @@ def create_app(config: ServerConfig, warehouse: Warehouse, bootstrap_servers: st
     @router.get("/zones/{zone}/latest", tags=["latest"], response_model=LatestOut)
     async def zone_latest(zone: ZonePath) -> dict[str, Any]:
         return await latest(zone)
+
+    return router
+
+
+def readings_router(warehouse: Warehouse) -> APIRouter:
+    """Readings (observations) from the warehouse: a local day, or a UTC range a page at a time."""
+    router = APIRouter()
 
     @router.get("/zones/{zone}/days/{day}", tags=["readings"], response_model=DayOut)
     def day(zone: ZonePath, day: Annotated[date, PathParam(description="the zone's local calendar day")],
@@ -278,6 +322,13 @@ def create_app(config: ServerConfig, warehouse: Warehouse, bootstrap_servers: st
             raise HTTPException(400, str(exc)) from None
         return _json({"zone": zone.value, "items": page.items, "next_cursor": page.next_cursor})
 
+    return router
+
+
+def aggregates_router(warehouse: Warehouse) -> APIRouter:
+    """The hourly/daily/weekly/monthly zone tables."""
+    router = APIRouter()
+
     @router.get("/zones/{zone}/aggregates/{grain}", tags=["aggregates"], response_model=AggregatesOut)
     def aggregates(zone: ZonePath, grain: Grain, from_: Annotated[date | None, Query(alias="from")] = None,
                    to: date | None = None, limit: Limit = 1000) -> dict[str, Any]:
@@ -294,6 +345,13 @@ def create_app(config: ServerConfig, warehouse: Warehouse, bootstrap_servers: st
             raise HTTPException(404, str(exc)) from None
         return {"zone": zone.value, "grain": grain.value, "items": items}
 
+    return router
+
+
+def freshness_router(config: ServerConfig, warehouse: Warehouse) -> APIRouter:
+    """Per-dataset freshness, with the staleness rule of :func:`warehouse.status.staleness`."""
+    router = APIRouter()
+
     @router.get("/freshness", tags=["freshness"])
     def freshness() -> dict[str, Any]:
         """Per dataset: last landed interval, last landing, consumer lag, and whether it is stale
@@ -304,9 +362,8 @@ def create_app(config: ServerConfig, warehouse: Warehouse, bootstrap_servers: st
         for name, spec in DATASETS.items():
             info = landed.get(name, {})
             last_landed = info.get("last_landed_utc")
-            stale_after = max(config.stale_after_seconds, 2 * spec.interval_minutes * 60)
             live = name in config.live_datasets
-            stale = live and (last_landed is None or (now - last_landed).total_seconds() > stale_after)
+            stale, stale_after = staleness(live, last_landed, now, spec.interval_minutes, config.stale_after_seconds)
             result[name] = {
                 "live": live, "stale": stale, "stale_after_seconds": stale_after,
                 "stale_since_utc": iso_utc(last_landed) if stale and last_landed else None,
@@ -319,6 +376,13 @@ def create_app(config: ServerConfig, warehouse: Warehouse, bootstrap_servers: st
                             "stalled_since_utc": landing.get("stalled_since_utc"),
                             "last_error": landing.get("last_error")}}
 
+    return router
+
+
+def dashboard_router(warehouse: Warehouse) -> APIRouter:
+    """The dashboard's chart series."""
+    router = APIRouter()
+
     @router.get("/zones/{zone}/dashboard", tags=["dashboard"])
     def dashboard(zone: ZonePath, hours: Annotated[int, Query(ge=1, le=168)] = 24) -> dict[str, Any]:
         """The dashboard's series for the last ``hours``: production per mode, consumption,
@@ -327,23 +391,27 @@ def create_app(config: ServerConfig, warehouse: Warehouse, bootstrap_servers: st
         now = utc_now().replace(tzinfo=None, second=0, microsecond=0)
         return {**queries.dashboard_series(warehouse, zone.value, now - timedelta(hours=hours)), "now_utc": iso_utc(now)}
 
-    app.include_router(router)
+    return router
 
-    def openapi() -> dict[str, Any]:
-        """FastAPI's spec, with errors documented as ``application/problem+json`` only (the
-        ``model`` in ERROR_RESPONSES also adds an ``application/json`` entry the API never sends)."""
-        if app.openapi_schema is None:
-            spec = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-            for operation in (op for item in spec["paths"].values() for op in item.values()):
-                for status, response in operation.get("responses", {}).items():
-                    if status[0] in "45" and PROBLEM_JSON in response.get("content", {}):
-                        response["content"].pop("application/json", None)
-            app.openapi_schema = spec
-        return app.openapi_schema
 
-    app.openapi = openapi  # type: ignore[method-assign]
+def _problem_only_openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's spec, with errors documented as ``application/problem+json`` only (the
+    ``model`` in ERROR_RESPONSES also adds an ``application/json`` entry the API never sends)."""
+    if app.openapi_schema is None:
+        spec = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        for operation in (op for item in spec["paths"].values() for op in item.values()):
+            for status, response in operation.get("responses", {}).items():
+                if status[0] in "45" and PROBLEM_JSON in response.get("content", {}):
+                    response["content"].pop("application/json", None)
+        app.openapi_schema = spec
+    return app.openapi_schema
 
-    @app.websocket(f"{API}/live")
+
+def live_router(config: ServerConfig, cache: LatestCache, hub: PushHub) -> APIRouter:
+    """The WebSocket push (its own auth: browsers cannot set headers on WebSockets)."""
+    router = APIRouter()
+
+    @router.websocket(f"{API}/live")
     async def live(websocket: WebSocket, zone: str | None = None, token: str | None = None) -> None:
         """Push: first ``{"type": "snapshot", "messages": [...]}`` (the latest cached message per
         topic and zone), then one ``{"type": "observation", ...}`` per record as it arrives.
@@ -371,26 +439,32 @@ def create_app(config: ServerConfig, warehouse: Warehouse, bootstrap_servers: st
         finally:
             hub.disconnect(client)
 
-    @app.get("/", include_in_schema=False)
+    return router
+
+
+def docs_router(app: FastAPI) -> APIRouter:
+    """The dashboard page and the API docs, from assets served here, never a CDN: the platform
+    runs without the internet."""
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/")
     async def index() -> FileResponse:
         return FileResponse(STATIC / "index.html")
 
-    # API docs from assets served here, never a CDN: the platform runs without the internet.
-    @app.get("/docs", include_in_schema=False)
+    @router.get("/docs")
     async def swagger_ui() -> Response:
         return get_swagger_ui_html(openapi_url=app.openapi_url or "/openapi.json", title=f"{app.title} - Swagger UI",
                                    swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
                                    swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
                                    swagger_favicon_url="/static/vendor/swagger-ui/favicon-32x32.png")
 
-    @app.get("/redoc", include_in_schema=False)
+    @router.get("/redoc")
     async def redoc() -> Response:
         return get_redoc_html(openapi_url=app.openapi_url or "/openapi.json", title=f"{app.title} - ReDoc",
                               redoc_js_url="/static/vendor/redoc.standalone.js",
                               redoc_favicon_url="/static/vendor/swagger-ui/favicon-32x32.png", with_google_fonts=False)
 
-    app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    return app
+    return router
 
 
 def _json(payload: dict[str, Any]) -> Response:

@@ -12,14 +12,16 @@ from energy_orchestration.serving.push import compile_allow_list
 
 @dataclass(frozen=True)
 class ServerConfig:
-    host: str = "127.0.0.1"
-    port: int = 8000
+    """Defaults are the settings' documented defaults (tests build configs without the environment)."""
+
+    host: str = settings.default("ENERGY_API_HOST")
+    port: int = int(settings.default("ENERGY_API_PORT"))
     auth: AuthPolicy = field(default_factory=lambda: AuthPolicy(False))
     cors_origins: tuple[str, ...] = ()
-    topic_allow: re.Pattern[str] = field(default_factory=lambda: re.compile(".*"))
-    queue_size: int = 1000
-    stale_after_seconds: float = 300.0
-    consumer_group: str = "energy-api"
+    topic_allow: re.Pattern[str] = field(default_factory=lambda: re.compile(settings.default("ENERGY_API_WS_TOPIC_ALLOW")))
+    queue_size: int = int(settings.default("ENERGY_API_WS_QUEUE_SIZE"))
+    stale_after_seconds: float = float(settings.default("ENERGY_API_STALE_AFTER_SECONDS"))
+    consumer_group: str = settings.default("ENERGY_API_CONSUMER_GROUP")
     live_datasets: tuple[str, ...] = ()
 
     @classmethod

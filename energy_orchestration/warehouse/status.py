@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import duckdb
 import pandas as pd
 
@@ -33,6 +35,19 @@ def dataset_freshness(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         WHERE b.dataset <> '(undecodable)'
         ORDER BY b.dataset
     """, {"now": utc_now().replace(tzinfo=None)}).df()
+
+
+def staleness(live: bool, last_landed_utc: datetime | None, now: datetime, interval_minutes: int,
+              stale_after_seconds: float) -> tuple[bool, float]:
+    """Whether a dataset is stale, and after how many seconds without a landing it becomes so.
+
+    The one freshness rule (the API's ``/freshness`` and the dashboard's banner use it): a live
+    dataset is stale when nothing of it landed for ``max(ENERGY_API_STALE_AFTER_SECONDS, two of
+    its intervals)`` — an éCO2mix quarter-hour set is not stale after 5 minutes. A dataset that is
+    not fetched live is never stale (nothing is expected to land)."""
+    after = max(stale_after_seconds, 2 * interval_minutes * 60)
+    stale = live and (last_landed_utc is None or (now - last_landed_utc).total_seconds() > after)
+    return stale, after
 
 
 def warehouse_status(warehouse: Warehouse) -> str:
