@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from energy_orchestration import settings
 from energy_orchestration.demo import _default_signals, _http_ok, _sensor_daemon_healthy, _tail
 from energy_orchestration.streaming.broker import port_open
 
@@ -157,7 +158,7 @@ class ProductionStack:
 
     def readiness(self, name: str) -> Callable[[], bool]:
         """When a service counts as up (what a compose healthcheck asks, locally)."""
-        api_port = self.env.get("ENERGY_API_PORT", "8000")
+        api_port = self.env.get("ENERGY_API_PORT", settings.default("ENERGY_API_PORT"))
         checks: dict[str, Callable[[], bool]] = {
             "code": lambda: port_open(self.code_port),
             "webserver": lambda: _http_ok(f"http://127.0.0.1:{self.webserver_port}/server_info"),
