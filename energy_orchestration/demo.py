@@ -50,6 +50,22 @@ def _http_ok(url: str) -> bool:
         return False
 
 
+def wait_ready(name: str, process: subprocess.Popen[bytes], log_path: Path, ready: Callable[[], bool],
+               timeout: float, poll: float = 0.2) -> float:
+    """Seconds until ``ready()`` held. A child that exits first, or is not ready within
+    ``timeout``, is a RuntimeError naming its log (with its last lines when it exited), so a
+    failed start says why instead of hanging. Used by the demo and the production profile."""
+    started = time.monotonic()
+    while not ready():
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited with code {process.returncode}; "
+                               f"last lines of {log_path}:\n{_tail(log_path)}")
+        if time.monotonic() - started > timeout:
+            raise RuntimeError(f"{name} not ready after {timeout:g}s; see {log_path}")
+        time.sleep(poll)
+    return time.monotonic() - started
+
+
 class DemoStack:
     def __init__(self, source: str = "standin", state_dir: Path | None = None) -> None:
         self.source = source
@@ -99,16 +115,9 @@ class DemoStack:
         return child
 
     def _wait_ready(self, child: Child, ready: Callable[[], bool], timeout: float) -> None:
-        started = time.monotonic()
-        while not ready():
-            assert child.process is not None
-            if child.process.poll() is not None:
-                raise RuntimeError(f"{child.name} exited with code {child.process.returncode}; "
-                                   f"last lines of {child.log_path}:\n{_tail(child.log_path)}")
-            if time.monotonic() - started > timeout:
-                raise RuntimeError(f"{child.name} not ready after {timeout:g}s; see {child.log_path}")
-            time.sleep(0.2)
-        say(f"  {child.name:<10} ready in {time.monotonic() - started:4.1f}s  (log: {child.log_path})")
+        assert child.process is not None
+        elapsed = wait_ready(child.name, child.process, child.log_path, ready, timeout)
+        say(f"  {child.name:<10} ready in {elapsed:4.1f}s  (log: {child.log_path})")
 
     def start(self) -> None:
         self.configure()

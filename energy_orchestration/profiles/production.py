@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import IO
 
 from energy_orchestration import settings
-from energy_orchestration.demo import _default_signals, _http_ok, _sensor_daemon_healthy, _tail
+from energy_orchestration.demo import _default_signals, _http_ok, _sensor_daemon_healthy, wait_ready
 from energy_orchestration.streaming.broker import port_open
 
 PRODUCTION_DAGSTER_YAML = Path(__file__).resolve().parents[1] / "dagster_production.yaml"
@@ -169,15 +169,8 @@ class ProductionStack:
         return checks[name]
 
     def wait_ready(self, name: str, timeout: float = 180.0) -> float:
-        proc, ready, started = self.procs[name], self.readiness(name), time.monotonic()
-        while not ready():
-            if proc.process.poll() is not None:
-                raise RuntimeError(f"{name} exited with code {proc.process.returncode}; last lines of "
-                                   f"{proc.log_path}:\n{_tail(proc.log_path)}")
-            if time.monotonic() - started > timeout:
-                raise RuntimeError(f"{name} not ready after {timeout:g}s; see {proc.log_path}")
-            time.sleep(0.25)
-        return time.monotonic() - started
+        proc = self.procs[name]
+        return wait_ready(name, proc.process, proc.log_path, self.readiness(name), timeout, poll=0.25)
 
     def start(self) -> None:
         """Code server first (the others load it), then webserver, daemon, consumer, API."""
