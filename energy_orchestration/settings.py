@@ -82,7 +82,7 @@ def _instant_or_empty(value: str) -> str | None:
 def _dataset_names(value: str) -> str | None:
     from energy_orchestration.sources import DATASETS  # lazily: the registry imports the clients
 
-    unknown = [n for n in (n.strip() for n in value.split(",")) if n and n not in DATASETS]
+    unknown = [n for n in split_list(value) if n not in DATASETS]
     return f"comma-separated dataset names from {', '.join(sorted(DATASETS))}" if unknown else None
 
 
@@ -218,6 +218,16 @@ def get_float(name: str) -> float:
         return float(value)
     except ValueError:
         raise ValueError(f"{name} must be a number, got {value!r}") from None
+
+
+def get_list(name: str) -> tuple[str, ...]:
+    """A comma-separated setting as its non-empty, stripped items."""
+    return split_list(get(name))
+
+
+def split_list(value: str) -> tuple[str, ...]:
+    """``"a, b,,c"`` -> ``("a", "b", "c")``: how every comma-separated setting is read."""
+    return tuple(item.strip() for item in value.split(",") if item.strip())
 
 
 def state_dir() -> Path:

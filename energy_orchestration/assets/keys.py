@@ -12,7 +12,7 @@ from energy_orchestration.sources import DATASETS
 
 def live_datasets() -> tuple[str, ...]:
     """ENERGY_LIVE_DATASETS, checked against the registry so a typo fails loudly at load time."""
-    names = tuple(n.strip() for n in settings.get("ENERGY_LIVE_DATASETS").split(",") if n.strip())
+    names = settings.get_list("ENERGY_LIVE_DATASETS")
     unknown = [n for n in names if n not in DATASETS]
     if unknown:
         raise ValueError(f"ENERGY_LIVE_DATASETS names unknown datasets {unknown}; known: {sorted(DATASETS)}")

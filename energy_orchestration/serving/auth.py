@@ -10,6 +10,8 @@ import hmac
 import ipaddress
 from dataclasses import dataclass, field
 
+from energy_orchestration import settings
+
 AUTH_MODES = ("auto", "on", "off")
 
 
@@ -33,7 +35,7 @@ def auth_required(mode: str, host: str) -> bool:
 
 
 def parse_tokens(value: str) -> tuple[str, ...]:
-    return tuple(t.strip() for t in value.split(",") if t.strip())
+    return settings.split_list(value)
 
 
 @dataclass(frozen=True)

@@ -35,10 +35,10 @@ class ServerConfig:
             host=host,
             port=port if port is not None else settings.get_int("ENERGY_API_PORT"),
             auth=AuthPolicy.build(settings.get("ENERGY_API_AUTH"), host, settings.get("ENERGY_API_TOKENS")),
-            cors_origins=tuple(o.strip() for o in settings.get("ENERGY_API_CORS_ORIGINS").split(",") if o.strip()),
+            cors_origins=settings.get_list("ENERGY_API_CORS_ORIGINS"),
             topic_allow=compile_allow_list(settings.get("ENERGY_API_WS_TOPIC_ALLOW")),
             queue_size=queue_size,
             stale_after_seconds=settings.get_float("ENERGY_API_STALE_AFTER_SECONDS"),
             consumer_group=settings.get("ENERGY_API_CONSUMER_GROUP"),
-            live_datasets=tuple(d.strip() for d in settings.get("ENERGY_LIVE_DATASETS").split(",") if d.strip()),
+            live_datasets=settings.get_list("ENERGY_LIVE_DATASETS"),
         )
