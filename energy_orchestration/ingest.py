@@ -15,7 +15,7 @@ from typing import Any
 
 from energy_orchestration.model import to_json, utc_now
 from energy_orchestration.sources import DATASETS
-from energy_orchestration.sources.energidataservice import EnergiDataServiceClient
+from energy_orchestration.sources.contract import SourceClient
 from energy_orchestration.sources.http import NotYetPublished, SourceError
 from energy_orchestration.streaming.producer import publish_records
 from energy_orchestration.streaming.topics import all_topics, ensure_topics, raw_topic
@@ -58,7 +58,7 @@ def plan_window(dataset: str, now: datetime, acked_until: datetime | None, polic
     """
     spec = DATASETS[dataset]
     step = timedelta(minutes=spec.interval_minutes)
-    lag = timedelta(minutes=getattr(spec, "publication_lag_minutes", 0))
+    lag = timedelta(minutes=spec.publication_lag_minutes)
     end = floor_to(now - lag, step)
     if acked_until is not None and end <= acked_until:
         return None
@@ -93,7 +93,7 @@ class FetchOutcome:
     note: str = ""
 
 
-def fetch_and_publish(client: EnergiDataServiceClient, bootstrap_servers: str, window: Window,
+def fetch_and_publish(client: SourceClient, bootstrap_servers: str, window: Window,
                       warehouse: Warehouse | None = None,
                       on_records: Callable[[list[Any]], None] | None = None) -> FetchOutcome:
     """Fetch one window and publish every record; returns only once the broker acknowledged all.

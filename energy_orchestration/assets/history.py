@@ -27,7 +27,7 @@ import dagster as dg
 
 from energy_orchestration.assets.partitions import HISTORY_DAILY, LOCAL_TIME_ZONE
 from energy_orchestration.ingest import Window, describe, fetch_and_publish
-from energy_orchestration.model import ZONES, utc_now
+from energy_orchestration.model import utc_now
 from energy_orchestration.sensors.fetch import LIVE_DATASETS
 from energy_orchestration.resources import EnergiDataServiceResource, KafkaResource, OdreResource, WarehouseResource
 from energy_orchestration.sources import DATASETS
@@ -75,10 +75,7 @@ class HistoryConfig(dg.Config):
 
 def records_per_interval(dataset: str) -> int:
     """Records a provider publishes per interval: one per zone row (regions, price areas)."""
-    spec = DATASETS[dataset]
-    if spec.provider == "odre":
-        return sum(1 for zone in ZONES if zone.startswith(f"{spec.national_zone}-")) if spec.regional else 1
-    return len(spec.price_areas) if spec.zone_column else 1
+    return DATASETS[dataset].records_per_interval
 
 
 def local_day(moment_utc: datetime) -> date:

@@ -42,7 +42,7 @@ def due_end(dataset: str, now: datetime) -> datetime:
     """The end of the intervals that should have landed by now (naive UTC): the provider has
     published them and the live fetch has had its chance."""
     spec = DATASETS[dataset]
-    lag = timedelta(minutes=getattr(spec, "publication_lag_minutes", 0)) + LIVE_MARGIN
+    lag = timedelta(minutes=spec.publication_lag_minutes) + LIVE_MARGIN
     return floor_to(now - lag, timedelta(minutes=spec.interval_minutes)).astimezone(timezone.utc).replace(tzinfo=None)
 
 

@@ -1,0 +1,98 @@
+"""Parsing steps every provider's ``normalise`` shares: refusing a whole record, reading a
+provider column as numbers, and turning one mapping's values into rejections and kept rows.
+
+Providers differ in how records name their time and zone; once a record is kept, judging its
+values is the same everywhere, so the reasons in the quarantine read the same for every provider.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from energy_orchestration.model import RULES, Rejection, coerce_number, has_booleans, value_violations
+
+
+def reject_record(rejections: list[Rejection], rejected: set[int], dataset: str, rule: str, index: int,
+                  key: str, value: Any) -> None:
+    """Refuse record ``index`` whole (nothing of it lands), with ``rule`` and the offending value."""
+    rejected.add(index)
+    rejections.append(Rejection(dataset=dataset, rule=rule, reason=f"{RULES[rule]}: {value!r}",
+                                record_index=index, record_key=key, value=value))
+
+
+@dataclass
+class NumericColumn:
+    values: np.ndarray
+    """float64; NaN = absent (null, or one of the provider's absent markers) or not a number."""
+    bad: np.ndarray | None
+    """Positions holding something that is not a number (None when there are none)."""
+    raw: list[Any]
+    """The column as the provider sent it, for the rejection's value."""
+
+
+def numeric_column(records: list[dict[str, Any]], name: str,
+                   absent_strings: Collection[str] = frozenset()) -> NumericColumn:
+    """One provider column as float64, column-wise: the landing consumer feeds tens of thousands
+    of records per batch, so only columns holding odd values take the per-value path.
+
+    ``absent_strings`` (compared stripped and upper-cased) are read as null: éCO2mix writes
+    ``"ND"`` and ``""`` for a missing value, where for Energi Data Service they are not numbers.
+    """
+    raw = [r.get(name) for r in records]
+    if not has_booleans(raw):
+        try:
+            return NumericColumn(np.asarray(raw, dtype=np.float64), None, raw)  # numbers, numeric strings, None
+        except (TypeError, ValueError):
+            pass
+    values = np.full(len(raw), np.nan)
+    bad = np.zeros(len(raw), dtype=bool)
+    for position, value in enumerate(raw):
+        if isinstance(value, str) and value.strip().upper() in absent_strings:
+            continue
+        try:
+            number = coerce_number(value)
+        except (TypeError, ValueError):
+            bad[position] = True
+            continue
+        if number is not None:
+            values[position] = number
+    return NumericColumn(values, bad if bad.any() else None, raw)
+
+
+def reject_not_numbers(rejections: list[Rejection], dataset: str, column: str, quantity: str,
+                       positions: np.ndarray, raw: list[Any], record_index: np.ndarray, keys: list[str],
+                       zone_at: Callable[[int], str]) -> None:
+    """One ``not_a_number`` rejection per canonical field a bad value would have filled.
+
+    ``positions`` index the kept records (``raw`` and ``record_index``); ``zone_at(position)``
+    names the zone the value would have landed in.
+    """
+    for position in positions:
+        index = int(record_index[position])
+        value = raw[position]
+        rejections.append(Rejection(
+            dataset=dataset, rule="not_a_number", reason=f"{RULES['not_a_number']}: {column}={value!r}",
+            record_index=index, record_key=keys[index], zone=zone_at(int(position)), quantity=quantity,
+            value=value))
+
+
+def reject_violations(rejections: list[Rejection], dataset: str, column: str, quantity: str,
+                      values: np.ndarray, present: np.ndarray, record_index: np.ndarray, keys: list[str],
+                      zone_at: Callable[[int], str]) -> np.ndarray:
+    """Reject the present values that break a value rule of ``quantity``; returns the positions
+    of the values that land (present and not rejected)."""
+    present = present.copy()
+    for rule, mask, detail in value_violations(quantity, np.where(present, values, 0.0)):
+        mask &= present
+        for position in np.flatnonzero(mask):
+            index = int(record_index[position])
+            rejections.append(Rejection(
+                dataset=dataset, rule=rule, reason=f"{RULES[rule]}{detail}: {column}={values[position]:g}",
+                record_index=index, record_key=keys[index], zone=zone_at(int(position)), quantity=quantity,
+                value=float(values[position])))
+        present &= ~mask
+    return np.flatnonzero(present)
