@@ -21,7 +21,7 @@ from energy_orchestration.model import (
 from energy_orchestration.model import utc_now
 from energy_orchestration.sources.http import MalformedPage, NotYetPublished, PoliteSession
 from energy_orchestration.sources.normalise import (
-    NumericColumn, numeric_column, reject_not_numbers, reject_record, reject_violations,
+    column_reader, observation_frame, reject_not_numbers, reject_record, reject_violations,
 )
 
 PROVIDER = "energidataservice"
@@ -318,14 +318,12 @@ def normalise(dataset: str, records: list[Any], now: datetime | None = None) -> 
     starts = np.asarray(times, dtype="datetime64[us]")
     record_zones = np.asarray(zones, dtype=np.int16) if area_codes is not None else None
     area_zones = spec.area_zones
-    columns_cache: dict[str, NumericColumn] = {}
+    column_of = column_reader(kept)
     picked_mapping: list[np.ndarray] = []
     picked_rows: list[np.ndarray] = []
     picked_values: list[np.ndarray] = []
     for number, mapping in enumerate(spec.mappings):
-        if mapping.column not in columns_cache:
-            columns_cache[mapping.column] = numeric_column(kept, mapping.column)
-        column = columns_cache[mapping.column]
+        column = column_of(mapping.column)
         values = column.values * mapping.sign + 0.0  # + 0.0 turns -0.0 into 0.0
         applies = (record_zones == area_zones.index(mapping.only_zone)) if mapping.only_zone else None
         if applies is not None:  # other areas' records do not carry this quantity: as if null
@@ -343,46 +341,27 @@ def normalise(dataset: str, records: list[Any], now: datetime | None = None) -> 
         picked_mapping.append(np.full(len(rows), number, dtype=np.int16))
         picked_rows.append(rows)
         picked_values.append(values[rows])
-    frame = _observation_frame(spec, np.concatenate(picked_mapping), np.concatenate(picked_rows),
-                               np.concatenate(picked_values), starts, record_index, record_zones)
+    mapping_of, rows = np.concatenate(picked_mapping), np.concatenate(picked_rows)
+    frame = observation_frame(
+        spec.name, spec.interval_minutes, [(m.quantity, m.unit.value) for m in spec.mappings], mapping_of,
+        _zone_category(spec, mapping_of, rows, record_zones), starts[rows], np.concatenate(picked_values),
+        pd.Categorical.from_codes(np.zeros(len(rows), dtype=np.int8), categories=[spec.status.value]),
+        record_index[rows])
     return NormalisedBatch(frame, rejections, rejected_records, keys, record_times)
 
 
-def _observation_frame(spec: DatasetSpec, mapping: np.ndarray, rows: np.ndarray, values: np.ndarray,
-                       starts: np.ndarray, record_index: np.ndarray,
-                       record_zones: np.ndarray | None = None) -> pd.DataFrame:
-    """Observations with the repeated strings as categoricals: cheap to build, and DuckDB scans
-    integer codes without taking the GIL, so landing overlaps with parsing the next batch.
-
-    ``record_zones`` holds, per kept record, the index into ``spec.area_zones`` of its zone; it
-    supplies the zone of observations whose mapping says :data:`RECORD_ZONE`.
-    """
-    def category(labels: list[str]) -> pd.Categorical:
-        categories = sorted(set(labels))
-        codes = np.asarray([categories.index(label) for label in labels], dtype=np.int16)
-        return pd.Categorical.from_codes(codes[mapping], categories=categories)
-
-    def zone_category() -> pd.Categorical:
-        fixed = [m.zone for m in spec.mappings if m.zone != RECORD_ZONE]
-        per_record = len(fixed) < len(spec.mappings)
-        categories = sorted(set(fixed) | (set(spec.area_zones) if per_record else set()))
-        by_mapping = np.asarray([-1 if m.zone == RECORD_ZONE else categories.index(m.zone) for m in spec.mappings],
-                                dtype=np.int16)
-        codes = by_mapping[mapping]
-        if per_record:
-            by_area = np.asarray([categories.index(z) for z in spec.area_zones], dtype=np.int16)
-            from_record = codes < 0
-            codes[from_record] = by_area[record_zones[rows[from_record]]]
-        return pd.Categorical.from_codes(codes, categories=categories)
-
-    return pd.DataFrame({
-        "dataset": pd.Categorical.from_codes(np.zeros(len(rows), dtype=np.int8), categories=[spec.name]),
-        "zone": zone_category(),
-        "quantity": category([m.quantity for m in spec.mappings]),
-        "interval_start_utc": starts[rows],
-        "interval_minutes": np.full(len(rows), spec.interval_minutes, dtype=np.int16),
-        "value": values,
-        "unit": category([m.unit.value for m in spec.mappings]),
-        "status": pd.Categorical.from_codes(np.zeros(len(rows), dtype=np.int8), categories=[spec.status.value]),
-        "record_index": record_index[rows],
-    })
+def _zone_category(spec: DatasetSpec, mapping: np.ndarray, rows: np.ndarray,
+                   record_zones: np.ndarray | None) -> pd.Categorical:
+    """Per observation, its zone: the mapping's own, or, for mappings saying :data:`RECORD_ZONE`,
+    the record's (``record_zones`` holds, per kept record, the index into ``spec.area_zones``)."""
+    fixed = [m.zone for m in spec.mappings if m.zone != RECORD_ZONE]
+    per_record = len(fixed) < len(spec.mappings)
+    categories = sorted(set(fixed) | (set(spec.area_zones) if per_record else set()))
+    by_mapping = np.asarray([-1 if m.zone == RECORD_ZONE else categories.index(m.zone) for m in spec.mappings],
+                            dtype=np.int16)
+    codes = by_mapping[mapping]
+    if per_record:
+        by_area = np.asarray([categories.index(z) for z in spec.area_zones], dtype=np.int16)
+        from_record = codes < 0
+        codes[from_record] = by_area[record_zones[rows[from_record]]]
+    return pd.Categorical.from_codes(codes, categories=categories)

@@ -7,11 +7,12 @@ values is the same everywhere, so the reasons in the quarantine read the same fo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from energy_orchestration.model import RULES, Rejection, coerce_number, has_booleans, value_violations
 
@@ -63,6 +64,20 @@ def numeric_column(records: list[dict[str, Any]], name: str,
     return NumericColumn(values, bad if bad.any() else None, raw)
 
 
+def column_reader(records: list[dict[str, Any]],
+                  absent_strings: Collection[str] = frozenset()) -> Callable[[str], NumericColumn]:
+    """:func:`numeric_column` for ``records``, each column read once however many canonical
+    fields it feeds."""
+    columns: dict[str, NumericColumn] = {}
+
+    def column(name: str) -> NumericColumn:
+        if name not in columns:
+            columns[name] = numeric_column(records, name, absent_strings)
+        return columns[name]
+
+    return column
+
+
 def reject_not_numbers(rejections: list[Rejection], dataset: str, column: str, quantity: str,
                        positions: np.ndarray, raw: list[Any], record_index: np.ndarray, keys: list[str],
                        zone_at: Callable[[int], str]) -> None:
@@ -96,3 +111,33 @@ def reject_violations(rejections: list[Rejection], dataset: str, column: str, qu
                 value=float(values[position])))
         present &= ~mask
     return np.flatnonzero(present)
+
+
+def mapping_category(labels: Sequence[str], mapping_of: np.ndarray) -> pd.Categorical:
+    """Per observation, the label of the mapping it came from (``labels[mapping_of]``), as a
+    categorical: cheap to build, and DuckDB scans integer codes without taking the GIL, so
+    landing overlaps with parsing the next batch."""
+    categories = sorted(set(labels))
+    codes = np.asarray([categories.index(label) for label in labels], dtype=np.int16)
+    return pd.Categorical.from_codes(codes[mapping_of], categories=categories)
+
+
+def observation_frame(dataset: str, interval_minutes: int, mappings: Sequence[tuple[str, str]],
+                      mapping_of: np.ndarray, zone: pd.Categorical, starts: np.ndarray, values: np.ndarray,
+                      status: pd.Categorical, record_index: np.ndarray) -> pd.DataFrame:
+    """The canonical observation columns (``model.OBSERVATION_COLUMNS`` plus ``record_index``).
+
+    ``mappings`` holds each mapping's (quantity, unit); ``mapping_of`` the mapping of each
+    observation; ``starts`` and ``record_index`` are per observation already.
+    """
+    return pd.DataFrame({
+        "dataset": pd.Categorical.from_codes(np.zeros(len(mapping_of), dtype=np.int8), categories=[dataset]),
+        "zone": zone,
+        "quantity": mapping_category([q for q, _ in mappings], mapping_of),
+        "interval_start_utc": starts,
+        "interval_minutes": np.full(len(mapping_of), interval_minutes, dtype=np.int16),
+        "value": values,
+        "unit": mapping_category([u for _, u in mappings], mapping_of),
+        "status": status,
+        "record_index": record_index,
+    })

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -50,7 +51,7 @@ from energy_orchestration.model import (
 from energy_orchestration.model import utc_now
 from energy_orchestration.sources.http import MalformedPage, NotYetPublished, PoliteSession, SourceError
 from energy_orchestration.sources.normalise import (
-    NumericColumn, numeric_column, reject_not_numbers, reject_record, reject_violations,
+    NumericColumn, column_reader, observation_frame, reject_not_numbers, reject_record, reject_violations,
 )
 
 PROVIDER = "odre"
@@ -476,66 +477,21 @@ def normalise(dataset: str, records: list[Any], now: datetime | None = None) -> 
 
     candidates = np.flatnonzero(usable)
     kept = [dicts[p] for p in candidates]
-    columns: dict[str, NumericColumn] = {}
-
-    def column(name: str) -> NumericColumn:
-        if name not in columns:
-            columns[name] = numeric_column(kept, name, _ABSENT_STRINGS)
-        return columns[name]
-
-    # Rows with nothing measured: the future (forecast-only) rows of the national set.
-    measured = np.zeros(len(kept), dtype=bool)
-    forecast = np.zeros(len(kept), dtype=bool)
-    for mapping in spec.mappings:
-        for name in (mapping.field, mapping.fallback):
-            if name is None:
-                continue
-            col = column(name)
-            present = ~np.isnan(col.values) if col.bad is None else ~np.isnan(col.values) | col.bad
-            if mapping.measured:
-                measured |= present
-            else:
-                forecast |= present
-    no_measure = ~measured
-    if no_measure.any():
-        forecast_only = int((no_measure & forecast).sum())
-        empty = int((no_measure & ~forecast).sum())
-        if forecast_only:
-            skipped["forecast_only"] = forecast_only
-        if empty:
-            skipped["no_values"] = empty
-
+    column = column_reader(kept, _ABSENT_STRINGS)
+    measured = _measured(spec, column, len(kept), skipped)
     starts = times[candidates]
     out_of_range = measured & ((starts < earliest) | (starts > latest_allowed))
     for position in np.flatnonzero(out_of_range):
         index = objects[candidates[position]]
         reject_record(rejections, rejected_records, dataset, "time_out_of_range", index, keys[index],
-                       str(starts[position]))
+                      str(starts[position]))
     take = measured & ~out_of_range
     if not take.any():
         return NormalisedBatch(empty_observations(), rejections, rejected_records, keys, record_times, skipped)
 
     record_index = np.asarray(objects, dtype=np.int64)[candidates]
-    default = _STATUS_ORDER.index(spec.default_status)
-    status_cache: dict[Any, int] = {}
-    status = np.empty(len(kept), dtype=np.int8)
-    for position, record in enumerate(kept):
-        nature = record.get("nature")
-        code = status_cache.get(nature) if isinstance(nature, (str, type(None))) else None
-        if code is None:
-            code = _status_code(nature, default)
-            if isinstance(nature, (str, type(None))):
-                status_cache[nature] = code
-        status[position] = code
-    if regions is None:
-        zone_labels = [spec.national_zone]
-        zone_codes = np.zeros(len(kept), dtype=np.int16)
-    else:
-        kept_regions = [regions[p] for p in candidates]
-        zone_labels = sorted({f"{spec.national_zone}-{code}" for code in kept_regions})
-        lookup = {label: number for number, label in enumerate(zone_labels)}
-        zone_codes = np.fromiter((lookup[f"{spec.national_zone}-{code}"] for code in kept_regions),
-                                 dtype=np.int16, count=len(kept_regions))
+    status = _status_codes(kept, _STATUS_ORDER.index(spec.default_status))
+    zone_labels, zone_codes = _zone_codes(spec, None if regions is None else [regions[p] for p in candidates], len(kept))
 
     def zone_at(position: int) -> str:
         return zone_labels[zone_codes[position]]
@@ -565,24 +521,64 @@ def normalise(dataset: str, records: list[Any], now: datetime | None = None) -> 
         picked_mapping.append(np.full(len(rows), number, dtype=np.int16))
         picked_rows.append(rows)
         picked_values.append(values[rows])
-    mapping_of = np.concatenate(picked_mapping)
-    rows = np.concatenate(picked_rows)
-
-    def category(labels: list[str]) -> pd.Categorical:
-        categories = sorted(set(labels))
-        codes = np.asarray([categories.index(label) for label in labels], dtype=np.int16)
-        return pd.Categorical.from_codes(codes[mapping_of], categories=categories)
-
-    frame = pd.DataFrame({
-        "dataset": pd.Categorical.from_codes(np.zeros(len(rows), dtype=np.int8), categories=[spec.name]),
-        "zone": pd.Categorical.from_codes(zone_codes[rows], categories=zone_labels),
-        "quantity": category([m.quantity for m in spec.mappings]),
-        "interval_start_utc": starts[rows],
-        "interval_minutes": np.full(len(rows), spec.interval_minutes, dtype=np.int16),
-        "value": np.concatenate(picked_values),
-        "unit": category([m.unit.value for m in spec.mappings]),
-        "status": pd.Categorical.from_codes(status[rows], categories=[s.value for s in _STATUS_ORDER]),
-        "record_index": record_index[rows],
-    })
+    mapping_of, rows = np.concatenate(picked_mapping), np.concatenate(picked_rows)
+    frame = observation_frame(
+        spec.name, spec.interval_minutes, [(m.quantity, m.unit.value) for m in spec.mappings], mapping_of,
+        pd.Categorical.from_codes(zone_codes[rows], categories=zone_labels), starts[rows],
+        np.concatenate(picked_values),
+        pd.Categorical.from_codes(status[rows], categories=[s.value for s in _STATUS_ORDER]), record_index[rows])
     return NormalisedBatch(frame, rejections, rejected_records, keys, record_times, skipped)
 
+
+
+def _measured(spec: OdreDataset, column: Callable[[str], NumericColumn], count: int,
+              skipped: dict[str, int]) -> np.ndarray:
+    """Which records hold a measured value; counts the others in ``skipped`` (``forecast_only``:
+    the future rows of the national set, ``no_values``: rows with nothing at all)."""
+    measured = np.zeros(count, dtype=bool)
+    forecast = np.zeros(count, dtype=bool)
+    for mapping in spec.mappings:
+        for name in (mapping.field, mapping.fallback):
+            if name is None:
+                continue
+            col = column(name)
+            present = ~np.isnan(col.values) if col.bad is None else ~np.isnan(col.values) | col.bad
+            if mapping.measured:
+                measured |= present
+            else:
+                forecast |= present
+    no_measure = ~measured
+    if no_measure.any():
+        forecast_only = int((no_measure & forecast).sum())
+        empty = int((no_measure & ~forecast).sum())
+        if forecast_only:
+            skipped["forecast_only"] = forecast_only
+        if empty:
+            skipped["no_values"] = empty
+    return measured
+
+
+def _status_codes(records: list[dict[str, Any]], default: int) -> np.ndarray:
+    """Per record, the index into ``_STATUS_ORDER`` its ``nature`` names (``default`` when it names none)."""
+    cache: dict[Any, int] = {}
+    status = np.empty(len(records), dtype=np.int8)
+    for position, record in enumerate(records):
+        nature = record.get("nature")
+        code = cache.get(nature) if isinstance(nature, (str, type(None))) else None
+        if code is None:
+            code = _status_code(nature, default)
+            if isinstance(nature, (str, type(None))):
+                cache[nature] = code
+        status[position] = code
+    return status
+
+
+def _zone_codes(spec: OdreDataset, regions: list[str | None] | None, count: int) -> tuple[list[str], np.ndarray]:
+    """Zone labels and, per kept record, its code among them (``regions``: each record's region
+    code, None for a national dataset, whose ``count`` records all belong to the national zone)."""
+    if regions is None:
+        return [spec.national_zone], np.zeros(count, dtype=np.int16)
+    labels = sorted({f"{spec.national_zone}-{code}" for code in regions})
+    lookup = {label: number for number, label in enumerate(labels)}
+    return labels, np.fromiter((lookup[f"{spec.national_zone}-{code}"] for code in regions), dtype=np.int16,
+                               count=len(regions))
