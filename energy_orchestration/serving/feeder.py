@@ -18,8 +18,10 @@ per retry. It resumes where it was on a cluster; on the embedded broker (memory 
 restart empties the topics) it re-reads from the start, and it does the same when a
 partition's high watermark falls below its read position (topics recreated under it).
 
-Bad messages (undecodable, parser errors) are counted and logged, never fatal: the landing
-consumer owns dead-lettering them.
+Messages are read by the landing consumer's own function
+(:func:`~energy_orchestration.streaming.batch.normalise_messages`), so the cache shows the rows the
+warehouse lands. Bad messages (undecodable, on another dataset's topic, parser errors) are counted
+and logged, never fatal: the landing consumer owns dead-lettering them.
 """
 
 from __future__ import annotations
