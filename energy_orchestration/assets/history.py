@@ -30,7 +30,7 @@ from energy_orchestration.ingest import Window, describe, fetch_and_publish
 from energy_orchestration.model import utc_now
 from energy_orchestration.sensors.fetch import LIVE_DATASETS
 from energy_orchestration.resources import EnergiDataServiceResource, KafkaResource, OdreResource, WarehouseResource
-from energy_orchestration.sources import DATASETS
+from energy_orchestration.sources import DATASETS, SourceClient
 from energy_orchestration.streaming.producer import publish_records
 from energy_orchestration.streaming.topics import all_topics, ensure_topics, raw_topic
 from energy_orchestration.warehouse import Warehouse
@@ -193,7 +193,7 @@ def await_landing(warehouse: Warehouse, dataset: str, keys: list[str], stall_sec
         sleep(poll_seconds)
 
 
-def republish(client: Any, bootstrap_servers: str, published: PublishedRecords, missing: list[str]) -> int:
+def republish(client: SourceClient, bootstrap_servers: str, published: PublishedRecords, missing: list[str]) -> int:
     """Fetch again the windows holding missing records and publish just those records.
     Returns how many were published (the provider may no longer return some)."""
     spec = DATASETS[published.dataset]
