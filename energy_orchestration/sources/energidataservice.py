@@ -21,7 +21,7 @@ from energy_orchestration.model import (
 from energy_orchestration.model import utc_now
 from energy_orchestration.sources.http import MalformedPage, NotYetPublished, PoliteSession
 from energy_orchestration.sources.normalise import (
-    column_reader, observation_frame, reject_not_numbers, reject_record, reject_violations,
+    Melt, column_reader, observation_frame, reject_not_numbers, reject_record, reject_violations,
 )
 
 PROVIDER = "energidataservice"
@@ -319,9 +319,7 @@ def normalise(dataset: str, records: list[Any], now: datetime | None = None) -> 
     record_zones = np.asarray(zones, dtype=np.int16) if area_codes is not None else None
     area_zones = spec.area_zones
     column_of = column_reader(kept)
-    picked_mapping: list[np.ndarray] = []
-    picked_rows: list[np.ndarray] = []
-    picked_values: list[np.ndarray] = []
+    melt = Melt()
     for number, mapping in enumerate(spec.mappings):
         column = column_of(mapping.column)
         values = column.values * mapping.sign + 0.0  # + 0.0 turns -0.0 into 0.0
@@ -338,15 +336,12 @@ def normalise(dataset: str, records: list[Any], now: datetime | None = None) -> 
                                column.raw, record_index, keys, zone_at)
         rows = reject_violations(rejections, dataset, mapping.column, mapping.quantity, values, ~np.isnan(values),
                                  record_index, keys, zone_at)
-        picked_mapping.append(np.full(len(rows), number, dtype=np.int16))
-        picked_rows.append(rows)
-        picked_values.append(values[rows])
-    mapping_of, rows = np.concatenate(picked_mapping), np.concatenate(picked_rows)
+        melt.keep(number, rows, values)
     frame = observation_frame(
-        spec.name, spec.interval_minutes, [(m.quantity, m.unit.value) for m in spec.mappings], mapping_of,
-        _zone_category(spec, mapping_of, rows, record_zones), starts[rows], np.concatenate(picked_values),
-        pd.Categorical.from_codes(np.zeros(len(rows), dtype=np.int8), categories=[spec.status.value]),
-        record_index[rows])
+        spec.name, spec.interval_minutes, [(m.quantity, m.unit.value) for m in spec.mappings], melt,
+        lambda mapping_of, rows: _zone_category(spec, mapping_of, rows, record_zones), starts,
+        lambda rows: pd.Categorical.from_codes(np.zeros(len(rows), dtype=np.int8), categories=[spec.status.value]),
+        record_index)
     return NormalisedBatch(frame, rejections, rejected_records, keys, record_times)
 
 

@@ -51,8 +51,9 @@ def numeric_column(records: list[dict[str, Any]], name: str,
             pass
     values = np.full(len(raw), np.nan)
     bad = np.zeros(len(raw), dtype=bool)
+    absent = frozenset(absent_strings)
     for position, value in enumerate(raw):
-        if isinstance(value, str) and value.strip().upper() in absent_strings:
+        if absent and isinstance(value, str) and value.strip().upper() in absent:
             continue
         try:
             number = coerce_number(value)
@@ -113,6 +114,25 @@ def reject_violations(rejections: list[Rejection], dataset: str, column: str, qu
     return np.flatnonzero(present)
 
 
+class Melt:
+    """The observations a parser keeps, mapping by mapping, joined into one frame at the end."""
+
+    def __init__(self) -> None:
+        self._mapping: list[np.ndarray] = []
+        self._rows: list[np.ndarray] = []
+        self._values: list[np.ndarray] = []
+
+    def keep(self, number: int, rows: np.ndarray, values: np.ndarray) -> None:
+        """Keep ``values[rows]`` (``rows``: kept-record positions) as observations of mapping ``number``."""
+        self._mapping.append(np.full(len(rows), number, dtype=np.int16))
+        self._rows.append(rows)
+        self._values.append(values[rows])
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per observation: its mapping number, its kept-record position and its value."""
+        return np.concatenate(self._mapping), np.concatenate(self._rows), np.concatenate(self._values)
+
+
 def mapping_category(labels: Sequence[str], mapping_of: np.ndarray) -> pd.Categorical:
     """Per observation, the label of the mapping it came from (``labels[mapping_of]``), as a
     categorical: cheap to build, and DuckDB scans integer codes without taking the GIL, so
@@ -123,21 +143,23 @@ def mapping_category(labels: Sequence[str], mapping_of: np.ndarray) -> pd.Catego
 
 
 def observation_frame(dataset: str, interval_minutes: int, mappings: Sequence[tuple[str, str]],
-                      mapping_of: np.ndarray, zone: pd.Categorical, starts: np.ndarray, values: np.ndarray,
-                      status: pd.Categorical, record_index: np.ndarray) -> pd.DataFrame:
+                      melt: Melt, zone: Callable[[np.ndarray, np.ndarray], pd.Categorical], starts: np.ndarray,
+                      status: Callable[[np.ndarray], pd.Categorical], record_index: np.ndarray) -> pd.DataFrame:
     """The canonical observation columns (``model.OBSERVATION_COLUMNS`` plus ``record_index``).
 
-    ``mappings`` holds each mapping's (quantity, unit); ``mapping_of`` the mapping of each
-    observation; ``starts`` and ``record_index`` are per observation already.
+    ``mappings`` holds each mapping's (quantity, unit); ``starts`` and ``record_index`` are per
+    kept record; ``zone(mapping_of, rows)`` and ``status(rows)`` give each observation's zone and
+    status from its mapping number and kept-record position.
     """
+    mapping_of, rows, values = melt.arrays()
     return pd.DataFrame({
         "dataset": pd.Categorical.from_codes(np.zeros(len(mapping_of), dtype=np.int8), categories=[dataset]),
-        "zone": zone,
+        "zone": zone(mapping_of, rows),
         "quantity": mapping_category([q for q, _ in mappings], mapping_of),
-        "interval_start_utc": starts,
+        "interval_start_utc": starts[rows],
         "interval_minutes": np.full(len(mapping_of), interval_minutes, dtype=np.int16),
         "value": values,
         "unit": mapping_category([u for _, u in mappings], mapping_of),
-        "status": status,
-        "record_index": record_index,
+        "status": status(rows),
+        "record_index": record_index[rows],
     })

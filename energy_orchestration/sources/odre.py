@@ -51,7 +51,7 @@ from energy_orchestration.model import (
 from energy_orchestration.model import utc_now
 from energy_orchestration.sources.http import MalformedPage, NotYetPublished, PoliteSession, SourceError
 from energy_orchestration.sources.normalise import (
-    NumericColumn, column_reader, observation_frame, reject_not_numbers, reject_record, reject_violations,
+    Melt, NumericColumn, column_reader, observation_frame, reject_not_numbers, reject_record, reject_violations,
 )
 
 PROVIDER = "odre"
@@ -496,9 +496,7 @@ def normalise(dataset: str, records: list[Any], now: datetime | None = None) -> 
     def zone_at(position: int) -> str:
         return zone_labels[zone_codes[position]]
 
-    picked_mapping: list[np.ndarray] = []
-    picked_rows: list[np.ndarray] = []
-    picked_values: list[np.ndarray] = []
+    melt = Melt()
     for number, mapping in enumerate(spec.mappings):
         col = column(mapping.field)
         values = col.values
@@ -518,15 +516,12 @@ def normalise(dataset: str, records: list[Any], now: datetime | None = None) -> 
         values = values * mapping.sign + 0.0  # + 0.0 turns -0.0 into 0.0
         rows = reject_violations(rejections, dataset, mapping.field, mapping.quantity, values,
                                  take & ~np.isnan(values), record_index, keys, zone_at)
-        picked_mapping.append(np.full(len(rows), number, dtype=np.int16))
-        picked_rows.append(rows)
-        picked_values.append(values[rows])
-    mapping_of, rows = np.concatenate(picked_mapping), np.concatenate(picked_rows)
+        melt.keep(number, rows, values)
     frame = observation_frame(
-        spec.name, spec.interval_minutes, [(m.quantity, m.unit.value) for m in spec.mappings], mapping_of,
-        pd.Categorical.from_codes(zone_codes[rows], categories=zone_labels), starts[rows],
-        np.concatenate(picked_values),
-        pd.Categorical.from_codes(status[rows], categories=[s.value for s in _STATUS_ORDER]), record_index[rows])
+        spec.name, spec.interval_minutes, [(m.quantity, m.unit.value) for m in spec.mappings], melt,
+        lambda _, rows: pd.Categorical.from_codes(zone_codes[rows], categories=zone_labels), starts,
+        lambda rows: pd.Categorical.from_codes(status[rows], categories=[s.value for s in _STATUS_ORDER]),
+        record_index)
     return NormalisedBatch(frame, rejections, rejected_records, keys, record_times, skipped)
 
 
