@@ -7,7 +7,6 @@ record gap-free are tested without Dagster.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -74,13 +73,9 @@ def plan_window(dataset: str, now: datetime, acked_until: datetime | None, polic
 
 
 def estimated_requests(window: Window) -> int:
-    """Requests a window will cost its provider: Energi Data Service answers any window in one
-    (``limit=0``); éCO2mix pages by 100 rows (up to 12 regions per interval)."""
+    """Requests a window will cost its provider (:meth:`~energy_orchestration.sources.contract.Dataset.requests_for`)."""
     spec = DATASETS[window.dataset]
-    if spec.provider != "odre":
-        return 1
-    intervals = int((window.end - window.start) / timedelta(minutes=spec.interval_minutes))
-    return max(1, math.ceil(intervals * 12 / 100))
+    return spec.requests_for(int((window.end - window.start) / timedelta(minutes=spec.interval_minutes)))
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,10 @@ class Dataset(Protocol):
         """Records the provider publishes per interval (one per zone row): how many a complete
         backfilled day must hold."""
 
+    def requests_for(self, intervals: int) -> int:
+        """Requests a window of ``intervals`` intervals costs the provider (the live sensor's
+        daily request budget is spent by this estimate)."""
+
     def record_key(self, record: dict[str, Any]) -> str:
         """The record's natural key (one text for every spelling of its time): the landing
         upsert key and what de-duplicates overlapping fetches."""

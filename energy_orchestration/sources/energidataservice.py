@@ -80,6 +80,10 @@ class DatasetSpec:
         """One row per price area, or one for all of Denmark."""
         return len(self.price_areas) if self.zone_column else 1
 
+    def requests_for(self, intervals: int) -> int:
+        """The client asks with ``limit=0``: any window costs one request."""
+        return 1
+
     @property
     def area_zones(self) -> tuple[str, ...]:
         """Canonical zone of each entry of ``price_areas``, in the same order."""

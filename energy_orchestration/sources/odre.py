@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -113,6 +114,11 @@ class OdreDataset:
     def records_per_interval(self) -> int:
         """One row per region (every known zone of the country), or one for the whole country."""
         return sum(1 for zone in ZONES if zone.startswith(f"{self.national_zone}-")) if self.regional else 1
+
+    def requests_for(self, intervals: int) -> int:
+        """``/records`` pages hold 100 rows, counted as up to 12 regions per interval (whatever
+        the dataset, as the live sensor's budget always has)."""
+        return max(1, math.ceil(intervals * 12 / PAGE_LIMIT))
 
     @property
     def regional(self) -> bool:
