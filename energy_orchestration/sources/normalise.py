@@ -1,5 +1,6 @@
 """Parsing steps every provider's ``normalise`` shares: refusing a whole record, reading a
-provider column as numbers, and turning one mapping's values into rejections and kept rows.
+provider column as numbers, turning one mapping's values into rejections and kept rows
+(:class:`Melt`), and building the canonical observation frame.
 
 Providers differ in how records name their time and zone; once a record is kept, judging its
 values is the same everywhere, so the reasons in the quarantine read the same for every provider.
