@@ -7,7 +7,6 @@ record gap-free are tested without Dagster.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -15,7 +14,7 @@ from typing import Any
 
 from energy_orchestration.model import to_json, utc_now
 from energy_orchestration.sources import DATASETS
-from energy_orchestration.sources.energidataservice import EnergiDataServiceClient
+from energy_orchestration.sources.contract import SourceClient
 from energy_orchestration.sources.http import NotYetPublished, SourceError
 from energy_orchestration.streaming.producer import publish_records
 from energy_orchestration.streaming.topics import all_topics, ensure_topics, raw_topic
@@ -67,7 +66,7 @@ def due_end(dataset: str, now: datetime) -> datetime:
     """The end of the intervals that should have landed by now (naive UTC): the provider has
     published them and the live fetch has had its chance."""
     spec = DATASETS[dataset]
-    lag = timedelta(minutes=getattr(spec, "publication_lag_minutes", 0)) + LIVE_MARGIN
+    lag = timedelta(minutes=spec.publication_lag_minutes) + LIVE_MARGIN
     return floor_to(now - lag, timedelta(minutes=spec.interval_minutes)).astimezone(timezone.utc).replace(tzinfo=None)
 
 
@@ -82,7 +81,7 @@ def plan_window(dataset: str, now: datetime, acked_until: datetime | None, polic
     """
     spec = DATASETS[dataset]
     step = timedelta(minutes=spec.interval_minutes)
-    lag = timedelta(minutes=getattr(spec, "publication_lag_minutes", 0))
+    lag = timedelta(minutes=spec.publication_lag_minutes)
     end = floor_to(now - lag, step)
     if acked_until is not None and end <= acked_until:
         return None
@@ -98,13 +97,9 @@ def plan_window(dataset: str, now: datetime, acked_until: datetime | None, polic
 
 
 def estimated_requests(window: Window) -> int:
-    """Requests a window will cost its provider: Energi Data Service answers any window in one
-    (``limit=0``); éCO2mix pages by 100 rows (up to 12 regions per interval)."""
+    """Requests a window will cost its provider (:meth:`~energy_orchestration.sources.contract.Dataset.requests_for`)."""
     spec = DATASETS[window.dataset]
-    if spec.provider != "odre":
-        return 1
-    intervals = int((window.end - window.start) / timedelta(minutes=spec.interval_minutes))
-    return max(1, math.ceil(intervals * 12 / 100))
+    return spec.requests_for(int((window.end - window.start) / timedelta(minutes=spec.interval_minutes)))
 
 
 @dataclass(frozen=True)
@@ -117,7 +112,7 @@ class FetchOutcome:
     note: str = ""
 
 
-def fetch_and_publish(client: EnergiDataServiceClient, bootstrap_servers: str, window: Window,
+def fetch_and_publish(client: SourceClient, bootstrap_servers: str, window: Window,
                       warehouse: Warehouse | None = None,
                       on_records: Callable[[list[Any]], None] | None = None) -> FetchOutcome:
     """Fetch one window and publish every record; returns only once the broker acknowledged all.

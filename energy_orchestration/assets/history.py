@@ -28,9 +28,9 @@ import dagster as dg
 from energy_orchestration.assets.keys import LIVE_DATASETS, history_asset_key
 from energy_orchestration.assets.partitions import HISTORY_DAILY, LOCAL_TIME_ZONE
 from energy_orchestration.ingest import Window, cut_windows, describe, fetch_and_publish
-from energy_orchestration.model import ZONES, utc_now
+from energy_orchestration.model import utc_now
 from energy_orchestration.resources import EnergiDataServiceResource, KafkaResource, OdreResource, WarehouseResource
-from energy_orchestration.sources import DATASETS
+from energy_orchestration.sources import DATASETS, SourceClient
 from energy_orchestration.streaming.producer import publish_records
 from energy_orchestration.streaming.topics import all_topics, ensure_topics, raw_topic
 from energy_orchestration.warehouse import Warehouse
@@ -66,10 +66,7 @@ class HistoryConfig(dg.Config):
 
 def records_per_interval(dataset: str) -> int:
     """Records a provider publishes per interval: one per zone row (regions, price areas)."""
-    spec = DATASETS[dataset]
-    if spec.provider == "odre":
-        return sum(1 for zone in ZONES if zone.startswith(f"{spec.national_zone}-")) if spec.regional else 1
-    return len(spec.price_areas) if spec.zone_column else 1
+    return DATASETS[dataset].records_per_interval
 
 
 def local_day(moment_utc: datetime) -> date:
@@ -187,7 +184,7 @@ def await_landing(warehouse: Warehouse, dataset: str, keys: list[str], stall_sec
         sleep(poll_seconds)
 
 
-def republish(client: Any, bootstrap_servers: str, published: PublishedRecords, missing: list[str]) -> int:
+def republish(client: SourceClient, bootstrap_servers: str, published: PublishedRecords, missing: list[str]) -> int:
     """Fetch again the windows holding missing records and publish just those records.
     Returns how many were published (the provider may no longer return some)."""
     spec = DATASETS[published.dataset]

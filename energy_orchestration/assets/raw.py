@@ -19,7 +19,7 @@ def live_freshness(dataset: str) -> dg.FreshnessPolicy:
     """Late when a few of the dataset's own intervals (plus its publication lag) went by without
     anything landing: a minute dataset is stale after minutes, éCO2mix after about an hour."""
     spec = DATASETS[dataset]
-    step, lag = spec.interval_minutes, getattr(spec, "publication_lag_minutes", 0)
+    step, lag = spec.interval_minutes, spec.publication_lag_minutes
     return dg.FreshnessPolicy.time_window(warn_window=timedelta(minutes=2 * step + lag + 3),
                                           fail_window=timedelta(minutes=4 * step + lag + 5))
 

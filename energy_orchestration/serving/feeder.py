@@ -18,8 +18,10 @@ per retry. It resumes where it was on a cluster; on the embedded broker (memory 
 restart empties the topics) it re-reads from the start, and it does the same when a
 partition's high watermark falls below its read position (topics recreated under it).
 
-Bad messages (undecodable, parser errors) are counted and logged, never fatal: the landing
-consumer owns dead-lettering them.
+Messages are read by the landing consumer's own function
+(:func:`~energy_orchestration.streaming.batch.normalise_messages`), so the cache shows the rows the
+warehouse lands. Bad messages (undecodable, on another dataset's topic, parser errors) are counted
+and logged, never fatal: the landing consumer owns dead-lettering them.
 """
 
 from __future__ import annotations
@@ -27,19 +29,17 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, KafkaException, TopicPartition
 
-from energy_orchestration.model import apply_record_rules, utc_now
+from energy_orchestration.model import utc_now
 from energy_orchestration.serving.cache import LatestCache, Reading, readings_from_frame
 from energy_orchestration.sources import DATASETS
+from energy_orchestration.streaming.batch import MessageLike, normalise_messages, source_id
 from energy_orchestration.streaming.config import feeder_config, feeder_replays_topics
-from energy_orchestration.streaming.consumer import MessageLike
-from energy_orchestration.streaming.envelope import DecodeError, decode
 from energy_orchestration.streaming.topics import ensure_topics, raw_topic
 
 log = logging.getLogger(__name__)
@@ -54,31 +54,22 @@ class FeederStats:
 
 
 def readings_from_messages(messages: list[MessageLike], stats: FeederStats) -> list[Reading]:
-    """Decode and normalise raw messages exactly as the landing consumer does. Pure apart
-    from counting and logging what it had to skip."""
-    by_dataset: dict[str, list[Any]] = defaultdict(list)
-    known = set(DATASETS)
-    for message in messages:
-        if message.error() is not None:
-            continue
-        stats.messages += 1
-        try:
-            envelope = decode(message.value(), known)
-        except DecodeError as exc:
-            stats.bad_messages += 1
-            _log_bad(stats, f"{message.topic()}/{message.partition()}/{message.offset()}: {exc}")
-            continue
-        by_dataset[envelope.dataset].append(envelope.record)
+    """Decode and normalise raw messages with the landing consumer's own function
+    (:func:`~energy_orchestration.streaming.batch.normalise_messages`), so the cache shows what
+    the warehouse lands. Pure apart from counting and logging what it had to skip."""
+    batch = normalise_messages(messages, utc_now())
+    stats.messages += batch.messages
+    for refused in batch.refused:
+        stats.bad_messages += 1
+        _log_bad(stats, f"{source_id(refused.message)}: {refused.reason}")
     readings: list[Reading] = []
-    now = utc_now()
-    for dataset, records in by_dataset.items():
-        try:
-            batch = apply_record_rules(DATASETS[dataset].normalise(records, now), dataset)
-        except Exception:  # a parser bug must not stop the cache
+    for part in batch.datasets:
+        if part.normalised is None:  # a parser bug must not stop the cache
             stats.parse_errors += 1
-            log.exception("cache feeder: parser for %s failed on %d records; skipped", dataset, len(records))
+            log.error("cache feeder: parser for %s failed on %d records; skipped", part.dataset, len(part.items),
+                      exc_info=part.error)
             continue
-        readings.extend(readings_from_frame(batch.observations))
+        readings.extend(readings_from_frame(part.normalised.observations))
     stats.readings += len(readings)
     return readings
 

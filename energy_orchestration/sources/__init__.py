@@ -1,13 +1,18 @@
 """Providers: one module each (HTTP client, paging, parsing to the canonical record).
 
-:data:`DATASETS` is the registry the rest of the platform iterates over; a dataset spec knows
-its provider, interval, record key, message key and how to normalise its records.
+:data:`DATASETS` is the registry the rest of the platform iterates over; every entry implements
+:class:`~energy_orchestration.sources.contract.Dataset` (provider, interval, publication lag,
+record key, message key, known fields, parser) and every provider's client
+:class:`~energy_orchestration.sources.contract.SourceClient`. Adding a provider:
+docs/adding-a-provider.md.
 """
 
 from __future__ import annotations
 
 from energy_orchestration.sources import energidataservice, odre
+from energy_orchestration.sources.contract import Dataset, SourceClient
 
-DATASETS = {**energidataservice.DATASETS, **odre.DATASETS}
-"""Dataset name -> spec (``provider``, ``interval_minutes``, ``record_key``, ``message_zone``,
-``known_field``, ``normalise``; optional ``publication_lag_minutes``)."""
+DATASETS: dict[str, Dataset] = {**energidataservice.DATASETS, **odre.DATASETS}
+"""Dataset name -> spec, for every provider."""
+
+__all__ = ["DATASETS", "Dataset", "SourceClient"]

@@ -15,11 +15,14 @@ import numpy as np
 import pandas as pd
 
 from energy_orchestration.model import (
-    EARLIEST_PLAUSIBLE, RULES, DataStatus, NormalisedBatch, Rejection, Unit,
-    canonical_time_key, coerce_number, empty_observations, has_booleans, parse_interval_start, value_violations,
+    EARLIEST_PLAUSIBLE, DataStatus, NormalisedBatch, Rejection, Unit,
+    canonical_time_key, empty_observations, parse_interval_start,
 )
 from energy_orchestration.model import utc_now
 from energy_orchestration.sources.http import MalformedPage, NotYetPublished, PoliteSession
+from energy_orchestration.sources.normalise import (
+    Melt, column_reader, observation_frame, reject_not_numbers, reject_record, reject_violations,
+)
 
 PROVIDER = "energidataservice"
 LIVE_BASE_URL = "https://api.energidataservice.dk"
@@ -61,6 +64,8 @@ class DatasetSpec:
     or none, rejects the record whole (rule ``unknown_zone``)."""
     fixed_zone: str = "DK"
     """Message key for datasets whose rows cover all of Denmark."""
+    publication_lag_minutes: int = 0
+    """The service publishes an interval as soon as it ends."""
 
     def __post_init__(self) -> None:
         per_record = [m.column for m in self.mappings if m.zone == RECORD_ZONE or m.only_zone]
@@ -69,6 +74,15 @@ class DatasetSpec:
         unknown = {m.only_zone for m in self.mappings if m.only_zone} - set(self.area_zones)
         if unknown:
             raise ValueError(f"{self.name}: only_zone {sorted(unknown)} is not one of {self.area_zones}")
+
+    @property
+    def records_per_interval(self) -> int:
+        """One row per price area, or one for all of Denmark."""
+        return len(self.price_areas) if self.zone_column else 1
+
+    def requests_for(self, intervals: int) -> int:
+        """The client asks with ``limit=0``: any window costs one request."""
+        return 1
 
     @property
     def area_zones(self) -> tuple[str, ...]:
@@ -277,22 +291,22 @@ def normalise(dataset: str, records: list[Any], now: datetime | None = None) -> 
         if not isinstance(record, dict):
             keys.append("")
             record_times.append(None)
-            _reject_record(rejections, rejected_records, dataset, "not_an_object", index, "", type(record).__name__)
+            reject_record(rejections, rejected_records, dataset, "not_an_object", index, "", type(record).__name__)
             continue
         moment = parse_utc(record.get(spec.time_column))
         key = spec.record_key(record, moment)
         keys.append(key)
         record_times.append(moment)
         if moment is None:
-            _reject_record(rejections, rejected_records, dataset, "missing_time", index, key,
+            reject_record(rejections, rejected_records, dataset, "missing_time", index, key,
                            record.get(spec.time_column))
         elif moment < EARLIEST_PLAUSIBLE or moment > latest_allowed:
-            _reject_record(rejections, rejected_records, dataset, "time_out_of_range", index, key, moment.isoformat())
+            reject_record(rejections, rejected_records, dataset, "time_out_of_range", index, key, moment.isoformat())
         elif area_codes is not None:
             area = record.get(spec.zone_column)
             code = area_codes.get(area) if isinstance(area, str) else None
             if code is None:
-                _reject_record(rejections, rejected_records, dataset, "unknown_zone", index, key, area)
+                reject_record(rejections, rejected_records, dataset, "unknown_zone", index, key, area)
             else:
                 good.append(index)
                 times.append(moment)
@@ -308,109 +322,45 @@ def normalise(dataset: str, records: list[Any], now: datetime | None = None) -> 
     starts = np.asarray(times, dtype="datetime64[us]")
     record_zones = np.asarray(zones, dtype=np.int16) if area_codes is not None else None
     area_zones = spec.area_zones
-    columns_cache: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
-    picked_mapping: list[np.ndarray] = []
-    picked_rows: list[np.ndarray] = []
-    picked_values: list[np.ndarray] = []
+    column_of = column_reader(kept)
+    melt = Melt()
     for number, mapping in enumerate(spec.mappings):
-        if mapping.column not in columns_cache:
-            columns_cache[mapping.column] = _numeric_column(kept, mapping.column)
-        column_values, bad = columns_cache[mapping.column]
-        values = column_values * mapping.sign + 0.0  # + 0.0 turns -0.0 into 0.0
+        column = column_of(mapping.column)
+        values = column.values * mapping.sign + 0.0  # + 0.0 turns -0.0 into 0.0
         applies = (record_zones == area_zones.index(mapping.only_zone)) if mapping.only_zone else None
         if applies is not None:  # other areas' records do not carry this quantity: as if null
             values = np.where(applies, values, np.nan)
-        if bad is not None:  # one rejection per canonical field the bad value would have filled
-            for position in np.flatnonzero(bad if applies is None else bad & applies):
-                index = int(record_index[position])
-                value = kept[position].get(mapping.column)
-                rejections.append(Rejection(
-                    dataset=dataset, rule="not_a_number", reason=f"{RULES['not_a_number']}: {mapping.column}={value!r}",
-                    record_index=index, record_key=keys[index], quantity=mapping.quantity, value=value,
-                    zone=mapping.zone if mapping.zone != RECORD_ZONE else area_zones[record_zones[position]]))
-        present = ~np.isnan(values)
-        for rule, mask, detail in value_violations(mapping.quantity, values):
-            for position in np.flatnonzero(mask):
-                index = int(record_index[position])
-                zone = mapping.zone or area_zones[record_zones[position]]
-                rejections.append(Rejection(
-                    dataset=dataset, rule=rule, reason=f"{RULES[rule]}{detail}: {mapping.column}={values[position]:g}",
-                    record_index=index, record_key=keys[index], zone=zone, quantity=mapping.quantity,
-                    value=float(values[position])))
-            present &= ~mask
-        rows = np.flatnonzero(present)
-        picked_mapping.append(np.full(len(rows), number, dtype=np.int16))
-        picked_rows.append(rows)
-        picked_values.append(values[rows])
-    frame = _observation_frame(spec, np.concatenate(picked_mapping), np.concatenate(picked_rows),
-                               np.concatenate(picked_values), starts, record_index, record_zones)
+
+        def zone_at(position: int, mapping: ColumnMapping = mapping) -> str:
+            return mapping.zone or area_zones[record_zones[position]]
+
+        if column.bad is not None:  # one rejection per canonical field the bad value would have filled
+            reject_not_numbers(rejections, dataset, mapping.column, mapping.quantity,
+                               np.flatnonzero(column.bad if applies is None else column.bad & applies),
+                               column.raw, record_index, keys, zone_at)
+        rows = reject_violations(rejections, dataset, mapping.column, mapping.quantity, values, ~np.isnan(values),
+                                 record_index, keys, zone_at)
+        melt.keep(number, rows, values)
+    frame = observation_frame(
+        spec.name, spec.interval_minutes, [(m.quantity, m.unit.value) for m in spec.mappings], melt,
+        lambda mapping_of, rows: _zone_category(spec, mapping_of, rows, record_zones), starts,
+        lambda rows: pd.Categorical.from_codes(np.zeros(len(rows), dtype=np.int8), categories=[spec.status.value]),
+        record_index)
     return NormalisedBatch(frame, rejections, rejected_records, keys, record_times)
 
 
-def _observation_frame(spec: DatasetSpec, mapping: np.ndarray, rows: np.ndarray, values: np.ndarray,
-                       starts: np.ndarray, record_index: np.ndarray,
-                       record_zones: np.ndarray | None = None) -> pd.DataFrame:
-    """Observations with the repeated strings as categoricals: cheap to build, and DuckDB scans
-    integer codes without taking the GIL, so landing overlaps with parsing the next batch.
-
-    ``record_zones`` holds, per kept record, the index into ``spec.area_zones`` of its zone; it
-    supplies the zone of observations whose mapping says :data:`RECORD_ZONE`.
-    """
-    def category(labels: list[str]) -> pd.Categorical:
-        categories = sorted(set(labels))
-        codes = np.asarray([categories.index(label) for label in labels], dtype=np.int16)
-        return pd.Categorical.from_codes(codes[mapping], categories=categories)
-
-    def zone_category() -> pd.Categorical:
-        fixed = [m.zone for m in spec.mappings if m.zone != RECORD_ZONE]
-        per_record = len(fixed) < len(spec.mappings)
-        categories = sorted(set(fixed) | (set(spec.area_zones) if per_record else set()))
-        by_mapping = np.asarray([-1 if m.zone == RECORD_ZONE else categories.index(m.zone) for m in spec.mappings],
-                                dtype=np.int16)
-        codes = by_mapping[mapping]
-        if per_record:
-            by_area = np.asarray([categories.index(z) for z in spec.area_zones], dtype=np.int16)
-            from_record = codes < 0
-            codes[from_record] = by_area[record_zones[rows[from_record]]]
-        return pd.Categorical.from_codes(codes, categories=categories)
-
-    return pd.DataFrame({
-        "dataset": pd.Categorical.from_codes(np.zeros(len(rows), dtype=np.int8), categories=[spec.name]),
-        "zone": zone_category(),
-        "quantity": category([m.quantity for m in spec.mappings]),
-        "interval_start_utc": starts[rows],
-        "interval_minutes": np.full(len(rows), spec.interval_minutes, dtype=np.int16),
-        "value": values,
-        "unit": category([m.unit.value for m in spec.mappings]),
-        "status": pd.Categorical.from_codes(np.zeros(len(rows), dtype=np.int8), categories=[spec.status.value]),
-        "record_index": record_index[rows],
-    })
-
-
-def _numeric_column(records: list[dict[str, Any]], column: str) -> tuple[np.ndarray, np.ndarray | None]:
-    """One provider column as float64 (NaN = absent/null), and a mask of values that are not
-    numbers (None when all are); the caller rejects those per canonical field."""
-    raw = [r.get(column) for r in records]
-    if not has_booleans(raw):
-        try:
-            return np.asarray(raw, dtype=np.float64), None  # fast path: all numbers or None
-        except (TypeError, ValueError):
-            pass
-    out = np.full(len(raw), np.nan)
-    bad = np.zeros(len(raw), dtype=bool)
-    for position, value in enumerate(raw):
-        try:
-            number = coerce_number(value)
-        except ValueError:
-            bad[position] = True
-            continue
-        if number is not None:
-            out[position] = number
-    return out, bad
-
-
-def _reject_record(rejections: list[Rejection], rejected: set[int], dataset: str, rule: str, index: int,
-                   key: str, value: Any) -> None:
-    rejected.add(index)
-    rejections.append(Rejection(dataset=dataset, rule=rule, reason=f"{RULES[rule]}: {value!r}",
-                                record_index=index, record_key=key, value=value))
+def _zone_category(spec: DatasetSpec, mapping: np.ndarray, rows: np.ndarray,
+                   record_zones: np.ndarray | None) -> pd.Categorical:
+    """Per observation, its zone: the mapping's own, or, for mappings saying :data:`RECORD_ZONE`,
+    the record's (``record_zones`` holds, per kept record, the index into ``spec.area_zones``)."""
+    fixed = [m.zone for m in spec.mappings if m.zone != RECORD_ZONE]
+    per_record = len(fixed) < len(spec.mappings)
+    categories = sorted(set(fixed) | (set(spec.area_zones) if per_record else set()))
+    by_mapping = np.asarray([-1 if m.zone == RECORD_ZONE else categories.index(m.zone) for m in spec.mappings],
+                            dtype=np.int16)
+    codes = by_mapping[mapping]
+    if per_record:
+        by_area = np.asarray([categories.index(z) for z in spec.area_zones], dtype=np.int16)
+        from_record = codes < 0
+        codes[from_record] = by_area[record_zones[rows[from_record]]]
+    return pd.Categorical.from_codes(codes, categories=categories)

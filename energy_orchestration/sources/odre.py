@@ -36,6 +36,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -44,11 +46,14 @@ import numpy as np
 import pandas as pd
 
 from energy_orchestration.model import (
-    EARLIEST_PLAUSIBLE, RULES, ZONES, DataStatus, NormalisedBatch, Rejection, Unit,
-    empty_observations, value_violations, has_booleans, parse_interval_start,
+    EARLIEST_PLAUSIBLE, ZONES, DataStatus, NormalisedBatch, Rejection, Unit,
+    empty_observations, parse_interval_start,
 )
 from energy_orchestration.model import utc_now
 from energy_orchestration.sources.http import MalformedPage, NotYetPublished, PoliteSession, SourceError
+from energy_orchestration.sources.normalise import (
+    Melt, NumericColumn, column_reader, observation_frame, reject_not_numbers, reject_record, reject_violations,
+)
 
 PROVIDER = "odre"
 LIVE_BASE_URL = "https://odre.opendatasoft.com"
@@ -104,6 +109,16 @@ class OdreDataset:
         """Fields of the dataset's contract (mapped, or published and deliberately unused)."""
         mapped = {m.field for m in self.mappings} | {m.fallback for m in self.mappings if m.fallback}
         return name in mapped or name in _UNUSED_FIELDS or name.startswith(_UNUSED_PREFIXES)
+
+    @property
+    def records_per_interval(self) -> int:
+        """One row per region (every known zone of the country), or one for the whole country."""
+        return sum(1 for zone in ZONES if zone.startswith(f"{self.national_zone}-")) if self.regional else 1
+
+    def requests_for(self, intervals: int) -> int:
+        """``/records`` pages hold 100 rows, counted as up to 12 regions per interval (whatever
+        the dataset, as the live sensor's budget always has)."""
+        return max(1, math.ceil(intervals * 12 / PAGE_LIMIT))
 
     @property
     def regional(self) -> bool:
@@ -423,43 +438,6 @@ def _parse_times(texts: list[Any]) -> tuple[np.ndarray, list[str]]:
     return times, keys
 
 
-@dataclass
-class _Column:
-    values: np.ndarray
-    """float64; NaN = absent (null, "ND", "") or not a number."""
-    bad: np.ndarray | None = None
-    """Positions holding something that is not a number (None when there are none)."""
-    raw: list[Any] | None = None
-
-
-def _numeric_column(records: list[dict[str, Any]], name: str) -> _Column:
-    """One provider field as float64, column-wise; only odd values take the per-value path."""
-    raw = [r.get(name) for r in records]
-    if not has_booleans(raw):
-        try:
-            return _Column(np.asarray(raw, dtype=np.float64))  # fast path: numbers, numeric strings, None
-        except (TypeError, ValueError):
-            pass
-    values = np.full(len(raw), np.nan)
-    bad = np.zeros(len(raw), dtype=bool)
-    for position, value in enumerate(raw):
-        if _is_absent(value):
-            continue
-        if isinstance(value, bool):
-            bad[position] = True
-            continue
-        try:
-            number = float(value.strip() if isinstance(value, str) else value)
-        except (TypeError, ValueError):
-            bad[position] = True
-            continue
-        if np.isfinite(number):
-            values[position] = number
-        else:
-            bad[position] = True
-    return _Column(values, bad if bad.any() else None, raw)
-
-
 def normalise(dataset: str, records: list[Any], now: datetime | None = None) -> NormalisedBatch:
     """Melt éCO2mix records into canonical observations; every refusal carries its rule.
 
@@ -481,7 +459,7 @@ def normalise(dataset: str, records: list[Any], now: datetime | None = None) -> 
         if isinstance(record, dict):
             objects.append(index)
         else:
-            _reject_record(rejections, rejected_records, dataset, "not_an_object", index, "", type(record).__name__)
+            reject_record(rejections, rejected_records, dataset, "not_an_object", index, "", type(record).__name__)
     dicts = [records[i] for i in objects]
     times, stamp_keys = _parse_times([r.get(TIME_FIELD) for r in dicts])
     regions = [spec.region_code(r) for r in dicts] if spec.regional else None
@@ -493,28 +471,73 @@ def normalise(dataset: str, records: list[Any], now: datetime | None = None) -> 
     usable = ~np.isnat(times)
     for position in np.flatnonzero(~usable):
         index = objects[position]
-        _reject_record(rejections, rejected_records, dataset, "missing_time", index, keys[index],
+        reject_record(rejections, rejected_records, dataset, "missing_time", index, keys[index],
                        dicts[position].get(TIME_FIELD))
     if regions is not None:  # a regional row must name a known region (rule shared with EDS areas)
         unplaced = [code is None or f"{spec.national_zone}-{code}" not in ZONES for code in regions]
         for position in np.flatnonzero(usable & np.array(unplaced, dtype=bool)):
             index = objects[position]
             usable[position] = False
-            _reject_record(rejections, rejected_records, dataset, "unknown_zone", index, keys[index],
+            reject_record(rejections, rejected_records, dataset, "unknown_zone", index, keys[index],
                            dicts[position].get(spec.region_field))
 
     candidates = np.flatnonzero(usable)
     kept = [dicts[p] for p in candidates]
-    columns: dict[str, _Column] = {}
+    column = column_reader(kept, _ABSENT_STRINGS)
+    measured = _measured(spec, column, len(kept), skipped)
+    starts = times[candidates]
+    out_of_range = measured & ((starts < earliest) | (starts > latest_allowed))
+    for position in np.flatnonzero(out_of_range):
+        index = objects[candidates[position]]
+        reject_record(rejections, rejected_records, dataset, "time_out_of_range", index, keys[index],
+                      str(starts[position]))
+    take = measured & ~out_of_range
+    if not take.any():
+        return NormalisedBatch(empty_observations(), rejections, rejected_records, keys, record_times, skipped)
 
-    def column(name: str) -> _Column:
-        if name not in columns:
-            columns[name] = _numeric_column(kept, name)
-        return columns[name]
+    record_index = np.asarray(objects, dtype=np.int64)[candidates]
+    status = _status_codes(kept, _STATUS_ORDER.index(spec.default_status))
+    zone_labels, zone_codes = _zone_codes(spec, None if regions is None else [regions[p] for p in candidates], len(kept))
 
-    # Rows with nothing measured: the future (forecast-only) rows of the national set.
-    measured = np.zeros(len(kept), dtype=bool)
-    forecast = np.zeros(len(kept), dtype=bool)
+    def zone_at(position: int) -> str:
+        return zone_labels[zone_codes[position]]
+
+    melt = Melt()
+    for number, mapping in enumerate(spec.mappings):
+        col = column(mapping.field)
+        values = col.values
+        if col.bad is not None:
+            reject_not_numbers(rejections, dataset, mapping.field, mapping.quantity, np.flatnonzero(col.bad & take),
+                               col.raw, record_index, keys, zone_at)
+        if mapping.fallback is not None:
+            use = np.isnan(values) & (col.bad is None or ~col.bad)
+            for other in mapping.fallback_unless:
+                other_col = column(other)
+                use &= np.isnan(other_col.values) & (other_col.bad is None or ~other_col.bad)
+            fallback = column(mapping.fallback)
+            if fallback.bad is not None:
+                reject_not_numbers(rejections, dataset, mapping.fallback, mapping.quantity,
+                                   np.flatnonzero(fallback.bad & use & take), fallback.raw, record_index, keys, zone_at)
+            values = np.where(use, fallback.values, values)
+        values = values * mapping.sign + 0.0  # + 0.0 turns -0.0 into 0.0
+        rows = reject_violations(rejections, dataset, mapping.field, mapping.quantity, values,
+                                 take & ~np.isnan(values), record_index, keys, zone_at)
+        melt.keep(number, rows, values)
+    frame = observation_frame(
+        spec.name, spec.interval_minutes, [(m.quantity, m.unit.value) for m in spec.mappings], melt,
+        lambda _, rows: pd.Categorical.from_codes(zone_codes[rows], categories=zone_labels), starts,
+        lambda rows: pd.Categorical.from_codes(status[rows], categories=[s.value for s in _STATUS_ORDER]),
+        record_index)
+    return NormalisedBatch(frame, rejections, rejected_records, keys, record_times, skipped)
+
+
+
+def _measured(spec: OdreDataset, column: Callable[[str], NumericColumn], count: int,
+              skipped: dict[str, int]) -> np.ndarray:
+    """Which records hold a measured value; counts the others in ``skipped`` (``forecast_only``:
+    the future rows of the national set, ``no_values``: rows with nothing at all)."""
+    measured = np.zeros(count, dtype=bool)
+    forecast = np.zeros(count, dtype=bool)
     for mapping in spec.mappings:
         for name in (mapping.field, mapping.fallback):
             if name is None:
@@ -533,104 +556,30 @@ def normalise(dataset: str, records: list[Any], now: datetime | None = None) -> 
             skipped["forecast_only"] = forecast_only
         if empty:
             skipped["no_values"] = empty
+    return measured
 
-    starts = times[candidates]
-    out_of_range = measured & ((starts < earliest) | (starts > latest_allowed))
-    for position in np.flatnonzero(out_of_range):
-        index = objects[candidates[position]]
-        _reject_record(rejections, rejected_records, dataset, "time_out_of_range", index, keys[index],
-                       str(starts[position]))
-    take = measured & ~out_of_range
-    if not take.any():
-        return NormalisedBatch(empty_observations(), rejections, rejected_records, keys, record_times, skipped)
 
-    record_index = np.asarray(objects, dtype=np.int64)[candidates]
-    default = _STATUS_ORDER.index(spec.default_status)
-    status_cache: dict[Any, int] = {}
-    status = np.empty(len(kept), dtype=np.int8)
-    for position, record in enumerate(kept):
+def _status_codes(records: list[dict[str, Any]], default: int) -> np.ndarray:
+    """Per record, the index into ``_STATUS_ORDER`` its ``nature`` names (``default`` when it names none)."""
+    cache: dict[Any, int] = {}
+    status = np.empty(len(records), dtype=np.int8)
+    for position, record in enumerate(records):
         nature = record.get("nature")
-        code = status_cache.get(nature) if isinstance(nature, (str, type(None))) else None
+        code = cache.get(nature) if isinstance(nature, (str, type(None))) else None
         if code is None:
             code = _status_code(nature, default)
             if isinstance(nature, (str, type(None))):
-                status_cache[nature] = code
+                cache[nature] = code
         status[position] = code
+    return status
+
+
+def _zone_codes(spec: OdreDataset, regions: list[str | None] | None, count: int) -> tuple[list[str], np.ndarray]:
+    """Zone labels and, per kept record, its code among them (``regions``: each record's region
+    code, None for a national dataset, whose ``count`` records all belong to the national zone)."""
     if regions is None:
-        zone_labels = [spec.national_zone]
-        zone_codes = np.zeros(len(kept), dtype=np.int16)
-    else:
-        kept_regions = [regions[p] for p in candidates]
-        zone_labels = sorted({f"{spec.national_zone}-{code}" for code in kept_regions})
-        lookup = {label: number for number, label in enumerate(zone_labels)}
-        zone_codes = np.fromiter((lookup[f"{spec.national_zone}-{code}"] for code in kept_regions),
-                                 dtype=np.int16, count=len(kept_regions))
-
-    def not_a_number(mapping: FieldMapping, name: str, mask: np.ndarray, col: _Column) -> None:
-        for position in np.flatnonzero(mask):
-            index = int(record_index[position])
-            value = col.raw[position] if col.raw is not None else None
-            rejections.append(Rejection(dataset=dataset, rule="not_a_number",
-                                        reason=f"{RULES['not_a_number']}: {name}={value!r}", record_index=index,
-                                        record_key=keys[index], zone=zone_labels[zone_codes[position]],
-                                        quantity=mapping.quantity, value=value))
-
-    picked_mapping: list[np.ndarray] = []
-    picked_rows: list[np.ndarray] = []
-    picked_values: list[np.ndarray] = []
-    for number, mapping in enumerate(spec.mappings):
-        col = column(mapping.field)
-        values = col.values
-        if col.bad is not None:
-            not_a_number(mapping, mapping.field, col.bad & take, col)
-        if mapping.fallback is not None:
-            use = np.isnan(values) & (col.bad is None or ~col.bad)
-            for other in mapping.fallback_unless:
-                other_col = column(other)
-                use &= np.isnan(other_col.values) & (other_col.bad is None or ~other_col.bad)
-            fallback = column(mapping.fallback)
-            if fallback.bad is not None:
-                not_a_number(mapping, mapping.fallback, fallback.bad & use & take, fallback)
-            values = np.where(use, fallback.values, values)
-        values = values * mapping.sign + 0.0  # + 0.0 turns -0.0 into 0.0
-        present = take & ~np.isnan(values)
-        for rule, mask, detail in value_violations(mapping.quantity, np.where(present, values, 0.0)):
-            mask &= present
-            for position in np.flatnonzero(mask):
-                index = int(record_index[position])
-                rejections.append(Rejection(
-                    dataset=dataset, rule=rule, reason=f"{RULES[rule]}{detail}: {mapping.field}={values[position]:g}",
-                    record_index=index, record_key=keys[index], zone=zone_labels[zone_codes[position]],
-                    quantity=mapping.quantity, value=float(values[position])))
-            present &= ~mask
-        rows = np.flatnonzero(present)
-        picked_mapping.append(np.full(len(rows), number, dtype=np.int16))
-        picked_rows.append(rows)
-        picked_values.append(values[rows])
-    mapping_of = np.concatenate(picked_mapping)
-    rows = np.concatenate(picked_rows)
-
-    def category(labels: list[str]) -> pd.Categorical:
-        categories = sorted(set(labels))
-        codes = np.asarray([categories.index(label) for label in labels], dtype=np.int16)
-        return pd.Categorical.from_codes(codes[mapping_of], categories=categories)
-
-    frame = pd.DataFrame({
-        "dataset": pd.Categorical.from_codes(np.zeros(len(rows), dtype=np.int8), categories=[spec.name]),
-        "zone": pd.Categorical.from_codes(zone_codes[rows], categories=zone_labels),
-        "quantity": category([m.quantity for m in spec.mappings]),
-        "interval_start_utc": starts[rows],
-        "interval_minutes": np.full(len(rows), spec.interval_minutes, dtype=np.int16),
-        "value": np.concatenate(picked_values),
-        "unit": category([m.unit.value for m in spec.mappings]),
-        "status": pd.Categorical.from_codes(status[rows], categories=[s.value for s in _STATUS_ORDER]),
-        "record_index": record_index[rows],
-    })
-    return NormalisedBatch(frame, rejections, rejected_records, keys, record_times, skipped)
-
-
-def _reject_record(rejections: list[Rejection], rejected: set[int], dataset: str, rule: str, index: int,
-                   key: str, value: Any) -> None:
-    rejected.add(index)
-    rejections.append(Rejection(dataset=dataset, rule=rule, reason=f"{RULES[rule]}: {value!r}",
-                                record_index=index, record_key=key, value=value))
+        return [spec.national_zone], np.zeros(count, dtype=np.int16)
+    labels = sorted({f"{spec.national_zone}-{code}" for code in regions})
+    lookup = {label: number for number, label in enumerate(labels)}
+    return labels, np.fromiter((lookup[f"{spec.national_zone}-{code}"] for code in regions), dtype=np.int16,
+                               count=len(regions))

@@ -15,10 +15,9 @@ import queue
 import threading
 import time
 import uuid
-from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -26,25 +25,18 @@ import orjson
 import pandas as pd
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
-from energy_orchestration.model import RULES, apply_record_rules, utc_now
-from energy_orchestration.sources import DATASETS
+from energy_orchestration.model import RULES, utc_now
+from energy_orchestration.sources import DATASETS, Dataset
+from energy_orchestration.streaming.batch import (
+    DatasetBatch, MessageLike, next_offsets, normalise_messages, source_id,
+)
 from energy_orchestration.streaming.config import consumer_config, producer_config, redacted
-from energy_orchestration.streaming.envelope import DecodeError, Envelope, decode
 from energy_orchestration.streaming.health import HealthRecorder
 from energy_orchestration.streaming.topics import dead_letter_topic, ensure_topics, raw_topic
 from energy_orchestration.warehouse import Warehouse, WarehouseBusy
 from energy_orchestration.warehouse.landing import IngestLogRow, LandingBatch, QuarantineRow, insert_quarantine, land
 
 log = logging.getLogger(__name__)
-
-
-class MessageLike(Protocol):
-    def topic(self) -> str | None: ...
-    def partition(self) -> int | None: ...
-    def offset(self) -> int | None: ...
-    def key(self) -> bytes | None: ...
-    def value(self) -> bytes | None: ...
-    def error(self) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -80,117 +72,44 @@ class ConsumerStats:
     lag: dict[str, int] = field(default_factory=dict)
 
 
-def _source_id(message: MessageLike) -> str:
-    return f"{message.topic()}/{message.partition()}/{message.offset()}"
-
-
 def _payload_text(value: bytes | None) -> str | None:
     if value is None:
         return None
     return value.decode("utf-8", errors="replace")
 
 
-def prepare_batch(messages: list[MessageLike], consumer_group: str, now: datetime | None = None) -> PreparedBatch:
-    """Turn raw Kafka messages into what one transaction writes. Pure: no I/O."""
-    now = now or utc_now()
-    batch_id = uuid.uuid4().hex
-    dead: list[DeadLetter] = []
-    next_offsets: dict[tuple[str, int], int] = {}
-    by_dataset: dict[str, list[tuple[MessageLike, Envelope]]] = defaultdict(list)
-    known = set(DATASETS)
-    topics: dict[str, str] = {}
-    counted = 0
-    for message in messages:
-        if message.error() is not None:
-            continue
-        counted += 1
-        position = (str(message.topic()), int(message.partition() or 0))
-        next_offsets[position] = max(next_offsets.get(position, 0), int(message.offset() or 0) + 1)
-        try:
-            envelope = decode(message.value(), known)
-        except DecodeError as exc:
-            dead.append(_dead_letter(message, "decode", "undecodable", str(exc)))
-            continue
-        expected_topic = topics.get(envelope.dataset) or topics.setdefault(envelope.dataset,
-                                                                          raw_topic(envelope.dataset))
-        if message.topic() != expected_topic:  # each topic carries one dataset's records
-            dead.append(_dead_letter(message, "decode", "wrong_topic",
-                                     f"a {envelope.dataset} record on topic {message.topic()}, whose records belong "
-                                     f"to another dataset (expected on {expected_topic})"))
-            continue
-        by_dataset[envelope.dataset].append((message, envelope))
+def prepare_batch(messages: list[MessageLike], consumer_group: str, now: datetime | None = None,
+                  lag: dict[str, int] | None = None) -> PreparedBatch:
+    """Turn raw Kafka messages into what one transaction writes. Pure: no I/O.
 
+    The messages are read by :func:`~energy_orchestration.streaming.batch.normalise_messages`,
+    the same function the API's cache feeder uses; this adds what landing needs on top: rows,
+    quarantine, dead letters and the ingest log. ``lag`` (``topic/partition`` -> messages behind)
+    goes into each dataset's ingest-log row.
+    """
+    batch = normalise_messages(messages, now or utc_now())
+    batch_id = uuid.uuid4().hex
+    dead = [_dead_letter(r.message, "decode", r.rule, r.reason) for r in batch.refused]
     observation_frames: list[pd.DataFrame] = []
     raw_frames: list[pd.DataFrame] = []
     quarantine: list[QuarantineRow] = []
     ingest: list[IngestLogRow] = []
-    for dataset, received in by_dataset.items():
-        spec = DATASETS[dataset]
-        items = _newest_per_record(received, spec)
-        records = [envelope.record for _, envelope in items]
-        try:
-            normalised = apply_record_rules(spec.normalise(records, now), dataset)
-        except Exception as exc:  # a parser bug must not stop landing of other datasets
-            log.exception("parser for %s failed on a batch of %d records", dataset, len(items))
-            dead.extend(_dead_letter(m, "parse", "parser_error", f"{type(exc).__name__}: {exc}") for m, _ in items)
+    for part in batch.datasets:
+        if part.normalised is None:
+            log.error("parser for %s failed on a batch of %d records", part.dataset, len(part.items),
+                      exc_info=part.error)
+            dead.extend(_dead_letter(m, "parse", "parser_error", f"{type(part.error).__name__}: {part.error}")
+                        for m, _ in part.items)
             continue
-        dataset_dead = 0
-        for rejection in normalised.rejections:
-            message = items[rejection.record_index][0] if rejection.record_index is not None else None
-            source_id = _source_id(message) if message is not None else f"batch:{batch_id}"
-            whole = rejection.record_index in normalised.rejected_records
-            quarantine.append(QuarantineRow(
-                source_id=source_id, rule=rejection.rule, stage="record" if whole else "value",
-                reason=rejection.reason, dataset=dataset, record_key=rejection.record_key,
-                zone=rejection.zone or None, quantity=rejection.quantity,
-                payload=_payload_text(message.value()) if message is not None else None,
-                interval_start_utc=(normalised.record_times[rejection.record_index]
-                                    if rejection.record_index is not None and normalised.record_times else None)))
-            if whole and message is not None:
-                dead.append(_dead_letter(message, "record", rejection.rule, rejection.reason, quarantined=True))
-                dataset_dead += 1
-
-        for index, fields in _unknown_fields(records, spec):
-            message = items[index][0]
-            quarantine.append(QuarantineRow(
-                source_id=_source_id(message), rule="unknown_field", stage="schema",
-                reason=f"{RULES['unknown_field']}: {', '.join(fields)}", dataset=dataset,
-                record_key=normalised.record_keys[index] if normalised.record_keys else "",
-                payload=_payload_text(message.value())))
-        offsets = np.array([int(m.offset() or 0) for m, _ in items], dtype=np.int64)
-        partitions = np.array([int(m.partition() or 0) for m, _ in items], dtype=np.int32)
-        fetched = np.array([e.fetched_at_utc for _, e in items], dtype="datetime64[us]")
-        frame = normalised.observations
+        rows, letters = _rejection_rows(part, batch_id)
+        quarantine.extend(rows + _unknown_field_rows(part))
+        dead.extend(letters)
+        frame, raw = _landed_frames(part)
         if not frame.empty:
-            index = frame["record_index"].to_numpy()
-            frame = frame.drop(columns=["record_index"]).assign(
-                fetched_at_utc=fetched[index], kafka_partition=partitions[index], kafka_offset=offsets[index])
             observation_frames.append(frame)
-        landed_positions = [i for i in range(len(items)) if i not in normalised.rejected_records]
-        if landed_positions:
-            raw_frames.append(pd.DataFrame({
-                "dataset": dataset,
-                "record_key": [normalised.record_keys[i] for i in landed_positions],
-                "interval_start_utc": pd.Series([normalised.record_times[i] for i in landed_positions],
-                                                dtype="datetime64[us]"),
-                "payload": [_payload_text(items[i][0].value()) for i in landed_positions],
-                "fetched_at_utc": fetched[landed_positions],
-                "kafka_partition": partitions[landed_positions],
-                "kafka_offset": offsets[landed_positions],
-            }))
-        span = frame["interval_start_utc"] if not frame.empty else pd.Series(dtype="datetime64[us]")
-        ranges: dict[str, list[int]] = {}
-        for message, _ in received:
-            key = f"{message.topic()}/{message.partition()}"
-            first_last = ranges.setdefault(key, [int(message.offset() or 0)] * 2)
-            first_last[0] = min(first_last[0], int(message.offset() or 0))
-            first_last[1] = max(first_last[1], int(message.offset() or 0))
-        ingest.append(IngestLogRow(
-            batch_id=batch_id, dataset=dataset, consumer_group=consumer_group, messages=len(received),
-            observations=len(frame), quarantined=len(normalised.rejections), dead_lettered=dataset_dead,
-            min_interval_utc=span.min().to_pydatetime() if not span.empty else None,
-            max_interval_utc=span.max().to_pydatetime() if not span.empty else None,
-            offsets=json.dumps(ranges), lag="{}"))
+        if raw is not None:
+            raw_frames.append(raw)
+        ingest.append(_ingest_row(part, frame, batch_id, consumer_group, len(letters), lag or {}))
 
     undecodable = [d for d in dead if d.stage in ("decode", "parse")]
     for letter in undecodable:
@@ -205,11 +124,95 @@ def prepare_batch(messages: list[MessageLike], consumer_group: str, now: datetim
         observations=pd.concat(observation_frames, ignore_index=True) if observation_frames else pd.DataFrame(),
         raw_records=pd.concat(raw_frames, ignore_index=True) if raw_frames else pd.DataFrame(),
         quarantine=quarantine, ingest_log=ingest)
-    return PreparedBatch(landing=landing, dead_letters=dead, next_offsets=next_offsets, messages=counted,
-                         raw_messages=[m for m in messages if m.error() is None])
+    return PreparedBatch(landing=landing, dead_letters=dead, next_offsets=batch.next_offsets,
+                         messages=batch.messages, raw_messages=[m for m in messages if m.error() is None])
 
 
-def _unknown_fields(records: list[Any], spec: Any) -> list[tuple[int, list[str]]]:
+def _rejection_rows(part: DatasetBatch, batch_id: str) -> tuple[list[QuarantineRow], list[DeadLetter]]:
+    """A quarantine row per rejection; a dead letter too for each record refused whole."""
+    normalised = part.normalised
+    assert normalised is not None
+    rows: list[QuarantineRow] = []
+    dead: list[DeadLetter] = []
+    for rejection in normalised.rejections:
+        message = part.items[rejection.record_index][0] if rejection.record_index is not None else None
+        whole = rejection.record_index in normalised.rejected_records
+        rows.append(QuarantineRow(
+            source_id=source_id(message) if message is not None else f"batch:{batch_id}", rule=rejection.rule,
+            stage="record" if whole else "value", reason=rejection.reason, dataset=part.dataset,
+            record_key=rejection.record_key, zone=rejection.zone or None, quantity=rejection.quantity,
+            payload=_payload_text(message.value()) if message is not None else None,
+            interval_start_utc=(normalised.record_times[rejection.record_index]
+                                if rejection.record_index is not None and normalised.record_times else None)))
+        if whole and message is not None:
+            dead.append(_dead_letter(message, "record", rejection.rule, rejection.reason))
+    return rows, dead
+
+
+def _unknown_field_rows(part: DatasetBatch) -> list[QuarantineRow]:
+    """Schema drift: a quarantine row (stage ``schema``) per record carrying fields outside the contract."""
+    assert part.normalised is not None
+    keys = part.normalised.record_keys
+    rows = []
+    for index, fields in _unknown_fields([e.record for _, e in part.items], part.spec):
+        message = part.items[index][0]
+        rows.append(QuarantineRow(
+            source_id=source_id(message), rule="unknown_field", stage="schema",
+            reason=f"{RULES['unknown_field']}: {', '.join(fields)}", dataset=part.dataset,
+            record_key=keys[index] if keys else "", payload=_payload_text(message.value())))
+    return rows
+
+
+def _landed_frames(part: DatasetBatch) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The observations (with fetch time and Kafka position) and the raw records that land."""
+    normalised = part.normalised
+    assert normalised is not None
+    items = part.items
+    offsets = np.array([int(m.offset() or 0) for m, _ in items], dtype=np.int64)
+    partitions = np.array([int(m.partition() or 0) for m, _ in items], dtype=np.int32)
+    fetched = np.array([e.fetched_at_utc for _, e in items], dtype="datetime64[us]")
+    frame = normalised.observations
+    if not frame.empty:
+        index = frame["record_index"].to_numpy()
+        frame = frame.drop(columns=["record_index"]).assign(
+            fetched_at_utc=fetched[index], kafka_partition=partitions[index], kafka_offset=offsets[index])
+    landed_positions = [i for i in range(len(items)) if i not in normalised.rejected_records]
+    if not landed_positions:
+        return frame, None
+    raw = pd.DataFrame({
+        "dataset": part.dataset,
+        "record_key": [normalised.record_keys[i] for i in landed_positions],
+        "interval_start_utc": pd.Series([normalised.record_times[i] for i in landed_positions],
+                                        dtype="datetime64[us]"),
+        "payload": [_payload_text(items[i][0].value()) for i in landed_positions],
+        "fetched_at_utc": fetched[landed_positions],
+        "kafka_partition": partitions[landed_positions],
+        "kafka_offset": offsets[landed_positions],
+    })
+    return frame, raw
+
+
+def _ingest_row(part: DatasetBatch, frame: pd.DataFrame, batch_id: str, consumer_group: str, dead_lettered: int,
+                lag: dict[str, int]) -> IngestLogRow:
+    """The dataset's ingest-log row: counts, interval span, offset ranges and its own topic's lag."""
+    assert part.normalised is not None
+    span = frame["interval_start_utc"] if not frame.empty else pd.Series(dtype="datetime64[us]")
+    ranges: dict[str, list[int]] = {}
+    for message, _ in part.received:
+        key = f"{message.topic()}/{message.partition()}"
+        first_last = ranges.setdefault(key, [int(message.offset() or 0)] * 2)
+        first_last[0] = min(first_last[0], int(message.offset() or 0))
+        first_last[1] = max(first_last[1], int(message.offset() or 0))
+    prefix = raw_topic(part.dataset) + "/"
+    return IngestLogRow(
+        batch_id=batch_id, dataset=part.dataset, consumer_group=consumer_group, messages=len(part.received),
+        observations=len(frame), quarantined=len(part.normalised.rejections), dead_lettered=dead_lettered,
+        min_interval_utc=span.min().to_pydatetime() if not span.empty else None,
+        max_interval_utc=span.max().to_pydatetime() if not span.empty else None,
+        offsets=json.dumps(ranges), lag=json.dumps({k: v for k, v in lag.items() if k.startswith(prefix)}))
+
+
+def _unknown_fields(records: list[Any], spec: Dataset) -> list[tuple[int, list[str]]]:
     """Records carrying fields outside the dataset's contract. Records of one provider share a
     key set, so each distinct set is judged once."""
     verdicts: dict[tuple[str, ...], list[str]] = {}
@@ -225,26 +228,8 @@ def _unknown_fields(records: list[Any], spec: Any) -> list[tuple[int, list[str]]
     return found
 
 
-def _newest_per_record(items: list[tuple[MessageLike, Envelope]], spec: Any) -> list[tuple[MessageLike, Envelope]]:
-    """One message per provider record: the latest fetch wins (overlapping windows re-send rows).
-
-    Doing this per record, before melting, keeps the observations unique on their natural key
-    without a sort over hundreds of thousands of rows in SQL.
-    """
-    chosen: dict[str, int] = {}
-    order = lambda i: (items[i][1].fetched_at_utc, items[i][0].partition() or 0, items[i][0].offset() or 0)  # noqa: E731
-    for index, (_, envelope) in enumerate(items):
-        key = spec.record_key(envelope.record) if isinstance(envelope.record, dict) else f"#{index}"
-        previous = chosen.get(key)
-        if previous is None or order(index) > order(previous):
-            chosen[key] = index
-    if len(chosen) == len(items):
-        return items
-    return [items[i] for i in sorted(chosen.values())]
-
-
-def _dead_letter(message: MessageLike, stage: str, rule: str, reason: str, quarantined: bool = False) -> DeadLetter:
-    return DeadLetter(source_id=_source_id(message), topic=str(message.topic()), partition=int(message.partition() or 0),
+def _dead_letter(message: MessageLike, stage: str, rule: str, reason: str) -> DeadLetter:
+    return DeadLetter(source_id=source_id(message), topic=str(message.topic()), partition=int(message.partition() or 0),
                       offset=int(message.offset() or 0), key=message.key(), value=message.value(),
                       stage=stage, rule=rule, reason=reason)
 
@@ -358,12 +343,9 @@ class LandingConsumer:
                         log.warning("consumer error: %s", message.error())
                 if any(m.error() is None for m in messages):
                     began = time.perf_counter()
-                    prepared = prepare_batch(messages, self.group_id)
+                    lag = _lag(consumer, next_offsets(messages))
+                    prepared = prepare_batch(messages, self.group_id, lag=lag)
                     log.debug("prepared %d messages in %.3fs", prepared.messages, time.perf_counter() - began)
-                    lag = _lag(consumer, prepared.next_offsets)
-                    for row in prepared.landing.ingest_log:  # each dataset's row: its own topic's lag
-                        prefix = raw_topic(row.dataset) + "/" if row.dataset in DATASETS else ""
-                        row.lag = json.dumps({k: v for k, v in lag.items() if prefix and k.startswith(prefix)})
                     self._hand_over(to_write, prepared, writer)
                     submitted += 1
                     last_message = time.monotonic()
@@ -496,8 +478,8 @@ class LandingConsumer:
         for message, exc in poison:
             reason = f"landing this message fails: {describe_error(exc)}"
             log.error("isolated a message whose write fails, quarantined and dead-lettered: %s: %s",
-                      _source_id(message), reason)
-            rows.append(QuarantineRow(source_id=_source_id(message), rule="write_failed", stage="write",
+                      source_id(message), reason)
+            rows.append(QuarantineRow(source_id=source_id(message), rule="write_failed", stage="write",
                                       reason=reason, payload=_payload_text(message.value())))
             poison_letters.append(_dead_letter(message, "write", "write_failed", reason))
         if rows:

@@ -1,5 +1,6 @@
 """What one consumer batch turns into, before any I/O: landed rows, quarantine, dead letters, offsets."""
 
+import json
 from datetime import datetime, timezone
 
 from energy_orchestration.sources.energidataservice import POWER_SYSTEM_RIGHT_NOW
@@ -64,3 +65,13 @@ def test_a_record_seen_twice_in_a_batch_lands_once_from_the_latest_fetch(psrn_re
     assert solar.value.tolist() == [9.0] and solar.kafka_offset.tolist() == [1]  # fetched later, though offset lower
     assert prepared.next_offsets == {("energy.raw.powersystemrightnow", 0): 4}
     assert prepared.landing.ingest_log[0].messages == 3
+
+
+def test_each_ingest_log_row_carries_its_own_topics_lag(psrn_records):
+    lag = {"energy.raw.powersystemrightnow/0": 4, "energy.raw.powersystemrightnow/1": 1, "energy.raw.co2emis/0": 9}
+    messages = [Message(wrap(psrn_records[0]), 1), Message(b"garbage", 2)]
+    log = {row.dataset: row for row in prepare_batch(messages, "group", NOW, lag=lag).landing.ingest_log}
+    assert json.loads(log["PowerSystemRightNow"].lag) == {"energy.raw.powersystemrightnow/0": 4,
+                                                          "energy.raw.powersystemrightnow/1": 1}
+    assert json.loads(log["(undecodable)"].lag) == {}
+    assert json.loads(prepare_batch(messages, "group", NOW).landing.ingest_log[0].lag) == {}

@@ -5,6 +5,7 @@ from datetime import datetime
 from energy_orchestration.serving.cache import LatestCache, Reading
 from energy_orchestration.serving.feeder import FeederStats, readings_from_messages
 from energy_orchestration.streaming.envelope import encode
+from energy_orchestration.streaming.topics import raw_topic
 
 TOPICS = {"PowerSystemRightNow": "t.raw.powersystemrightnow", "eco2mix-regional-tr": "t.raw.eco2mix-regional-tr"}
 
@@ -44,7 +45,7 @@ class FakeMessage:
     def __init__(self, value: bytes | None, offset: int = 0) -> None:
         self._value, self._offset = value, offset
 
-    def topic(self): return "t.raw.powersystemrightnow"
+    def topic(self): return raw_topic("PowerSystemRightNow")
     def partition(self): return 0
     def offset(self): return self._offset
     def key(self): return b"DK"

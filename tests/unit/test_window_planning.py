@@ -2,7 +2,7 @@
 
 from datetime import datetime, timedelta, timezone
 
-from energy_orchestration.ingest import WindowPolicy, floor_to, plan_window
+from energy_orchestration.ingest import Window, WindowPolicy, estimated_requests, floor_to, plan_window
 
 POLICY = WindowPolicy(overlap=timedelta(minutes=5), initial_lookback=timedelta(minutes=15),
                       max_window=timedelta(hours=2))
@@ -42,3 +42,11 @@ def test_floor_to_minute_and_five_minutes():
     moment = t("2026-11-23T10:07:42")
     assert floor_to(moment, timedelta(minutes=1)) == t("2026-11-23T10:07")
     assert floor_to(moment, timedelta(minutes=5)) == t("2026-11-23T10:05")
+
+
+def test_a_window_costs_one_eds_request_and_a_page_per_100_odre_rows():
+    day = (t("2026-04-08T00:00"), t("2026-04-09T00:00"))
+    assert estimated_requests(Window("PowerSystemRightNow", *day)) == 1
+    assert estimated_requests(Window("eco2mix-regional-tr", *day)) == 12           # 96 quarter-hours x 12 regions
+    assert estimated_requests(Window("eco2mix-national-tr", *day)) == 12           # counted like the regions
+    assert estimated_requests(Window("eco2mix-regional-tr", day[0], day[0] + timedelta(minutes=15))) == 1
