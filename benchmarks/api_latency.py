@@ -25,7 +25,6 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from benchmarks.serving_stack import serving_stack
-from energy_orchestration.serving import queries
 
 RESULTS = Path(__file__).with_name("results")
 ZONES = ("DK-DK1", "DK-DK2", "DK", "FR", "FR-84", "FR-11")

@@ -9,7 +9,6 @@ then follows it to the end: first the history runs, then the landed days appeari
 from __future__ import annotations
 
 import sys
-import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, TextIO

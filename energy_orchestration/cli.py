@@ -125,7 +125,15 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
     from energy_orchestration.assets.history import HISTORY_COMPANIONS, HISTORY_DATASETS, history_asset_key
     from energy_orchestration.backfill import (
-        BackfillError, Progress, bar, days_between, days_built, launch, progress, range_error, summarise,
+        BackfillError,
+        Progress,
+        bar,
+        days_between,
+        days_built,
+        launch,
+        progress,
+        range_error,
+        summarise,
         summary_table,
     )
     from energy_orchestration.model import utc_now

@@ -7,8 +7,8 @@ a value came from and secrets never appear in run config.
 
 
 import os
-from typing import TYPE_CHECKING
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 

@@ -9,11 +9,11 @@ from datetime import date, datetime, timedelta, timezone
 import dagster as dg
 import pandas as pd
 
-from energy_orchestration.markdown import markdown_preview
+from energy_orchestration.assets.keys import ZONE_DAILY_KEY, ZONE_HOURLY_KEY
 from energy_orchestration.assets.partitions import HOURLY, PERIOD_PARTITIONS
 from energy_orchestration.assets.pools import WAREHOUSE_POOL
-from energy_orchestration.assets.keys import ZONE_DAILY_KEY, ZONE_HOURLY_KEY
 from energy_orchestration.assets.raw import RAW_ASSETS
+from energy_orchestration.markdown import markdown_preview
 from energy_orchestration.model import utc_now
 from energy_orchestration.resources import WarehouseResource
 from energy_orchestration.warehouse.aggregates import BuildStats, build_zone_hourly, build_zone_periods
@@ -153,4 +153,4 @@ AGGREGATE_ASSETS = [zone_hourly, zone_daily, zone_weekly, zone_monthly]
 
 zone_hourly_job = dg.define_asset_job("zone_hourly_job", selection=[zone_hourly])
 PERIOD_JOBS = {grain: dg.define_asset_job(f"{PERIOD_TABLES[grain]}_job", selection=[asset])
-               for grain, asset in zip(PERIOD_TABLES, (zone_daily, zone_weekly, zone_monthly))}
+               for grain, asset in zip(PERIOD_TABLES, (zone_daily, zone_weekly, zone_monthly), strict=False)}

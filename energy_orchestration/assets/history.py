@@ -156,7 +156,7 @@ class PublishedRecords:
     def noter(self, window: Window) -> Callable[[list[Any]], None]:
         def note(records: list[Any]) -> None:
             batch = DATASETS[self.dataset].normalise(records, self.now)
-            for key, moment in zip(batch.record_keys, batch.record_times):
+            for key, moment in zip(batch.record_keys, batch.record_times, strict=False):
                 if key:
                     self.windows[key] = window
                 if moment is not None:
@@ -195,7 +195,7 @@ def republish(client: SourceClient, bootstrap_servers: str, published: Published
     for window in sorted(windows, key=lambda w: w.start):
         records = client.fetch_window(window.dataset, window.start, window.end)
         keys = spec.normalise(records, published.now).record_keys
-        again = [record for record, key in zip(records, keys) if key in wanted]
+        again = [record for record, key in zip(records, keys, strict=False) if key in wanted]
         if again:
             result = publish_records(bootstrap_servers, raw_topic(published.dataset), spec.provider,
                                      published.dataset, again, spec.message_zone, utc_now())

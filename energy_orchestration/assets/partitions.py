@@ -13,7 +13,6 @@ built from the hours so far, because a live platform shows "today so far".
 
 from datetime import datetime, timezone
 
-
 import dagster as dg
 
 from energy_orchestration import settings

@@ -1,14 +1,14 @@
 """What each dataset lost to validation, visible in the Dagster UI as asset checks on the raw assets."""
 
-import dagster as dg
-
 from datetime import timedelta
+
+import dagster as dg
 
 from energy_orchestration import settings
 from energy_orchestration.assets.aggregates import completeness_result
+from energy_orchestration.assets.raw import RAW_ASSETS
 from energy_orchestration.ingest import due_end
 from energy_orchestration.markdown import markdown_preview
-from energy_orchestration.assets.raw import RAW_ASSETS
 from energy_orchestration.model import utc_now
 from energy_orchestration.resources import WarehouseResource
 from energy_orchestration.streaming.health import describe as describe_landing

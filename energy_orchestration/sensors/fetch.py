@@ -15,7 +15,12 @@ import dagster as dg
 from energy_orchestration import settings
 from energy_orchestration.assets.keys import LIVE_DATASETS, raw_asset_key
 from energy_orchestration.ingest import (
-    Window, WindowPolicy, describe, estimated_requests, fetch_and_publish, plan_window,
+    Window,
+    WindowPolicy,
+    describe,
+    estimated_requests,
+    fetch_and_publish,
+    plan_window,
 )
 from energy_orchestration.model import utc_now
 from energy_orchestration.resources import EnergiDataServiceResource, KafkaResource, OdreResource, WarehouseResource

@@ -26,7 +26,11 @@ from energy_orchestration.resources import WarehouseResource
 from energy_orchestration.sensors.fetch import fetch_job, fetch_run_config
 from energy_orchestration.warehouse import Warehouse
 from energy_orchestration.warehouse.completeness import (
-    MissingWindow, completeness_summary, landed_per_day, missing_intervals, missing_windows,
+    MissingWindow,
+    completeness_summary,
+    landed_per_day,
+    missing_intervals,
+    missing_windows,
 )
 
 RETRY_AFTER = timedelta(minutes=15)

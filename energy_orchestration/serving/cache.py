@@ -49,7 +49,7 @@ def readings_from_frame(frame: pd.DataFrame) -> list[Reading]:
     columns = [frame[c].tolist() for c in ("dataset", "zone", "quantity", "interval_start_utc",
                                             "interval_minutes", "value", "unit", "status")]
     readings = []
-    for dataset, zone, quantity, start, minutes, value, unit, status in zip(*columns):
+    for dataset, zone, quantity, start, minutes, value, unit, status in zip(*columns, strict=False):
         if value is None or (isinstance(value, float) and math.isnan(value)):
             continue
         start = start.to_pydatetime() if hasattr(start, "to_pydatetime") else start

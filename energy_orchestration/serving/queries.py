@@ -66,7 +66,7 @@ def jsonable(value: Any) -> Any:
 
 def _rows(cursor: Any) -> list[dict[str, Any]]:
     names = [d[0] for d in cursor.description]
-    return [{n: jsonable(v) for n, v in zip(names, row)} for row in cursor.fetchall()]
+    return [{n: jsonable(v) for n, v in zip(names, row, strict=False)} for row in cursor.fetchall()]
 
 
 # --- latest values (cache seed) ------------------------------------------------------------
@@ -97,7 +97,7 @@ query's time. Filters and ordering use the table's columns (``o.``), not the tex
 def _plain_rows(cursor: Any) -> list[dict[str, Any]]:
     """Rows that need no conversion (``OBSERVATION_SELECT``; ``value`` is NOT NULL, never NaN)."""
     names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row)) for row in cursor.fetchall()]
+    return [dict(zip(names, row, strict=False)) for row in cursor.fetchall()]
 
 
 def day_readings(warehouse: Warehouse, zone: str, day: date, quantity: str | None = None,

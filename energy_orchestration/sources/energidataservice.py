@@ -15,13 +15,24 @@ import numpy as np
 import pandas as pd
 
 from energy_orchestration.model import (
-    EARLIEST_PLAUSIBLE, DataStatus, NormalisedBatch, Rejection, Unit,
-    canonical_time_key, empty_observations, parse_interval_start,
+    EARLIEST_PLAUSIBLE,
+    DataStatus,
+    NormalisedBatch,
+    Rejection,
+    Unit,
+    canonical_time_key,
+    empty_observations,
+    parse_interval_start,
+    utc_now,
 )
-from energy_orchestration.model import utc_now
 from energy_orchestration.sources.http import MalformedPage, NotYetPublished, PoliteSession
 from energy_orchestration.sources.normalise import (
-    Melt, column_reader, observation_frame, reject_not_numbers, reject_record, reject_violations,
+    Melt,
+    column_reader,
+    observation_frame,
+    reject_not_numbers,
+    reject_record,
+    reject_violations,
 )
 
 PROVIDER = "energidataservice"

@@ -46,13 +46,25 @@ import numpy as np
 import pandas as pd
 
 from energy_orchestration.model import (
-    EARLIEST_PLAUSIBLE, ZONES, DataStatus, NormalisedBatch, Rejection, Unit,
-    empty_observations, parse_interval_start,
+    EARLIEST_PLAUSIBLE,
+    ZONES,
+    DataStatus,
+    NormalisedBatch,
+    Rejection,
+    Unit,
+    empty_observations,
+    parse_interval_start,
+    utc_now,
 )
-from energy_orchestration.model import utc_now
 from energy_orchestration.sources.http import MalformedPage, NotYetPublished, PoliteSession, SourceError
 from energy_orchestration.sources.normalise import (
-    Melt, NumericColumn, column_reader, observation_frame, reject_not_numbers, reject_record, reject_violations,
+    Melt,
+    NumericColumn,
+    column_reader,
+    observation_frame,
+    reject_not_numbers,
+    reject_record,
+    reject_violations,
 )
 
 PROVIDER = "odre"

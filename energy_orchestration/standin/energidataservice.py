@@ -26,7 +26,15 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from .http import (
-    DataKey, FaultState, HttpError, Request, Response, Route, empty_response, json_response, parse_sort_keys,
+    DataKey,
+    FaultState,
+    HttpError,
+    Request,
+    Response,
+    Route,
+    empty_response,
+    json_response,
+    parse_sort_keys,
 )
 from .synthetic_dk import (
     CO2_EMIS_FIELDS,

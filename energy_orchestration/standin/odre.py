@@ -694,7 +694,7 @@ class OdreApp:
                 (_EPOCH + timedelta(minutes=int(m))).astimezone(tz).isoformat()
                 for m in (slots * spec.step_minutes).tolist()]
         lists = [columns[f] for f in select]
-        return [dict(zip(select, row)) for row in zip(*lists)]
+        return [dict(zip(select, row, strict=False)) for row in zip(*lists, strict=False)]
 
 
 #: Field spoiled in a "bad" row (fault ``bad_record_rate``), by the row's kind, and how.

@@ -557,7 +557,7 @@ def _json_list(values: np.ndarray) -> list:
 def columns_to_records(columns: dict[str, np.ndarray], fields: tuple[str, ...] | list[str]) -> list[dict]:
     """Turn column arrays into JSON-ready dicts (Python str/float/None) in ``fields`` order."""
     lists = [_json_list(np.asarray(columns[f])) for f in fields]
-    return [dict(zip(fields, row)) for row in zip(*lists)]
+    return [dict(zip(fields, row, strict=False)) for row in zip(*lists, strict=False)]
 
 
 def power_system_right_now_record(minute_utc: datetime) -> dict:

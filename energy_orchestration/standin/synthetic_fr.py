@@ -31,7 +31,7 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from .synthetic_dk import dk_offset_minutes, smooth_noise, unit_hash, white_noise
+from .synthetic_dk import dk_offset_minutes, smooth_noise, white_noise
 
 __all__ = [
     "EMISSION_FACTORS",
@@ -302,7 +302,7 @@ def regional_columns(minutes: np.ndarray, regions: np.ndarray, status: np.ndarra
         columns[f"tco_{name}"] = _ratio(pick[name], load).tolist()
         tch = _ratio(pick[name], cap).tolist()
         if name == "nucleaire":  # regions without a nuclear plant publish null, not 0
-            tch = [None if c <= 0 else v for c, v in zip(cap.tolist(), tch)]
+            tch = [None if c <= 0 else v for c, v in zip(cap.tolist(), tch, strict=False)]
         columns[f"tch_{name}"] = tch
     columns["column_68"] = [None] * minutes.size
     return {f: columns[f] for f in REGIONAL_FIELDS}
@@ -385,7 +385,7 @@ def national_columns(minutes: np.ndarray, status: np.ndarray, forecast_only: np.
         "bioenergies_biomasse": bio_biomass, "bioenergies_biogaz": bio_biogas,
         "stockage_batterie": total["stockage_batterie"], "destockage_batterie": total["destockage_batterie"],
     }
-    for name, flows in zip(("angleterre", "espagne", "italie", "suisse", "allemagne_belgique"), commercial):
+    for name, flows in zip(("angleterre", "espagne", "italie", "suisse", "allemagne_belgique"), commercial, strict=False):
         values[f"ech_comm_{name}"] = flows
     as_string = minutes < _STRING_YEAR_END_MINUTE
     columns: dict[str, list] = {
@@ -403,8 +403,8 @@ def national_columns(minutes: np.ndarray, status: np.ndarray, forecast_only: np.
     for name, array in values.items():
         listed = array.tolist()
         if name in NATIONAL_STRING_FIELDS_BEFORE_2026:
-            listed = [str(v) if s else v for v, s in zip(listed, strings)]
+            listed = [str(v) if s else v for v, s in zip(listed, strings, strict=False)]
         if name.startswith("ech_comm_"):
-            listed = [v if h else None for v, h in zip(listed, halves)]
-        columns[name] = [None if f else v for v, f in zip(listed, future)]
+            listed = [v if h else None for v, h in zip(listed, halves, strict=False)]
+        columns[name] = [None if f else v for v, f in zip(listed, future, strict=False)]
     return {f: columns[f] for f in NATIONAL_FIELDS}

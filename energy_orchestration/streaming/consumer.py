@@ -28,7 +28,11 @@ from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from energy_orchestration.model import RULES, utc_now
 from energy_orchestration.sources import DATASETS, Dataset
 from energy_orchestration.streaming.batch import (
-    DatasetBatch, MessageLike, next_offsets, normalise_messages, source_id,
+    DatasetBatch,
+    MessageLike,
+    next_offsets,
+    normalise_messages,
+    source_id,
 )
 from energy_orchestration.streaming.config import consumer_config, producer_config, redacted
 from energy_orchestration.streaming.health import HealthRecorder

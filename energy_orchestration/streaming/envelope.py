@@ -6,10 +6,11 @@ topic or from ``raw_records`` without re-fetching from the provider.
 
 from __future__ import annotations
 
-import orjson
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
+
+import orjson
 
 SCHEMA = "energy.raw-record"
 VERSION = 1

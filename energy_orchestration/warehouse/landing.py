@@ -13,6 +13,7 @@ from datetime import datetime
 import duckdb
 import pandas as pd
 
+
 @dataclass
 class QuarantineRow:
     source_id: str

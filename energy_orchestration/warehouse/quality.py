@@ -27,7 +27,7 @@ class RejectionSummary:
 
 def rejection_summary(connection: duckdb.DuckDBPyConnection, dataset: str, hours: int = 24) -> RejectionSummary:
     since = utc_now().replace(tzinfo=None) - timedelta(hours=int(hours))  # the platform clock, not SQL now()
-    by_rule = connection.execute(f"""
+    by_rule = connection.execute("""
         SELECT stage, rule, count(*) AS n, any_value(reason) AS example
         FROM quarantine WHERE dataset = ? AND quarantined_at_utc >= ?
         GROUP BY ALL ORDER BY n DESC

@@ -12,7 +12,12 @@ import pytest
 from energy_orchestration.streaming.consumer import LandingConsumer
 from energy_orchestration.streaming.topics import raw_topic
 from tests.chaos.support import (
-    DATASET, committed_offset, landed_counts, publish_minutes, start_consumer, wait_for,
+    DATASET,
+    committed_offset,
+    landed_counts,
+    publish_minutes,
+    start_consumer,
+    wait_for,
 )
 
 pytestmark = [pytest.mark.chaos, pytest.mark.integration]

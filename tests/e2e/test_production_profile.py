@@ -180,7 +180,7 @@ def test_production_profile_runs_heals_and_cleans_up(tmp_path):
             for _run, dataset, start, end in after:
                 per_dataset.setdefault(dataset, []).append((start, end))
             for dataset, windows in per_dataset.items():
-                for (_s1, end1), (start2, _e2) in zip(windows, windows[1:]):
+                for (_s1, end1), (start2, _e2) in zip(windows, windows[1:], strict=False):
                     assert start2 <= end1, f"{dataset}: gap between windows ending {end1} and starting {start2}"
             with warehouse.connect(read_only=True) as db:
                 duplicates = db.execute("""SELECT count(*) FROM (SELECT dataset, zone, quantity, interval_start_utc

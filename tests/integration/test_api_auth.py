@@ -26,7 +26,7 @@ def exposed(monkeypatch, warehouse):
     monkeypatch.setenv("ENERGY_API_TOKENS", f"other-token, {TOKEN}")
     monkeypatch.delenv("ENERGY_API_AUTH", raising=False)
     config = ServerConfig.from_settings(host="0.0.0.0", port=free_port())
-    with ApiServer(config, warehouse, None) as server:
+    with ApiServer(config, warehouse, None):
         yield f"http://127.0.0.1:{config.port}", f"ws://127.0.0.1:{config.port}"
 
 

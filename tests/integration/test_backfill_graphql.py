@@ -3,7 +3,6 @@ and that `energy backfill` turns it into a sentence. Real Dagster: GraphQL schem
 code location in a real code server process."""
 
 from datetime import date
-from pathlib import Path
 
 import dagster as dg
 import pytest

@@ -13,10 +13,13 @@ from energy_orchestration.definitions import defs
 from energy_orchestration.ingest import WindowPolicy
 from energy_orchestration.resources import EnergiDataServiceResource, KafkaResource, OdreResource, WarehouseResource
 from energy_orchestration.sensors.fetch import (
-    ACKED_TAG_PREFIX, LIVE_DATASETS, evaluate_fetch_sensor, fetch_job, fetch_sensor,
+    ACKED_TAG_PREFIX,
+    LIVE_DATASETS,
+    evaluate_fetch_sensor,
+    fetch_job,
+    fetch_sensor,
 )
 from energy_orchestration.sources import DATASETS
-from energy_orchestration.sources.energidataservice import POWER_SYSTEM_RIGHT_NOW
 
 pytestmark = pytest.mark.integration
 

@@ -5,7 +5,6 @@ Screenshots are saved under tests/artifacts/."""
 import json
 from datetime import timedelta
 from pathlib import Path
-
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -13,7 +12,6 @@ import requests
 from playwright.sync_api import sync_playwright
 
 from energy_orchestration.model import utc_now
-
 from tests.integration.serving_support import land_sample, newest_interval, produce_psrn_minute, start_api
 
 pytestmark = pytest.mark.integration

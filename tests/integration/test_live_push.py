@@ -10,8 +10,13 @@ import requests
 from websockets.sync.client import connect
 
 from energy_orchestration.streaming.topics import raw_topic
-from tests.integration.serving_support import (land_sample, newest_interval, produce_psrn_minute,
-                                               produce_regional_quarter, start_api)
+from tests.integration.serving_support import (
+    land_sample,
+    newest_interval,
+    produce_psrn_minute,
+    produce_regional_quarter,
+    start_api,
+)
 
 pytestmark = pytest.mark.integration
 

@@ -1,6 +1,6 @@
 """Stand-in over HTTP -> producer -> embedded broker -> landing consumer -> DuckDB file."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import pytest
 from confluent_kafka import Consumer, Producer

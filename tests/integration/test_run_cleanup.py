@@ -6,8 +6,8 @@ and, for the job itself, by importing runs with an explicit creation time
 """
 
 import shutil
-import uuid
 import sqlite3
+import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 

@@ -428,7 +428,7 @@ def test_bad_record_rate_is_set_through_the_control_endpoint(url: str) -> None:
     assert "n/a" in co2 and 1e9 in co2 and any(isinstance(v, float) and v < 0 for v in co2)
     prodex = spoiled["ElectricityProdex5MinRealtime"]
     assert any(r["SolarPower"] != c["SolarPower"] and r["SolarPower"] < 0
-               for r, c in zip(prodex, clean["ElectricityProdex5MinRealtime"]))
+               for r, c in zip(prodex, clean["ElectricityProdex5MinRealtime"], strict=False))
     assert any(r["OnshoreWindPower"] == "n/a" for r in prodex) and any(r["OffshoreWindPower"] == 1e9 for r in prodex)
     psrn = get(url, **WINDOW, limit=3).json()["records"]
     assert any("n/a" in r.values() or 1e9 in r.values() or r["SolarPower"] < 0 for r in psrn)

@@ -214,9 +214,9 @@ def test_rows_older_than_the_delay_are_revised_with_the_same_key(base, clock):
     assert [REGIONAL_TR.record_key(r) for r in before] == [REGIONAL_TR.record_key(r) for r in after]
     assert {r["nature"] for r in before} == {"Données temps réel"}
     assert {r["nature"] for r in after} == {"Données consolidées"}
-    changed = sum(a["consommation"] != b["consommation"] for a, b in zip(after, before))
+    changed = sum(a["consommation"] != b["consommation"] for a, b in zip(after, before, strict=False))
     assert changed > len(before) // 2
-    for a, b in zip(after, before):
+    for a, b in zip(after, before, strict=False):
         assert a["consommation"] == pytest.approx(b["consommation"], rel=0.01)
     first = normalise("eco2mix-regional-tr", before, clock.value)
     second = normalise("eco2mix-regional-tr", after, clock.value)

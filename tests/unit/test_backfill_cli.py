@@ -27,8 +27,9 @@ def test_days_and_progress_bar():
                                         ("2026-11-29", "2026-12-01")])
 def test_days_outside_the_partitions_are_refused_before_anything_is_launched(start, end, capsys, monkeypatch):
     """No Dagster listens on port 9: reaching it would print "cannot reach Dagster", not this line."""
-    import energy_orchestration.backfill as backfill
     from datetime import datetime, timezone
+
+    import energy_orchestration.backfill as backfill
 
     monkeypatch.setenv("ENERGY_PARTITIONS_START", "2025-01-01")
     monkeypatch.setattr("energy_orchestration.model.utc_now", lambda: datetime(2026, 11, 30, 6, 0, tzinfo=timezone.utc))

@@ -12,7 +12,7 @@ def test_every_mapped_column_is_documented():
     for name, spec in DATASETS.items():
         assert f"`{name}`" in DOC, name
         for mapping in spec.mappings:
-            column = getattr(mapping, "column", None) or getattr(mapping, "field")
+            column = getattr(mapping, "column", None) or mapping.field
             if f"`{column}`" not in DOC:
                 missing.append(f"{name}.{column}")
     assert missing == []

@@ -11,7 +11,12 @@ import pytest
 from energy_orchestration.model import QUANTITIES, RULES, ZONES
 from energy_orchestration.sources import DATASETS
 from energy_orchestration.sources.energidataservice import (
-    CO2_EMIS, ELECTRICITY_PRODEX_5MIN, RECORD_ZONE, ColumnMapping, DatasetSpec, normalise,
+    CO2_EMIS,
+    ELECTRICITY_PRODEX_5MIN,
+    RECORD_ZONE,
+    ColumnMapping,
+    DatasetSpec,
+    normalise,
 )
 from energy_orchestration.standin import energidataservice as standin
 
@@ -80,7 +85,7 @@ def test_recorded_values(prodex_records) -> None:
 
 def test_nulls_of_links_an_area_lacks_are_skipped_not_rejected(prodex_records) -> None:
     batch = normalise(PRODEX, prodex_records, NOW)
-    pairs = set(zip(batch.observations.zone, batch.observations.quantity))
+    pairs = set(zip(batch.observations.zone, batch.observations.quantity, strict=False))
     assert ("DK-DK1", "exchange_bornholm_se") not in pairs
     for border in ("nl", "gb", "no"):
         assert ("DK-DK1", f"exchange_{border}") in pairs and ("DK-DK2", f"exchange_{border}") not in pairs
@@ -96,7 +101,7 @@ def test_great_belt_is_import_positive_from_each_side(prodex_records) -> None:
     assert ((dk1 + dk2.loc[dk1.index]).abs() < 1e-9).all()  # the recording's two rows are opposite: no flip
     assert dk1.loc[datetime(2025, 2, 21, 19, 10)] == pytest.approx(-302.589996)  # DK1 exports to DK2
     assert dk2.loc[datetime(2025, 2, 21, 19, 10)] == pytest.approx(302.589996)
-    pairs = set(zip(frame.zone, frame.quantity))
+    pairs = set(zip(frame.zone, frame.quantity, strict=False))
     assert ("DK-DK1", "exchange_dk1") not in pairs and ("DK-DK2", "exchange_dk2") not in pairs
 
 

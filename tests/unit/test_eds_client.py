@@ -6,13 +6,16 @@ from datetime import datetime, timezone
 import pytest
 import requests
 
-from tests.unit import http_fakes
-from tests.unit.http_fakes import ScriptedSession
-
 from energy_orchestration.sources.energidataservice import EnergiDataServiceClient
 from energy_orchestration.sources.http import (
-    NotYetPublished, PoliteSession, RetryPolicy, SourceError, SourceUnavailable,
+    NotYetPublished,
+    PoliteSession,
+    RetryPolicy,
+    SourceError,
+    SourceUnavailable,
 )
+from tests.unit import http_fakes
+from tests.unit.http_fakes import ScriptedSession
 
 START = datetime(2026, 4, 8, 21, 0, tzinfo=timezone.utc)
 END = datetime(2026, 4, 8, 22, 0, tzinfo=timezone.utc)

@@ -44,7 +44,7 @@ def test_missing_and_null_columns_are_absent_not_errors(psrn_records):
     old["ImbalanceDK1"] = None          # null: does not apply
     batch = normalise("PowerSystemRightNow", [old], NOW)
     assert batch.rejections == []
-    quantities = set(zip(batch.observations.zone, batch.observations.quantity))
+    quantities = set(zip(batch.observations.zone, batch.observations.quantity, strict=False))
     assert ("DK-DK1", "exchange_gb") not in quantities
     assert ("DK-DK1", "balancing_imbalance") not in quantities
     assert len(batch.observations) == len(POWER_SYSTEM_RIGHT_NOW.mappings) - 2
@@ -57,7 +57,7 @@ def test_numeric_strings_are_accepted_and_garbage_is_rejected_with_its_reason(ps
     [rejection] = batch.rejections
     assert rejection.rule == "not_a_number" and "OnshoreWindPower='lots'" in rejection.reason
     assert rejection.record_key == "2026-04-08T21:30:00"
-    assert ("DK", "production_wind_onshore") not in set(zip(batch.observations.zone, batch.observations.quantity))
+    assert ("DK", "production_wind_onshore") not in set(zip(batch.observations.zone, batch.observations.quantity, strict=False))
 
 
 @pytest.mark.parametrize("column, bad, rule", [

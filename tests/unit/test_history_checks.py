@@ -5,7 +5,12 @@ from datetime import date, datetime, timedelta, timezone
 import dagster as dg
 
 from energy_orchestration.assets.history import (
-    day_window_utc, empty_day_expected, expected_records, nonempty_check, records_per_interval, tally_days,
+    day_window_utc,
+    empty_day_expected,
+    expected_records,
+    nonempty_check,
+    records_per_interval,
+    tally_days,
 )
 
 TODAY = date(2026, 11, 30)

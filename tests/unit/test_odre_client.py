@@ -7,13 +7,17 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import requests
 
-from tests.unit import http_fakes
-from tests.unit.http_fakes import ScriptedSession
-
 from energy_orchestration.sources.http import NotYetPublished, PoliteSession, RetryPolicy, SourceError
 from energy_orchestration.sources.odre import (
-    MAX_OFFSET_PLUS_LIMIT, PAGE_LIMIT, REGIONAL_TR, OdreClient, odsql_date, window_where,
+    MAX_OFFSET_PLUS_LIMIT,
+    PAGE_LIMIT,
+    REGIONAL_TR,
+    OdreClient,
+    odsql_date,
+    window_where,
 )
+from tests.unit import http_fakes
+from tests.unit.http_fakes import ScriptedSession
 
 UTC = timezone.utc
 BASE = "http://standin"

@@ -3,9 +3,9 @@
 from datetime import datetime, timedelta, timezone
 
 from energy_orchestration.model import apply_record_rules
+from energy_orchestration.sources import DATASETS
 from energy_orchestration.sources.energidataservice import normalise
 from energy_orchestration.streaming.consumer import _unknown_fields
-from energy_orchestration.sources import DATASETS
 
 NOW = datetime(2026, 4, 9, tzinfo=timezone.utc)
 

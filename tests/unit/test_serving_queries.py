@@ -4,7 +4,13 @@ from datetime import date, datetime
 
 import pytest
 
-from energy_orchestration.serving.queries import BadCursor, decode_cursor, encode_cursor, local_day_bounds, zone_time_zone
+from energy_orchestration.serving.queries import (
+    BadCursor,
+    decode_cursor,
+    encode_cursor,
+    local_day_bounds,
+    zone_time_zone,
+)
 
 
 def test_a_local_day_in_utc_follows_daylight_saving_time():

@@ -39,9 +39,9 @@ from energy_orchestration.standin.synthetic_dk import (
     POWER_SYSTEM_RIGHT_NOW_FIELDS,
     co2_emis_columns,
     co2_emis_records,
+    dk_offset_minutes,
     electricity_prodex_5min_columns,
     electricity_prodex_5min_records,
-    dk_offset_minutes,
     minute_index,
     power_system_right_now_columns,
     power_system_right_now_record,
@@ -413,7 +413,7 @@ def test_local_time_column_matches_zoneinfo_including_dst() -> None:
     transitions = [minute_index(utc(y, m, 25)) + k for y in range(2020, 2031) for m in (3, 10) for k in range(0, 8 * 1440, 29)]
     minutes = np.concatenate([sample, np.array(transitions, dtype=np.int64)])
     offsets = dk_offset_minutes(minutes)
-    for minute, offset in zip(minutes.tolist(), offsets.tolist()):
+    for minute, offset in zip(minutes.tolist(), offsets.tolist(), strict=False):
         moment = utc(1970, 1, 1) + timedelta(minutes=minute)
         assert moment.astimezone(copenhagen).utcoffset() == timedelta(minutes=offset), moment
 
@@ -448,7 +448,7 @@ def test_five_minute_fields_match_the_recorded_real_sample() -> None:
     real = json.loads(PRODEX_FIXTURE.read_text())["records"]
     generated = electricity_prodex_5min_records(utc(2025, 2, 21, 19, 10), utc(2025, 2, 21, 19, 15))
     assert [list(r) for r in generated] == [list(r) for r in real[:2]] == [list(ELECTRICITY_PRODEX_5MIN_FIELDS)] * 2
-    for mine, theirs in zip(generated, real[:2]):
+    for mine, theirs in zip(generated, real[:2], strict=False):
         assert {k for k, v in mine.items() if v is None} == {k for k, v in theirs.items() if v is None}
         assert all(k in ("Minutes5UTC", "Minutes5DK", "PriceArea") or isinstance(v, float) for k, v in mine.items() if v is not None)
     assert [(r["Minutes5UTC"], r["Minutes5DK"], r["PriceArea"]) for r in generated] == [
@@ -621,7 +621,7 @@ def test_bad_record_rate_spoils_one_value_per_bad_row(spec) -> None:
     assert seen == set(BAD_VALUE_KINDS)
     assert query5(spec, params, bad_record_rate=0.0)["records"] == clean
     partly = query5(spec, params, bad_record_rate=0.3)["records"]
-    assert 0 < sum(p != c for p, c in zip(partly, clean)) < len(clean)
+    assert 0 < sum(p != c for p, c in zip(partly, clean, strict=False)) < len(clean)
 
 
 def test_five_minute_local_time_filter_across_dst() -> None:
