@@ -549,7 +549,7 @@ class LandingConsumer:
                                      value=dead_letter_value(letter), headers={
                                          "source": letter.source_id, "stage": letter.stage, "rule": letter.rule,
                                          "reason": letter.reason[:1000]},
-                                     on_delivery=lambda err, _msg: failed.append(err.str()) if err else None)
+                                     on_delivery=lambda err, _msg: failed.append(err.str()) if err else None)  # noqa: B023 (flushed in this iteration)
                 except (KafkaException, BufferError) as exc:  # refused locally: retried below, never fatal
                     failed.append(describe_error(exc))
                     producer.poll(0.5)
