@@ -11,7 +11,8 @@ from energy_orchestration.backfill import days_built, launch, progress
 from energy_orchestration.warehouse import Warehouse
 from tests.e2e.demo_process import graphql, running_demo, wait_for
 
-pytestmark = pytest.mark.e2e
+# the whole stack as processes, minutes long on 2 cores: above the suite-wide 300 s timeout
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
 
 FIRST, LAST = date(2025, 1, 6), date(2025, 2, 4)
 CHECKS = """

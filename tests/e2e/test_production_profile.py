@@ -29,7 +29,8 @@ from energy_orchestration.profiles.production import ProductionStack
 from energy_orchestration.streaming.broker import EmbeddedBroker, free_port
 from energy_orchestration.warehouse import Warehouse
 
-pytestmark = pytest.mark.e2e
+# the whole stack as processes, minutes long on 2 cores: above the suite-wide 300 s timeout
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
 
 LOCATION = {"repositoryLocationName": "energy_orchestration", "repositoryName": "__repository__"}
 FETCH_RUNS = """
