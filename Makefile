@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install chromium demo test test-fast test-e2e test-chaos postgresql bench clean
+.PHONY: install chromium demo lint test test-fast test-e2e test-chaos postgresql bench clean
 
 install: $(STAMP)
 
@@ -43,7 +43,14 @@ demo: install
 # which time zone `make test` runs.
 CLOCKS := night midday dst-autumn
 
+# ruff (settings in pyproject.toml) runs first in `make test`, so lint findings fail it.
+LINT_PATHS := energy_orchestration tests benchmarks
+
+lint: install
+	$(BIN)/ruff check $(LINT_PATHS)
+
 test: install chromium postgresql
+	$(BIN)/ruff check $(LINT_PATHS)
 	$(BIN)/pytest -m "not e2e and not clock"
 	@set -e; for clock in $(CLOCKS); do $(BIN)/pytest -m "clock and not e2e" --clock=$$clock; done
 	$(BIN)/pytest -m e2e

@@ -63,7 +63,8 @@ def main() -> None:
     latencies = [s["tick_to_queryable_s"] for s in samples]
     result = {"benchmark": "tick_latency", "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "samples": samples,
-              "tick_to_queryable_s": {"median": statistics.median(latencies), "max": max(latencies)} if latencies else None}
+              "tick_to_queryable_s": ({"median": statistics.median(latencies), "max": max(latencies)}
+                                      if latencies else None)}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "tick_latency.json").write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))

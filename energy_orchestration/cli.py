@@ -205,7 +205,8 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
 
 def cmd_settings(args: argparse.Namespace) -> int:
-    print(settings.env_example() if args.env_example else settings.markdown_table(), end="" if args.env_example else "\n")
+    print(settings.env_example() if args.env_example else settings.markdown_table(),
+          end="" if args.env_example else "\n")
     return 0
 
 
@@ -221,7 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     up = sub.add_parser("up", help="run the production profile's services (external Kafka and PostgreSQL)")
     up.add_argument("--profile", choices=["production"], required=True)
-    up.add_argument("--home", help="folder for DAGSTER_HOME, workspace.yaml and logs (default $ENERGY_STATE_DIR/production)")
+    up.add_argument("--home",
+                    help="folder for DAGSTER_HOME, workspace.yaml and logs (default $ENERGY_STATE_DIR/production)")
     up.add_argument("--code-port", type=int, default=4000, help="port of the gRPC code server")
     up.add_argument("--port", type=int, default=3000, help="port of the Dagster webserver")
     up.set_defaults(func=cmd_up)

@@ -143,18 +143,21 @@ class DemoStack:
         step += 1
         say(f"[{step}/{steps}] starting landing consumer (Kafka -> DuckDB {self.env['ENERGY_WAREHOUSE_PATH']})")
         consumer = self._spawn("consumer", [*energy, "consume"])
-        self._wait_ready(consumer, lambda: (self.logs / "consumer.log").read_text(errors="replace").count("reading") > 0, 60)
+        self._wait_ready(consumer,
+                         lambda: (self.logs / "consumer.log").read_text(errors="replace").count("reading") > 0, 60)
         step += 1
         api_url = self.api_url()
         say(f"[{step}/{steps}] starting the API and dashboard (energy serve) on {api_url}")
         if port_open(settings.get_int("ENERGY_API_PORT")):
-            raise RuntimeError(f"port {settings.get_int('ENERGY_API_PORT')} is busy; set ENERGY_API_PORT to a free port")
+            raise RuntimeError(f"port {settings.get_int('ENERGY_API_PORT')} is busy; "
+                               "set ENERGY_API_PORT to a free port")
         api = self._spawn("api", [*energy, "serve"])
         self._wait_ready(api, lambda: _http_ok(f"{api_url}/health"), 60)
         step += 1
         port = settings.get_int("ENERGY_DAGSTER_PORT")
         say(f"[{step}/{steps}] starting Dagster (webserver on 127.0.0.1:{port} + daemon)")
-        dagster = self._spawn("dagster", [sys.executable, "-m", "dagster", "dev", "-m", "energy_orchestration.definitions",
+        dagster = self._spawn("dagster", [sys.executable, "-m", "dagster", "dev",
+                                          "-m", "energy_orchestration.definitions",
                                           "-h", "127.0.0.1", "-p", str(port)], stop_signal=signal.SIGINT)
         self._wait_ready(dagster, lambda: _http_ok(f"http://127.0.0.1:{port}/server_info"), 180)
         step += 1

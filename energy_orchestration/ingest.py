@@ -97,7 +97,10 @@ def plan_window(dataset: str, now: datetime, acked_until: datetime | None, polic
 
 
 def estimated_requests(window: Window) -> int:
-    """Requests a window will cost its provider (:meth:`~energy_orchestration.sources.contract.Dataset.requests_for`)."""
+    """Requests a window will cost its provider.
+
+    See :meth:`~energy_orchestration.sources.contract.Dataset.requests_for`.
+    """
     spec = DATASETS[window.dataset]
     return spec.requests_for(int((window.end - window.start) / timedelta(minutes=spec.interval_minutes)))
 

@@ -70,7 +70,8 @@ def build_metadata(stats: BuildStats, preview: pd.DataFrame, periods_label: str)
     check_specs=[dg.AssetCheckSpec("complete", asset=ZONE_HOURLY_KEY, description=(
         "Every field (dataset, zone, quantity) has every interval of the built hours, or its refused value "
         "is in quarantine with a reason."))],
-    description=("One row per zone and UTC hour (partitions are the same hours on the local calendar): mean MW per quantity (production by mode, consumption, "
+    description=("One row per zone and UTC hour (partitions are the same hours on the local calendar): "
+                 "mean MW per quantity (production by mode, consumption, "
                  "exchanges, …), CO2 intensity reported and computed (production-weighted emission factors), "
                  "renewable share, energy in MWh, and coverage. Each field comes from one dataset "
                  "(`DATASET_PRECEDENCE`). Rebuilt by the landing sensor when rows land in a closed hour."),

@@ -79,7 +79,8 @@ def day_window_utc(day: date) -> tuple[datetime, datetime]:
     zone = ZoneInfo(LOCAL_TIME_ZONE)
     start = datetime(day.year, day.month, day.day, tzinfo=zone)
     after = day + timedelta(days=1)
-    return start.astimezone(timezone.utc), datetime(after.year, after.month, after.day, tzinfo=zone).astimezone(timezone.utc)
+    end = datetime(after.year, after.month, after.day, tzinfo=zone)
+    return start.astimezone(timezone.utc), end.astimezone(timezone.utc)
 
 
 def expected_records(dataset: str, day: date, until_utc: datetime) -> int:

@@ -61,7 +61,8 @@ def fetch_and_publish_windows(context: dg.OpExecutionContext, config: FetchConfi
             continue
         context.log.info(describe(outcome))
         if outcome.acked_until is not None:
-            context.instance.add_run_tags(context.run_id, {ACKED_TAG_PREFIX + window.dataset: outcome.acked_until.isoformat()})
+            context.instance.add_run_tags(context.run_id,
+                                          {ACKED_TAG_PREFIX + window.dataset: outcome.acked_until.isoformat()})
         context.log_event(dg.AssetObservation(asset_key=raw_asset_key(window.dataset), metadata={
             "window_start": item.start, "window_end": item.end, "fetched": outcome.fetched,
             "published": outcome.published, "note": outcome.note}))

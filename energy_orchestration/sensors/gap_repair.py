@@ -164,7 +164,8 @@ def evaluate_gap_repair(warehouse: Warehouse, cursor: str | None, now: datetime,
             elif last and now - datetime.fromisoformat(last) < RETRY_AFTER:
                 waiting += 1
             else:
-                windows.append(Window(gap.dataset, start.replace(tzinfo=timezone.utc), end.replace(tzinfo=timezone.utc)))
+                windows.append(Window(gap.dataset, start.replace(tzinfo=timezone.utc),
+                                      end.replace(tzinfo=timezone.utc)))
                 current[key] = [attempts + 1, now.isoformat()]
     new_state: dict = {"attempts": current, "failing": sorted(failing)}
     if watched:

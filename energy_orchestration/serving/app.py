@@ -118,7 +118,8 @@ class Problem(BaseModel):
 
 
 _ERRORS = {
-    400: "a parameter is well-formed but not acceptable (e.g. 'from' after 'to', a year outside 1970..2100, a bad cursor)",
+    400: "a parameter is well-formed but not acceptable "
+         "(e.g. 'from' after 'to', a year outside 1970..2100, a bad cursor)",
     401: "missing or invalid bearer token (when authentication is on)",
     404: "no such table or resource",
     422: "a parameter is missing or not of the documented type or vocabulary",
@@ -126,14 +127,16 @@ _ERRORS = {
     500: "an unexpected server error (a bug: logged with its traceback)",
 }
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"description": text, "model": Problem, "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+    status: {"description": text, "model": Problem,
+             "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
     for status, text in _ERRORS.items()}
 
 
 def problem(status: int, detail: str, headers: dict[str, str] | None = None,
             errors: list[dict[str, Any]] | None = None) -> JSONResponse:
     """An RFC 9457 problem response: the one error shape of the API."""
-    body: dict[str, Any] = {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status, "detail": detail}
+    body: dict[str, Any] = {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status,
+                            "detail": detail}
     if errors is not None:
         body["errors"] = errors
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
@@ -184,7 +187,8 @@ def create_app(config: ServerConfig, warehouse: Warehouse, bootstrap_servers: st
                   description="Grid operators' electricity data: latest values (live cache fed from Kafka), "
                               "readings, aggregates and freshness from the DuckDB warehouse. All times are UTC "
                               "unless named local. Every error is an RFC 9457 `application/problem+json` body "
-                              "(`Problem`); the WebSocket `/api/v1/live` refuses a bad token with HTTP 403 at the handshake.")
+                              "(`Problem`); the WebSocket `/api/v1/live` refuses a bad token with HTTP 403 "
+                              "at the handshake.")
     app.state.cache, app.state.hub, app.state.feeder, app.state.config = cache, hub, feeder, config
     if config.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(config.cors_origins), allow_methods=["GET"],
@@ -390,7 +394,8 @@ def dashboard_router(warehouse: Warehouse) -> APIRouter:
         exchanges, reported and computed CO2 intensity; ``now_utc`` is the platform clock's now,
         which the page's time axis ends at (not the browser's clock)."""
         now = utc_now().replace(tzinfo=None, second=0, microsecond=0)
-        return {**queries.dashboard_series(warehouse, zone.value, now - timedelta(hours=hours)), "now_utc": iso_utc(now)}
+        return {**queries.dashboard_series(warehouse, zone.value, now - timedelta(hours=hours)),
+                "now_utc": iso_utc(now)}
 
     return router
 

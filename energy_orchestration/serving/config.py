@@ -18,7 +18,8 @@ class ServerConfig:
     port: int = int(settings.default("ENERGY_API_PORT"))
     auth: AuthPolicy = field(default_factory=lambda: AuthPolicy(False))
     cors_origins: tuple[str, ...] = ()
-    topic_allow: re.Pattern[str] = field(default_factory=lambda: re.compile(settings.default("ENERGY_API_WS_TOPIC_ALLOW")))
+    topic_allow: re.Pattern[str] = field(
+        default_factory=lambda: re.compile(settings.default("ENERGY_API_WS_TOPIC_ALLOW")))
     queue_size: int = int(settings.default("ENERGY_API_WS_QUEUE_SIZE"))
     stale_after_seconds: float = float(settings.default("ENERGY_API_STALE_AFTER_SECONDS"))
     consumer_group: str = settings.default("ENERGY_API_CONSUMER_GROUP")

@@ -173,7 +173,8 @@ class CacheFeeder:
             consumer.assign(partitions)
             self.state = "catching up"
             log.info("cache feeder (group %s) reading %d partitions of %s from the %s", self.group_id,
-                     len(partitions), ", ".join(topics), "start (embedded broker)" if self.replay else "newest messages")
+                     len(partitions), ", ".join(topics),
+                     "start (embedded broker)" if self.replay else "newest messages")
             started = last_check = time.monotonic()
             while not self._stop.is_set():
                 batch = consumer.consume(num_messages=2000, timeout=0.2)

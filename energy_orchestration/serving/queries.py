@@ -107,7 +107,8 @@ def day_readings(warehouse: Warehouse, zone: str, day: date, quantity: str | Non
         cursor = db.execute(f"""{OBSERVATION_SELECT}
             WHERE o.zone = ? AND o.interval_start_utc >= ? AND o.interval_start_utc < ?
               AND (?::VARCHAR IS NULL OR o.quantity = ?) AND (?::VARCHAR IS NULL OR o.dataset = ?)
-            ORDER BY o.interval_start_utc, o.dataset, o.quantity""", [zone, start, end, quantity, quantity, dataset, dataset])
+            ORDER BY o.interval_start_utc, o.dataset, o.quantity""",
+        [zone, start, end, quantity, quantity, dataset, dataset])
         return _plain_rows(cursor)
 
 

@@ -509,7 +509,8 @@ def normalise(dataset: str, records: list[Any], now: datetime | None = None) -> 
 
     record_index = np.asarray(objects, dtype=np.int64)[candidates]
     status = _status_codes(kept, _STATUS_ORDER.index(spec.default_status))
-    zone_labels, zone_codes = _zone_codes(spec, None if regions is None else [regions[p] for p in candidates], len(kept))
+    zone_labels, zone_codes = _zone_codes(spec, None if regions is None else [regions[p] for p in candidates],
+                                          len(kept))
 
     def zone_at(position: int) -> str:
         return zone_labels[zone_codes[position]]

@@ -539,7 +539,8 @@ class _Window:
         return np.arange(lo, hi, dtype=np.int64) * self.step
 
 
-def _window(spec: DatasetSpec, q: DatasetQuery, *, now: datetime, history_start: datetime, lag_seconds: float) -> _Window:
+def _window(spec: DatasetSpec, q: DatasetQuery, *, now: datetime, history_start: datetime,
+            lag_seconds: float) -> _Window:
     """Slots that may be served: from history start (or ``start``) up to the last complete slot."""
     slot_us = _MICROS_PER_MINUTE * spec.step_minutes
     newest_exclusive = (_micros(now) - int(lag_seconds * 1_000_000)) // slot_us  # current slot is incomplete
@@ -565,7 +566,8 @@ def _check_page_size(rows: int) -> None:
         )
 
 
-def _scan_window(window: _Window, descending: bool, offset: int, limit: int, missing_rate: float) -> tuple[int, np.ndarray]:
+def _scan_window(window: _Window, descending: bool, offset: int, limit: int,
+                 missing_rate: float) -> tuple[int, np.ndarray]:
     """Count present minutes and pick the page, chunk by chunk (bounded memory)."""
     total = 0
     page: list[np.ndarray] = []
@@ -659,7 +661,8 @@ def run_query(
     what = f"filter on {reason}" if reason else f"sort on {', '.join(c for c, _ in q.sort)}"
     candidate_count = (explicit.size if explicit is not None else len(window)) * n
     if candidate_count > MAX_MATERIALISED_ROWS:
-        raise ParamError(f"Range too large for {what}: {candidate_count} rows (max {MAX_MATERIALISED_ROWS}); narrow start/end")
+        raise ParamError(f"Range too large for {what}: {candidate_count} rows (max {MAX_MATERIALISED_ROWS}); "
+                         "narrow start/end")
     slot_minutes = explicit if explicit is not None else window.minutes()
     if explicit is None and missing_rate > 0:
         slot_minutes = slot_minutes[_present(slot_minutes, missing_rate)]
@@ -779,7 +782,11 @@ class EnergiDataServiceApp:
                 "columns": [
                     {
                         "name": f,
-                        "type": "datetime" if f in time_columns else "string" if sample[f].dtype.kind == "U" else "number",
+                        "type": (
+                            "datetime" if f in time_columns
+                            else "string" if sample[f].dtype.kind == "U"
+                            else "number"
+                        ),
                     }
                     for f in spec.fields
                 ],

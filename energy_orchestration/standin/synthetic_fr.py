@@ -210,7 +210,8 @@ def _model(minutes: np.ndarray, revised: np.ndarray) -> dict[str, np.ndarray]:
     solar = np.where(sin_el > 0.0, _SOLAR * 0.85 * np.power(np.clip(sin_el, 0.0, 1.0), 1.15) * (0.3 + 0.7 * clouds),
                      0.0)
 
-    weather = (0.33 + 0.12 * winter + 0.25 * smooth_noise(t, 4320.0, "wind72h") + 0.12 * smooth_noise(t, 1080.0, "wind18h"))
+    weather = (0.33 + 0.12 * winter + 0.25 * smooth_noise(t, 4320.0, "wind72h")
+               + 0.12 * smooth_noise(t, 1080.0, "wind18h"))
     regional_wind = np.clip(weather[col] + _WIND_BIAS + 0.08 * _regional_smooth(t, 720.0, "wind"), 0.0, 1.0)
     onshore = _ON * 0.9 * np.power(regional_wind, 1.6)
     offshore = _OFF * 0.93 * np.power(np.clip(regional_wind + 0.1, 0.0, 1.0), 1.4)
@@ -347,8 +348,10 @@ def national_columns(minutes: np.ndarray, status: np.ndarray, forecast_only: np.
                      .astype(np.int64))
     gas = thermal - coal - oil
     consumption = total["consommation"]
-    forecast_d1 = (np.rint(consumption * (1.0 + 0.02 * smooth_noise(t, 240.0, "forecast-d1")) / 50.0) * 50).astype(np.int64)
-    forecast_d0 = (np.rint(consumption * (1.0 + 0.01 * smooth_noise(t, 180.0, "forecast-d0")) / 50.0) * 50).astype(np.int64)
+    forecast_d1 = (np.rint(consumption * (1.0 + 0.02 * smooth_noise(t, 240.0, "forecast-d1")) / 50.0)
+                   * 50).astype(np.int64)
+    forecast_d0 = (np.rint(consumption * (1.0 + 0.01 * smooth_noise(t, 180.0, "forecast-d0")) / 50.0)
+                   * 50).astype(np.int64)
     wind = total["eolien"]
     production = (gas + coal + oil + total["nucleaire"] + wind + total["solaire"] + total["hydraulique"]
                   + total["bioenergies"])
@@ -385,7 +388,8 @@ def national_columns(minutes: np.ndarray, status: np.ndarray, forecast_only: np.
         "bioenergies_biomasse": bio_biomass, "bioenergies_biogaz": bio_biogas,
         "stockage_batterie": total["stockage_batterie"], "destockage_batterie": total["destockage_batterie"],
     }
-    for name, flows in zip(("angleterre", "espagne", "italie", "suisse", "allemagne_belgique"), commercial, strict=False):
+    for name, flows in zip(("angleterre", "espagne", "italie", "suisse", "allemagne_belgique"), commercial,
+                           strict=False):
         values[f"ech_comm_{name}"] = flows
     as_string = minutes < _STRING_YEAR_END_MINUTE
     columns: dict[str, list] = {

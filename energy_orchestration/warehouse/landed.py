@@ -21,16 +21,18 @@ def landed_hours(connection: duckdb.DuckDBPyConnection, after: datetime, through
     """Per dataset and UTC hour: rows, zones and late rows landed in ``(after, through]``."""
     return connection.execute(f"""
         SELECT dataset, date_trunc('hour', interval_start_utc) AS hour_start_utc,
-               count(*) AS rows, count(DISTINCT zone) AS zones, string_agg(DISTINCT zone, ',' ORDER BY zone) AS zone_list,
+               count(*) AS rows, count(DISTINCT zone) AS zones,
+               string_agg(DISTINCT zone, ',' ORDER BY zone) AS zone_list,
                count(*) FILTER (WHERE landed_at_utc > date_trunc('hour', interval_start_utc)
-                                                      + INTERVAL 1 HOUR + INTERVAL {LATE_AFTER_MINUTES} MINUTE) AS late_rows,
+                                    + INTERVAL 1 HOUR + INTERVAL {LATE_AFTER_MINUTES} MINUTE) AS late_rows,
                max(landed_at_utc) AS last_landed_utc
         FROM observations WHERE landed_at_utc > ? AND landed_at_utc <= ?
         GROUP BY ALL ORDER BY dataset, hour_start_utc
     """, [after, through]).df()
 
 
-def landed_offsets(connection: duckdb.DuckDBPyConnection, after: datetime, through: datetime) -> dict[str, dict[str, list[int]]]:
+def landed_offsets(connection: duckdb.DuckDBPyConnection, after: datetime,
+                   through: datetime) -> dict[str, dict[str, list[int]]]:
     """Per dataset, the Kafka offset range (first, last) per topic/partition of the batches landed."""
     merged: dict[str, dict[str, list[int]]] = {}
     for dataset, offsets in connection.execute("""

@@ -29,7 +29,8 @@ def dataset_freshness(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         SELECT b.dataset, i.last_interval_utc,
                round(epoch($now::TIMESTAMP - i.last_interval_utc) / 60, 1) AS interval_age_minutes,
                b.last_landed_utc,
-               (SELECT coalesce(sum(v::BIGINT), 0)::BIGINT FROM (SELECT unnest(map_values(json_transform(b.lag, '"MAP(VARCHAR, BIGINT)"'))) AS v))
+               (SELECT coalesce(sum(v::BIGINT), 0)::BIGINT
+                  FROM (SELECT unnest(map_values(json_transform(b.lag, '"MAP(VARCHAR, BIGINT)"'))) AS v))
                    AS consumer_lag
         FROM batches b LEFT JOIN intervals i USING (dataset)
         WHERE b.dataset <> '(undecodable)'

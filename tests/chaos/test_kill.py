@@ -24,7 +24,8 @@ def test_kill_9_during_landing_loses_and_duplicates_nothing(bootstrap, warehouse
     for threshold in KILL_AFTER:
         service = start_consumer(bootstrap, warehouse, group, isolated_topics, tmp_path / "consumer.log", **settings)
         try:
-            wait_for(lambda: warehouse.path.exists() and landed_counts(warehouse)["raw"] >= threshold, 120,
+            wait_for(lambda threshold=threshold: warehouse.path.exists()
+                     and landed_counts(warehouse)["raw"] >= threshold, 120,
                      f"{threshold} landed records", interval=0.3)
             service.send_signal(signal.SIGKILL)
             service.wait(10)

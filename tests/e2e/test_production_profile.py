@@ -47,7 +47,8 @@ mutation($params: ExecutionParams!) { launchRun(executionParams: $params) {
 """
 RUN_STATUS = """query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }"""
 IN_FLIGHT = """
-query { runsOrError(filter: {pipelineName: "fetch_job", statuses: [QUEUED, NOT_STARTED, STARTING, STARTED, CANCELING]}) {
+query { runsOrError(filter: {pipelineName: "fetch_job",
+                              statuses: [QUEUED, NOT_STARTED, STARTING, STARTED, CANCELING]}) {
   ... on Runs { results { runId } } } }
 """
 RUN_COUNT = """query { runsOrError { ... on Runs { count } } }"""
@@ -204,7 +205,8 @@ def test_production_profile_runs_heals_and_cleans_up(tmp_path):
                 cur.execute("UPDATE runs SET create_timestamp = create_timestamp - interval '10 days' "
                             "WHERE run_id = %s", [old_run])
             runs_before_cleanup = gql(stack, RUN_COUNT)["runsOrError"]["count"]
-            cleanup = run_job(stack, "run_cleanup_job", {"ops": {"delete_old_runs_op": {"config": {"retention_days": 7}}}})
+            cleanup = run_job(stack, "run_cleanup_job",
+                              {"ops": {"delete_old_runs_op": {"config": {"retention_days": 7}}}})
             runs_after_cleanup = gql(stack, RUN_COUNT)["runsOrError"]["count"]
             with psycopg2.connect(host="127.0.0.1", port=pg.port, user=pg.user, password=pg.password,
                                   dbname=pg.database) as conn, conn.cursor() as cur:
@@ -212,7 +214,8 @@ def test_production_profile_runs_heals_and_cleans_up(tmp_path):
                 assert cur.fetchone()[0] == 0
                 cur.execute("SELECT count(*) FROM event_logs WHERE run_id = %s", [old_run])
                 assert cur.fetchone()[0] == 0
-                cur.execute("SELECT count(*) FROM runs WHERE run_id = ANY(%s)", [sorted({w[0] for w in after} - {old_run})])
+                cur.execute("SELECT count(*) FROM runs WHERE run_id = ANY(%s)",
+                            [sorted({w[0] for w in after} - {old_run})])
                 assert cur.fetchone()[0] > 0
                 cur.execute("SELECT count(*) FROM runs WHERE run_id = %s", [cleanup])
                 assert cur.fetchone()[0] == 1

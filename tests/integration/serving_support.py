@@ -21,7 +21,8 @@ from energy_orchestration.streaming.topics import raw_topic
 from energy_orchestration.warehouse import Warehouse
 from energy_orchestration.warehouse.aggregates import build_zone_hourly, build_zone_periods
 
-SAMPLE = ("PowerSystemRightNow", "ElectricityProdex5MinRealtime", "CO2Emis", "eco2mix-regional-tr", "eco2mix-national-tr")
+SAMPLE = ("PowerSystemRightNow", "ElectricityProdex5MinRealtime", "CO2Emis",
+          "eco2mix-regional-tr", "eco2mix-national-tr")
 
 
 def land_sample(standin_url: str, bootstrap: str, warehouse: Warehouse, group: str, hours: int = 2) -> None:
@@ -70,7 +71,8 @@ def newest_interval(warehouse: Warehouse, dataset: str) -> datetime:
 def build_aggregates(warehouse: Warehouse) -> None:
     """The wide zone tables over everything landed, with the aggregates' own builders."""
     with warehouse.connect(read_only=True) as db:
-        first, last = db.execute("SELECT min(interval_start_utc), max(interval_start_utc) FROM observations").fetchall()[0]
+        first, last = db.execute(
+            "SELECT min(interval_start_utc), max(interval_start_utc) FROM observations").fetchall()[0]
     start, end = first.replace(minute=0, second=0), last.replace(minute=0, second=0) + timedelta(hours=1)
     with warehouse.transaction() as db:
         build_zone_hourly(db, start, end)

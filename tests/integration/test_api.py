@@ -45,7 +45,8 @@ def test_latest_values_per_zone_match_the_newest_landed_values(served, zone):
 
 def test_a_local_day_is_the_zones_calendar_day_in_utc(served):
     _, warehouse = served
-    with warehouse.connect(read_only=True) as db:  # the local day holding the newest row: never an empty day at midnight
+    # the local day holding the newest row: never an empty day at midnight
+    with warehouse.connect(read_only=True) as db:
         newest = db.execute("""SELECT max(interval_start_utc) FROM observations
                                WHERE zone = 'DK-DK1' AND quantity = 'exchange_de'""").fetchall()[0][0]
     today = newest.replace(tzinfo=ZoneInfo("UTC")).astimezone(ZoneInfo("Europe/Copenhagen")).date()
@@ -56,7 +57,8 @@ def test_a_local_day_is_the_zones_calendar_day_in_utc(served):
     with warehouse.connect(read_only=True) as db:
         expected = db.execute("""SELECT count(*) FROM observations WHERE zone = 'DK-DK1' AND quantity = 'exchange_de'
                                  AND interval_start_utc >= ? AND interval_start_utc < ?""",
-                              [start.replace(tzinfo=None), (start + timedelta(days=1)).replace(tzinfo=None)]).fetchall()[0][0]
+                              [start.replace(tzinfo=None), (start + timedelta(days=1)).replace(tzinfo=None)]
+                              ).fetchall()[0][0]
     assert expected > 0 and len(answer["items"]) == expected
     assert {i["quantity"] for i in answer["items"]} == {"exchange_de"}
     times = [i["interval_start_utc"] for i in answer["items"]]
@@ -68,7 +70,8 @@ def test_ranges_page_through_every_row_once_in_order(served):
     params = {"from": "2000-01-01T00:00:00Z", "to": "2100-01-01T00:00:00+01:00", "limit": 97}
     seen, pages, cursor = [], 0, None
     while True:
-        answer = get(served, "/api/v1/zones/FR-84/observations", **params, **({"cursor": cursor} if cursor else {})).json()
+        answer = get(served, "/api/v1/zones/FR-84/observations", **params,
+                     **({"cursor": cursor} if cursor else {})).json()
         seen += [(i["interval_start_utc"], i["dataset"], i["quantity"]) for i in answer["items"]]
         pages += 1
         cursor = answer["next_cursor"]

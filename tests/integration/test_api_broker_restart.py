@@ -43,7 +43,8 @@ def test_the_api_cache_resumes_after_the_broker_restarts(tmp_path, warehouse, ca
         ensure_topics(bootstrap, all_topics(["PowerSystemRightNow"]))
         produce_psrn_minute(bootstrap, MINUTE)
         server = start_api(warehouse, bootstrap)
-        wait_until("the first minute served", lambda: any(m.startswith("2026-11-02T10:00") for m in served_minutes(server)), 30)
+        wait_until("the first minute served",
+                   lambda: any(m.startswith("2026-11-02T10:00") for m in served_minutes(server)), 30)
 
         broker.stop()
         health = wait_until("/health saying reconnecting", lambda: (lambda h: h if h["cache_state"] == "reconnecting"

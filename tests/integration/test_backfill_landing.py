@@ -96,7 +96,8 @@ def test_gap_repair_watches_backfilled_days_however_old(tmp_path, land_range, la
         key = history.history_asset_key(DATASET)
         for day in (FIRST, LAST):  # what the history run recorded: 576 records fetched per day
             instance.report_runless_asset_event(dg.AssetMaterialization(
-                asset_key=key, partition=day, metadata={"records_per_day": dg.MetadataValue.json({FIRST: 576, LAST: 576})}))
+                asset_key=key, partition=day,
+                metadata={"records_per_day": dg.MetadataValue.json({FIRST: 576, LAST: 576})}))
         backfilled, newest = backfilled_since(instance, 0)
         assert sorted((b.day, b.fetched) for b in backfilled) == [(date(2025, 1, 6), 576), (date(2025, 1, 7), 576)]
         assert backfilled_since(instance, newest) == ([], newest)

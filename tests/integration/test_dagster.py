@@ -173,7 +173,8 @@ def test_each_dataset_keeps_its_own_cadence_and_the_odre_budget_is_respected(tmp
         decision, cursor = evaluate_fetch_sensor(instance, cursor, now, datasets=tuple(LIVE_DATASETS), policy=POLICY)
         if isinstance(decision, dg.SkipReason):
             return set(), cursor, decision
-        return {w["dataset"] for w in decision.run_config["ops"]["fetch_and_publish_windows"]["config"]["windows"]}, cursor, decision
+        windows = decision.run_config["ops"]["fetch_and_publish_windows"]["config"]["windows"]
+        return {w["dataset"] for w in windows}, cursor, decision
 
 
     with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:

@@ -99,7 +99,8 @@ def test_the_allow_list_and_the_zone_filter_decide_what_is_pushed(api, landed, b
             produce_regional_quarter(bootstrap, record)
         first, _ = receive_until(everything, lambda m: True)
         assert first["dataset"] == "eco2mix-regional-tr"  # the Danish record was never pushed
-        _, before = receive_until(everything, lambda m: {m["zone"]} <= {"FR-11", "FR-84"} and m["zone"] != first["zone"])
+        _, before = receive_until(everything,
+                                  lambda m: {m["zone"]} <= {"FR-11", "FR-84"} and m["zone"] != first["zone"])
         assert before == []
         mine, _ = receive_until(one_zone, lambda m: True)
         assert mine["zone"] == "FR-84" and mine["type"] == "observation"

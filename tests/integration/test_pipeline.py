@@ -32,7 +32,8 @@ def test_a_window_lands_every_minute_for_dk1_and_dk2(standin, bootstrap, warehou
         per_zone = dict(db.execute("""
             SELECT zone, count(DISTINCT interval_start_utc) FROM observations
             WHERE zone IN ('DK-DK1', 'DK-DK2') GROUP BY zone""").fetchall())
-        total, raw = db.execute("SELECT (SELECT count(*) FROM observations), (SELECT count(*) FROM raw_records)").fetchall()[0]
+        total, raw = db.execute(
+            "SELECT (SELECT count(*) FROM observations), (SELECT count(*) FROM raw_records)").fetchall()[0]
         span = db.execute("SELECT min(interval_start_utc), max(interval_start_utc) FROM observations").fetchall()[0]
     assert per_zone == {"DK-DK1": 30, "DK-DK2": 30}
     assert total == 30 * MAPPINGS and raw == 30
@@ -76,7 +77,8 @@ def test_a_new_consumer_group_replaying_the_topic_changes_nothing(standin, boots
     assert logged == {"first": [10 * MAPPINGS, 10 * MAPPINGS, 0, 0], "second": [10 * MAPPINGS, 0, 0, 10 * MAPPINGS]}
 
 
-def test_poison_messages_go_to_the_dead_letter_topic_and_quarantine(standin, bootstrap, warehouse, land_all, psrn_records):
+def test_poison_messages_go_to_the_dead_letter_topic_and_quarantine(standin, bootstrap, warehouse, land_all,
+                                                                    psrn_records):
     fetch_and_publish(EnergiDataServiceClient(standin.url), bootstrap, recent_window(5))
     producer = Producer({"bootstrap.servers": bootstrap})
     producer.produce(raw_topic("PowerSystemRightNow"), key=b"DK", value=b"{not json")

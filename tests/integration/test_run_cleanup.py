@@ -100,7 +100,8 @@ def test_old_finished_runs_go_with_their_logs_recent_and_in_flight_ones_stay(hom
     old = [tiny_job.execute_in_process(instance=instance).run_id for _ in range(2)]
     old.append(failing_job.execute_in_process(instance=instance, raise_on_error=False).run_id)
     old.append(dg.materialize([tiny_asset, tiny_check], instance=instance).run_id)
-    stuck = [in_flight_run(instance, dg.DagsterRunStatus.STARTED), in_flight_run(instance, dg.DagsterRunStatus.STARTING)]
+    stuck = [in_flight_run(instance, dg.DagsterRunStatus.STARTED),
+             in_flight_run(instance, dg.DagsterRunStatus.STARTING)]
     boundary = datetime.now(timezone.utc)
     recent = [tiny_job.execute_in_process(instance=instance).run_id,
               dg.materialize([tiny_asset, tiny_check], instance=instance).run_id]

@@ -82,7 +82,8 @@ def test_two_consumers_share_the_partitions_and_two_apis_agree(tmp_path, bootstr
         # both landed part of the stream (their exit status lines), and every batch went through the lock
         landed_by = {}
         for name in ("a", "b"):
-            line = [l for l in logs[name].read_text().splitlines() if "landed " in l and " messages in " in l][-1]
+            line = [text for text in logs[name].read_text().splitlines()
+                    if "landed " in text and " messages in " in text][-1]
             landed_by[name] = int(line.split("landed ")[1].split(" messages")[0])
         print(f"records in {expected}, minutes landed {landed()}, duplicate keys {duplicates}, "
               f"messages landed per consumer {landed_by}, ingest batches {batches}")
@@ -95,7 +96,7 @@ def test_two_consumers_share_the_partitions_and_two_apis_agree(tmp_path, bootstr
         ports = [free_port(), free_port()]
         apis = [spawn(["serve", "--port", str(p)], env, logs[f"api{i + 1}"]) for i, p in enumerate(ports)]
         for port in ports:
-            wait_until("an API caught up", lambda: requests.get(f"http://127.0.0.1:{port}/health", timeout=5)
+            wait_until("an API caught up", lambda port=port: requests.get(f"http://127.0.0.1:{port}/health", timeout=5)
                        .json().get("cache_caught_up") if _up(port) else False, 60)
         paths = ["/api/v1/zones/DK-DK1/latest",
                  "/api/v1/zones/DK-DK1/observations?from=2026-10-05T00:00&to=2026-10-05T06:00&limit=500",

@@ -139,12 +139,15 @@ def test_a_dropped_hour_fails_the_check_and_the_sensor_repairs_it(tmp_path, land
         assert failing.metadata["missing_field_intervals"].value == 60 * len(POWER_SYSTEM_RIGHT_NOW.mappings)
         assert hour.strftime("%Y-%m-%d %H:%M") in failing.metadata["incomplete_fields"].value
 
-        request, evaluations, cursor = evaluate_gap_repair(warehouse, None, utc_now(), datasets=("PowerSystemRightNow",))
+        request, evaluations, cursor = evaluate_gap_repair(warehouse, None, utc_now(),
+                                                           datasets=("PowerSystemRightNow",))
         assert isinstance(request, dg.RunRequest)
         [red] = evaluations  # the sensor reports the check failing at once, not at the next scheduled run
-        assert not red.passed and red.metadata["missing_field_intervals"].value == 60 * len(POWER_SYSTEM_RIGHT_NOW.mappings)
+        assert not red.passed
+        assert red.metadata["missing_field_intervals"].value == 60 * len(POWER_SYSTEM_RIGHT_NOW.mappings)
         assert request.run_config["ops"]["fetch_and_publish_windows"]["config"]["windows"] == [
-            {"dataset": "PowerSystemRightNow", "start": hour.isoformat(), "end": (hour + timedelta(hours=1)).isoformat()}]
+            {"dataset": "PowerSystemRightNow", "start": hour.isoformat(),
+             "end": (hour + timedelta(hours=1)).isoformat()}]
         again, _, _ = evaluate_gap_repair(warehouse, cursor, utc_now(), datasets=("PowerSystemRightNow",))
         assert isinstance(again, dg.SkipReason) and "being repaired" in again.skip_message  # no duplicate fetch
 

@@ -239,7 +239,8 @@ def test_history_older_than_the_real_time_range_lives_in_cons_def(base):
     assert old[0]["nature"] == "Données définitives"
     newest = results(get(base, "eco2mix-regional-cons-def", limit=1, order_by="date_heure desc"))[0]
     oldest_rt = results(get(base, "eco2mix-regional-tr", limit=1, order_by="date_heure"))[0]
-    assert newest["date_heure"] == "2025-09-03T23:30:00+00:00" and oldest_rt["date_heure"] == "2025-09-04T00:00:00+00:00"
+    assert newest["date_heure"] == "2025-09-03T23:30:00+00:00"
+    assert oldest_rt["date_heure"] == "2025-09-04T00:00:00+00:00"
 
 
 def test_national_history_lives_in_the_national_cons_def_set(base):
@@ -270,8 +271,10 @@ def test_select_order_by_refine_and_ranges(base):
     rows = results(get(base, "eco2mix-regional-tr", limit=24, select="code_insee_region,date_heure",
                        order_by="code_insee_region desc, date_heure", where="date_heure >= date'2025-11-01'"))
     assert {r["code_insee_region"] for r in rows} == {"93"} and rows[0]["date_heure"] == "2025-11-01T00:00:00+00:00"
-    inclusive = get(base, "eco2mix-national-tr", where="date_heure in [date'2025-11-01T00:00:00Z'..date'2025-11-01T01:00:00Z']")
-    exclusive = get(base, "eco2mix-national-tr", where="date_heure in ]date'2025-11-01T00:00:00Z'..date'2025-11-01T01:00:00Z'[")
+    inclusive = get(base, "eco2mix-national-tr",
+                    where="date_heure in [date'2025-11-01T00:00:00Z'..date'2025-11-01T01:00:00Z']")
+    exclusive = get(base, "eco2mix-national-tr",
+                    where="date_heure in ]date'2025-11-01T00:00:00Z'..date'2025-11-01T01:00:00Z'[")
     assert inclusive.json()["total_count"] == 5 and exclusive.json()["total_count"] == 3
     by_consumption = results(get(base, "eco2mix-regional-tr", limit=3, order_by="consommation desc",
                                  where="date_heure >= date'2025-11-02' and date_heure < date'2025-11-03'"))
@@ -346,7 +349,8 @@ def test_the_client_surfaces_the_stand_ins_odsql_error(base):
 
 
 def test_injected_faults_apply_to_these_paths_too(base):
-    requests.post(f"{base}/_standin/faults", json={"error_rate": 1.0, "error_status": 503}, timeout=5).raise_for_status()
+    requests.post(f"{base}/_standin/faults", json={"error_rate": 1.0, "error_status": 503},
+                  timeout=5).raise_for_status()
     assert get(base, "eco2mix-regional-tr", limit=1).status_code == 503
     requests.delete(f"{base}/_standin/faults", timeout=5).raise_for_status()
     assert get(base, "eco2mix-regional-tr", limit=1).status_code == 200

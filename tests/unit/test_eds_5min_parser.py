@@ -139,14 +139,16 @@ def test_a_per_record_zone_needs_a_zone_column() -> None:
         DatasetSpec(name="X", time_column="T", interval_minutes=5, key_columns=("T",), mappings=(mapping,))
     with pytest.raises(ValueError, match="only_zone"):
         DatasetSpec(name="X", time_column="T", interval_minutes=5, key_columns=("T",), zone_column="PriceArea",
-                    price_areas=("DK1",), mappings=(ColumnMapping("A", RECORD_ZONE, "exchange_dk1", only_zone="DK-DK2"),))
+                    price_areas=("DK1",),
+                    mappings=(ColumnMapping("A", RECORD_ZONE, "exchange_dk1", only_zone="DK-DK2"),))
 
 
 def test_a_large_batch_is_parsed_column_wise(prodex_records) -> None:
     records = prodex_records * 200  # 20,000 records as the landing consumer sends them
     batch = normalise(PRODEX, records, NOW)
     assert len(batch.observations) == 200 * 1000 and batch.rejections == []
-    assert batch.observations.zone.dtype == "category" and list(batch.observations.zone.cat.categories) == ["DK-DK1", "DK-DK2"]
+    assert batch.observations.zone.dtype == "category"
+    assert list(batch.observations.zone.cat.categories) == ["DK-DK1", "DK-DK2"]
 
 
 # --------------------------------------------------------------------------- CO2Emis and the stand-in round trip

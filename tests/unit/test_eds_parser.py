@@ -57,7 +57,8 @@ def test_numeric_strings_are_accepted_and_garbage_is_rejected_with_its_reason(ps
     [rejection] = batch.rejections
     assert rejection.rule == "not_a_number" and "OnshoreWindPower='lots'" in rejection.reason
     assert rejection.record_key == "2026-04-08T21:30:00"
-    assert ("DK", "production_wind_onshore") not in set(zip(batch.observations.zone, batch.observations.quantity, strict=False))
+    assert ("DK", "production_wind_onshore") not in set(
+        zip(batch.observations.zone, batch.observations.quantity, strict=False))
 
 
 @pytest.mark.parametrize("column, bad, rule", [

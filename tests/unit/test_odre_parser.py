@@ -228,7 +228,8 @@ def test_the_repeated_autumn_hour_lands_twice_with_distinct_keys(regional_record
     assert batch.rejections == []
     assert len(set(batch.record_keys)) == 8                     # ...the keys do not
     starts = sorted(set(batch.observations.interval_start_utc))
-    assert len(starts) == 8 and starts[0] == datetime(2025, 10, 26, 0, 0) and starts[-1] == datetime(2025, 10, 26, 1, 45)
+    assert len(starts) == 8
+    assert starts[0] == datetime(2025, 10, 26, 0, 0) and starts[-1] == datetime(2025, 10, 26, 1, 45)
 
 
 def test_time_in_another_output_zone_is_normalised_to_utc(national_records):

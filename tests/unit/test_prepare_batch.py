@@ -48,7 +48,8 @@ def test_a_batch_lands_good_records_and_keeps_every_refusal(psrn_records):
     assert sorted(d.offset for d in prepared.dead_letters) == [11, 12]
     assert all(d.reason for d in prepared.dead_letters)
     # every message is accounted for: offsets advance past all of them
-    assert prepared.next_offsets == {("energy.raw.powersystemrightnow", 0): 13, ("energy.raw.powersystemrightnow", 1): 8}
+    assert prepared.next_offsets == {("energy.raw.powersystemrightnow", 0): 13,
+                                     ("energy.raw.powersystemrightnow", 1): 8}
     log = {row.dataset: row for row in landing.ingest_log}
     assert log["PowerSystemRightNow"].messages == 3 and log["(undecodable)"].messages == 1
 

@@ -35,4 +35,5 @@ def test_bearer_header_parsing():
 
 
 def test_tokens_in_urls_are_redacted_for_logs():
-    assert redact('"WebSocket /api/v1/live?zone=DK&token=abc123" 101') == '"WebSocket /api/v1/live?zone=DK&token=***" 101'
+    assert (redact('"WebSocket /api/v1/live?zone=DK&token=abc123" 101')
+            == '"WebSocket /api/v1/live?zone=DK&token=***" 101')

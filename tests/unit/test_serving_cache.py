@@ -56,7 +56,8 @@ class FakeMessage:
 def test_feeder_normalises_like_the_landing_consumer_and_counts_bad_messages(psrn_records, monkeypatch):
     now = datetime(2026, 4, 8, 21, 31)
     monkeypatch.setenv("ENERGY_CLOCK_NOW", "2026-04-08T21:31:00Z")  # the recording's "now": never "in the future"
-    good = [FakeMessage(encode("energidataservice", "PowerSystemRightNow", r, now), i) for i, r in enumerate(psrn_records)]
+    good = [FakeMessage(encode("energidataservice", "PowerSystemRightNow", r, now), i)
+            for i, r in enumerate(psrn_records)]
     bad = [FakeMessage(b"{not json", 10), FakeMessage(None, 11)]
     stats = FeederStats()
     readings = readings_from_messages(good + bad, stats)

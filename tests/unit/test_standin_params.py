@@ -112,7 +112,8 @@ def test_dst_day_lengths_show_up_in_totals() -> None:
     spring = query({"start": "2025-03-30", "end": "2025-03-31", "limit": "1"}, now=later)
     assert autumn["total"] == 25 * 60
     assert spring["total"] == 23 * 60
-    assert query({"start": "2025-10-26", "end": "2025-10-27", "timezone": "UTC", "limit": "1"}, now=later)["total"] == 1440
+    utc_day = {"start": "2025-10-26", "end": "2025-10-27", "timezone": "UTC", "limit": "1"}
+    assert query(utc_day, now=later)["total"] == 1440
 
 
 # --------------------------------------------------------------------------- relative bounds
@@ -165,7 +166,8 @@ def test_durations() -> None:
 
 
 @pytest.mark.parametrize(
-    "value", ["xyz", "", "2025-13-01", "2025-02-30", "2025-06-21T25:00", "now-", "now-P", "now*PT1H", "now-PT1X", "21-06-2025"]
+    "value",
+    ["xyz", "", "2025-13-01", "2025-02-30", "2025-06-21T25:00", "now-", "now-P", "now*PT1H", "now-PT1X", "21-06-2025"],
 )
 def test_bad_bounds_are_rejected_with_a_clear_message(value: str) -> None:
     with pytest.raises(ParamError) as excinfo:
@@ -291,8 +293,10 @@ def test_value_sort_and_filter_paths() -> None:
 
 
 def test_time_column_filters() -> None:
-    named = query({"filter": json.dumps({"Minutes1UTC": ["2025-06-21T05:00:00", "2025-06-21T05:01:00", "2025-06-22T00:00:00"]})})
-    assert [r["Minutes1UTC"] for r in named["records"]] == ["2025-06-21T05:01:00", "2025-06-21T05:00:00"]  # future one dropped
+    named = query({"filter": json.dumps(
+        {"Minutes1UTC": ["2025-06-21T05:00:00", "2025-06-21T05:01:00", "2025-06-22T00:00:00"]})})
+    # the future one is dropped
+    assert [r["Minutes1UTC"] for r in named["records"]] == ["2025-06-21T05:01:00", "2025-06-21T05:00:00"]
     later = utc(2026, 1, 1)
     repeated = query({"filter": json.dumps({"Minutes1DK": "2025-10-26T02:30:00"})}, now=later)  # autumn hour twice
     assert [r["Minutes1UTC"] for r in repeated["records"]] == ["2025-10-26T01:30:00", "2025-10-26T00:30:00"]
@@ -368,7 +372,8 @@ def test_solar_follows_the_sun() -> None:
 @pytest.mark.parametrize("day", [utc(2025, 1, 15), utc(2025, 6, 21), utc(2025, 10, 25, 12)])
 def test_balance_capacities_and_co2_are_plausible(day: datetime) -> None:
     c = day_columns(day)
-    production = sum(c[k] for k in ("ProductionGe100MW", "ProductionLt100MW", "SolarPower", "OffshoreWindPower", "OnshoreWindPower"))
+    production = sum(c[k] for k in ("ProductionGe100MW", "ProductionLt100MW", "SolarPower",
+                                    "OffshoreWindPower", "OnshoreWindPower"))
     load = production + c["Exchange_Sum"]
     assert 2000.0 < load.min() and load.max() < 7500.0
     borders = sum(c[k] for k in BORDER_CAPACITY_MW)
@@ -379,14 +384,16 @@ def test_balance_capacities_and_co2_are_plausible(day: datetime) -> None:
     assert 0.0 <= c["OffshoreWindPower"].min() and c["OffshoreWindPower"].max() <= 2700.0
     assert c["ProductionGe100MW"].min() > 0 and c["ProductionLt100MW"].min() > 0
     assert 10.0 < c["CO2Emission"].min() and c["CO2Emission"].max() < 450.0
-    for name in ("aFRR_ActivatedDK1", "aFRR_ActivatedDK2", "mFRR_ActivatedDK1", "mFRR_ActivatedDK2", "ImbalanceDK1", "ImbalanceDK2"):
+    for name in ("aFRR_ActivatedDK1", "aFRR_ActivatedDK2", "mFRR_ActivatedDK1", "mFRR_ActivatedDK2",
+                 "ImbalanceDK1", "ImbalanceDK2"):
         assert np.abs(c[name]).max() < 400.0, name
     assert np.isclose(c["CO2Emission"], np.round(c["CO2Emission"], 2)).all()
 
 
 def test_load_is_higher_by_day_in_winter_and_on_weekdays() -> None:
     def load_at(c: dict[str, np.ndarray]) -> np.ndarray:
-        keys = ("ProductionGe100MW", "ProductionLt100MW", "SolarPower", "OffshoreWindPower", "OnshoreWindPower", "Exchange_Sum")
+        keys = ("ProductionGe100MW", "ProductionLt100MW", "SolarPower", "OffshoreWindPower", "OnshoreWindPower",
+                "Exchange_Sum")
         return sum(c[k] for k in keys)
 
     winter_week = load_at(day_columns(utc(2025, 1, 6), 7 * 1440)).reshape(7, 24, 60).mean(axis=2)  # Monday..Sunday
@@ -410,7 +417,8 @@ def test_local_time_column_matches_zoneinfo_including_dst() -> None:
     assert dk.count("2025-10-26T02:30:00") == 2  # the repeated hour is expected
     rng = np.random.default_rng(7)
     sample = rng.integers(minute_index(utc(2020, 1, 1)), minute_index(utc(2031, 1, 1)), 5000)
-    transitions = [minute_index(utc(y, m, 25)) + k for y in range(2020, 2031) for m in (3, 10) for k in range(0, 8 * 1440, 29)]
+    transitions = [minute_index(utc(y, m, 25)) + k
+                   for y in range(2020, 2031) for m in (3, 10) for k in range(0, 8 * 1440, 29)]
     minutes = np.concatenate([sample, np.array(transitions, dtype=np.int64)])
     offsets = dk_offset_minutes(minutes)
     for minute, offset in zip(minutes.tolist(), offsets.tolist(), strict=False):
@@ -450,7 +458,8 @@ def test_five_minute_fields_match_the_recorded_real_sample() -> None:
     assert [list(r) for r in generated] == [list(r) for r in real[:2]] == [list(ELECTRICITY_PRODEX_5MIN_FIELDS)] * 2
     for mine, theirs in zip(generated, real[:2], strict=False):
         assert {k for k, v in mine.items() if v is None} == {k for k, v in theirs.items() if v is None}
-        assert all(k in ("Minutes5UTC", "Minutes5DK", "PriceArea") or isinstance(v, float) for k, v in mine.items() if v is not None)
+        assert all(k in ("Minutes5UTC", "Minutes5DK", "PriceArea") or isinstance(v, float)
+                   for k, v in mine.items() if v is not None)
     assert [(r["Minutes5UTC"], r["Minutes5DK"], r["PriceArea"]) for r in generated] == [
         (r["Minutes5UTC"], r["Minutes5DK"], r["PriceArea"]) for r in real[:2]
     ]
@@ -495,7 +504,8 @@ def test_five_minute_price_area_filter_sort_columns_and_paging(spec) -> None:
     assert query5(spec, {**HOUR, "filter": '{"PriceArea":["DK3"]}'})["total"] == 0
     asc = query5(spec, {**HOUR, "sort": "Minutes5UTC asc"})
     assert asc["sort"] == "Minutes5UTC ASC"
-    assert rows_of(asc)[:3] == [("2025-06-21T08:00:00", "DK1"), ("2025-06-21T08:00:00", "DK2"), ("2025-06-21T08:05:00", "DK1")]
+    assert rows_of(asc)[:3] == [("2025-06-21T08:00:00", "DK1"), ("2025-06-21T08:00:00", "DK2"),
+                                ("2025-06-21T08:05:00", "DK1")]
     assert sorted(map(str, asc["records"])) == sorted(map(str, full))
     assert query5(spec, {**HOUR, "sort": "Minutes5UTC desc"})["records"] == full
     for offset, limit in (("3", "5"), ("0", "1"), ("23", "5"), ("1", "0")):
