@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -51,10 +52,17 @@ def decode(value: bytes | None, known_datasets: set[str]) -> Envelope:
     if dataset not in known_datasets:
         raise DecodeError(f"unknown dataset {dataset!r}")
     try:
-        fetched = datetime.fromisoformat(document["fetched_at"]).astimezone(timezone.utc).replace(tzinfo=None)
+        fetched = _fetched_at(document["fetched_at"])
     except (KeyError, TypeError, ValueError):
         raise DecodeError(f"bad fetched_at {document.get('fetched_at')!r}") from None
     if "record" not in document:
         raise DecodeError("no 'record' field")
     return Envelope(provider=str(document.get("provider")), dataset=dataset, fetched_at_utc=fetched,
                     record=document["record"])
+
+
+@lru_cache(maxsize=256)
+def _fetched_at(text: str) -> datetime:
+    """``fetched_at`` as naive UTC. Cached: every record of one fetch carries the same text, so a
+    batch of 20,000 messages holds a handful of distinct values (and parsing was ~10 % of decoding)."""
+    return datetime.fromisoformat(text).astimezone(timezone.utc).replace(tzinfo=None)
