@@ -63,7 +63,8 @@ def land_year(bootstrap: str, warehouse: Warehouse, standin_url: str, start: dat
     landing.join(60)
     with warehouse.connect(read_only=True) as db:
         rows = db.execute("SELECT count(*) FROM observations").fetchall()[0][0]
-        quarantined = db.execute("SELECT count(*) FROM quarantine").fetchall()[0][0]
+        quarantined = {f"{dataset}/{rule}": n for dataset, rule, n in db.execute(
+            "SELECT dataset, rule, count(*) FROM quarantine GROUP BY ALL ORDER BY ALL").fetchall()}
     return {"records": total, "per_dataset": published, "requests": requests, "observations": rows,
             "quarantined": quarantined, "fetch_publish_seconds": round(published_at, 1),
             "landed_seconds": round(landed_at, 1), "records_per_s": round(total / landed_at)}
