@@ -201,12 +201,7 @@ def _ingest_row(part: DatasetBatch, frame: pd.DataFrame, batch_id: str, consumer
     """The dataset's ingest-log row: counts, interval span, offset ranges and its own topic's lag."""
     assert part.normalised is not None
     span = frame["interval_start_utc"] if not frame.empty else pd.Series(dtype="datetime64[us]")
-    ranges: dict[str, list[int]] = {}
-    for message, _ in part.received:
-        key = f"{message.topic()}/{message.partition()}"
-        first_last = ranges.setdefault(key, [int(message.offset() or 0)] * 2)
-        first_last[0] = min(first_last[0], int(message.offset() or 0))
-        first_last[1] = max(first_last[1], int(message.offset() or 0))
+    ranges = _offset_ranges(part.received)
     prefix = raw_topic(part.dataset) + "/"
     return IngestLogRow(
         batch_id=batch_id, dataset=part.dataset, consumer_group=consumer_group, messages=len(part.received),
@@ -214,6 +209,23 @@ def _ingest_row(part: DatasetBatch, frame: pd.DataFrame, batch_id: str, consumer
         min_interval_utc=span.min().to_pydatetime() if not span.empty else None,
         max_interval_utc=span.max().to_pydatetime() if not span.empty else None,
         offsets=json.dumps(ranges), lag=json.dumps({k: v for k, v in lag.items() if k.startswith(prefix)}))
+
+
+def _offset_ranges(received: list[tuple[MessageLike, Any]]) -> dict[str, list[int]]:
+    """``{"topic/partition": [first offset, last offset]}`` in order of first appearance.
+
+    Vectorised per partition (a batch has a handful): a loop over 20,000 messages calling
+    ``offset()`` three times each was ~10 % of preparing a batch."""
+    positions = [(message.topic(), message.partition()) for message, _ in received]
+    offsets = np.fromiter((int(message.offset() or 0) for message, _ in received), dtype=np.int64,
+                          count=len(received))
+    distinct = list(dict.fromkeys(positions))
+    if len(distinct) == 1:
+        return {f"{distinct[0][0]}/{distinct[0][1]}": [int(offsets.min()), int(offsets.max())]}
+    index = {position: i for i, position in enumerate(distinct)}
+    codes = np.array([index[position] for position in positions])
+    return {f"{topic}/{partition}": [int(offsets[codes == i].min()), int(offsets[codes == i].max())]
+            for i, (topic, partition) in enumerate(distinct)}
 
 
 def _unknown_fields(records: list[Any], spec: Dataset) -> list[tuple[int, list[str]]]:

@@ -76,3 +76,16 @@ def test_each_ingest_log_row_carries_its_own_topics_lag(psrn_records):
                                                           "energy.raw.powersystemrightnow/1": 1}
     assert json.loads(log["(undecodable)"].lag) == {}
     assert json.loads(prepare_batch(messages, "group", NOW).landing.ingest_log[0].lag) == {}
+
+
+def test_the_ingest_log_keeps_each_partitions_first_and_last_offset(psrn_records):
+    good, _ = psrn_records
+    minutes = [dict(good, Minutes1UTC=f"2026-04-08T21:{m:02d}:00") for m in range(10, 15)]
+    messages = [Message(wrap(minutes[0]), 40, partition=2), Message(wrap(minutes[1]), 5),
+                Message(wrap(minutes[2]), 9), Message(wrap(minutes[3]), 38, partition=2),
+                Message(wrap(minutes[4]), 7)]
+    row = prepare_batch(messages, "group", NOW).landing.ingest_log[0]
+    # in order of first appearance; first/last are the smallest/largest offset, not arrival order
+    assert json.loads(row.offsets) == {"energy.raw.powersystemrightnow/2": [38, 40],
+                                       "energy.raw.powersystemrightnow/0": [5, 9]}
+    assert list(json.loads(row.offsets)) == ["energy.raw.powersystemrightnow/2", "energy.raw.powersystemrightnow/0"]
