@@ -38,11 +38,12 @@ def acked_psrn(tick: dict) -> str | None:
 
 
 def fetching_ticks(ticks: list[dict]) -> list[dict]:
-    """Successful ticks, oldest first, each the first to carry its PowerSystemRightNow acknowledgement."""
+    """Finished ticks, oldest first, each the first to carry its PowerSystemRightNow acknowledgement
+    (Dagster marks a tick without run requests SKIPPED, whatever it fetched)."""
     found, seen = [], set()
     for tick in sorted(ticks, key=lambda t: t["timestamp"]):
         acked = acked_psrn(tick)
-        if tick["status"] == "SUCCESS" and acked and acked not in seen and tick["endTimestamp"]:
+        if tick["status"] != "FAILURE" and acked and acked not in seen and tick["endTimestamp"]:
             seen.add(acked)
             found.append(tick)
     return found

@@ -178,6 +178,18 @@ class FetchTick:
                    for w in self.outcome.not_reached]
         return events
 
+    def summary(self) -> str:
+        """One line for the tick's status message: FAILED first when any window failed or was cut off."""
+        if self.outcome is None:
+            return self.skip_reason or ""
+        done = ", ".join(f"{o.window.dataset} {o.published}" if o.acked_until else f"{o.window.dataset} (not yet)"
+                         for o in self.outcome.outcomes)
+        text = f"no run needed, fetched in this tick; published: {done or 'nothing'}"
+        failed = [w.dataset for w, _ in self.outcome.failures] + [w.dataset for w in self.outcome.not_reached]
+        if failed:
+            text = f"FAILED for {', '.join(failed)} (see the tick's log; the next tick re-covers them); {text}"
+        return text
+
     def problems(self) -> list[str]:
         """What went wrong, one line each (the tick's error log)."""
         if self.outcome is None:
@@ -238,4 +250,6 @@ def fetch_sensor(context: dg.SensorEvaluationContext, energidataservice: EnergiD
         context.log.info(describe(done))
     for problem in tick.problems():
         context.log.error(problem)
-    return dg.SensorResult(asset_events=tick.asset_events(), cursor=tick.cursor)
+    # Dagster shows a tick without run requests as "skipped" whatever it did, so its message says
+    # what was fetched and what failed.
+    return dg.SensorResult(skip_reason=tick.summary(), asset_events=tick.asset_events(), cursor=tick.cursor)
