@@ -37,7 +37,6 @@ from energy_orchestration.sources.contract import SourceClient
 from energy_orchestration.warehouse import Warehouse
 
 ACKED_TAG_PREFIX = "energy/acked_until/"
-DATASETS_TAG = "energy/datasets"
 
 
 DAILY_BUDGET_SETTINGS = {"odre": "ENERGY_ODRE_DAILY_REQUEST_BUDGET"}
