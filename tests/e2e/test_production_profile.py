@@ -91,8 +91,11 @@ def fetch_windows(stack: ProductionStack) -> list[tuple[str, str, str]]:
 
 def fetch_cursor(stack: ProductionStack) -> dict:
     selector = {**LOCATION, "sensorName": "fetch_sensor"}
-    state = gql(stack, SENSOR_CURSOR, {"selector": selector})["sensorOrError"]["sensorState"]
-    cursor = state["typeSpecificData"]["lastCursor"]
+    # {} while the code server is (re)loading: sensorOrError is then an error, not a Sensor
+    state = gql(stack, SENSOR_CURSOR, {"selector": selector})["sensorOrError"].get("sensorState")
+    if not state:
+        return {}
+    cursor = (state.get("typeSpecificData") or {}).get("lastCursor")
     return json.loads(cursor) if cursor else {}
 
 
@@ -171,6 +174,7 @@ def test_production_profile_runs_heals_and_cleans_up(tmp_path):
             stack.kill("daemon")
             wait_for("no fetch run in flight", lambda: not gql(stack, IN_FLIGHT)["runsOrError"]["results"], 180, stack)
             cursor_before = fetch_cursor(stack)
+            assert "PowerSystemRightNow" in cursor_before.get("acked", {}), cursor_before
             stack.kill("code")
             time.sleep(5)
             restart_seconds = stack.restart("code") + stack.restart("daemon")
@@ -178,7 +182,6 @@ def test_production_profile_runs_heals_and_cleans_up(tmp_path):
             cursor_after = wait_for("a fetching tick after the restart", lambda: (lambda c: c if c.get(
                 "acked", {}).get("PowerSystemRightNow", "") > psrn_before else None)(fetch_cursor(stack)), 300, stack,
                 every=5)
-            time.sleep(10)  # the consumer lands that tick's records
             after = fetch_windows(stack)
             print(f"restart in {restart_seconds:.1f}s; cursor before {cursor_before.get('acked')}, "
                   f"after {cursor_after.get('acked')}")
