@@ -1,7 +1,9 @@
 """CPU the running demo stack uses while it only keeps up with live data.
 
 Sums user + system time (including reaped children, e.g. Dagster run workers) of every process
-whose environment carries the stack's state folder, over a window after a warm-up.
+whose environment carries the stack's state folder, over a window after a warm-up, and reports
+the stack's memory at the end: RSS summed over its processes (counts shared pages once per
+process, so it overstates) and PSS (shared pages split between their users: the honest total).
 
     .venv/bin/python -m benchmarks.idle_cpu [--warmup 90] [--seconds 600]
 """
@@ -38,6 +40,25 @@ def cpu_seconds(marker: str) -> dict[str, float]:
     return used
 
 
+def memory_mb(marker: str) -> dict[str, dict[str, float]]:
+    """RSS and PSS (MB) per command name of the processes carrying ``marker`` in their environment."""
+    used: dict[str, dict[str, float]] = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if marker.encode() not in Path(f"/proc/{pid}/environ").read_bytes():
+                continue
+            name = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            label = " ".join(part.decode(errors="replace").rsplit("/", 1)[-1] for part in name[:4])[:60]
+            rollup = Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]  # after the address line
+            fields = dict(line.split(":", 1) for line in rollup if ":" in line)
+        except (OSError, ValueError):
+            continue
+        entry = used.setdefault(label, {"rss": 0.0, "pss": 0.0})
+        entry["rss"] += int(fields.get("Rss", "0 kB").split()[0]) / 1024
+        entry["pss"] += int(fields.get("Pss", "0 kB").split()[0]) / 1024
+    return used
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--warmup", type=float, default=90)
@@ -49,12 +70,17 @@ def main() -> None:
         print(f"measuring for {args.seconds:.0f}s ...", flush=True)
         time.sleep(args.seconds)
         after = cpu_seconds(stack.marker)
+        memory = memory_mb(stack.marker)
     per_process = {name: round(after[name] - before.get(name, 0.0), 1) for name in after}
     total = sum(per_process.values())
     result = {"benchmark": "idle_cpu", "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "seconds": args.seconds, "cpu_seconds": round(total, 1),
               "percent_of_one_core": round(100 * total / args.seconds, 1),
-              "by_process": dict(sorted(per_process.items(), key=lambda kv: -kv[1]))}
+              "by_process": dict(sorted(per_process.items(), key=lambda kv: -kv[1])),
+              "rss_mb": round(sum(m["rss"] for m in memory.values())),
+              "pss_mb": round(sum(m["pss"] for m in memory.values())),
+              "memory_by_process_mb": {name: {k: round(v) for k, v in m.items()}
+                                       for name, m in sorted(memory.items(), key=lambda kv: -kv[1]["pss"])}}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "idle_cpu.json").write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))

@@ -7,6 +7,7 @@ record gap-free are tested without Dagster.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -117,7 +118,8 @@ class FetchOutcome:
 
 def fetch_and_publish(client: SourceClient, bootstrap_servers: str, window: Window,
                       warehouse: Warehouse | None = None,
-                      on_records: Callable[[list[Any]], None] | None = None) -> FetchOutcome:
+                      on_records: Callable[[list[Any]], None] | None = None,
+                      flush_timeout: float = 60.0) -> FetchOutcome:
     """Fetch one window and publish every record; returns only once the broker acknowledged all.
 
     A page the provider got wrong (not JSON, no records list) is kept in the quarantine with
@@ -144,9 +146,48 @@ def fetch_and_publish(client: SourceClient, bootstrap_servers: str, window: Wind
         on_records(records)
     ensure_topics(bootstrap_servers, all_topics([window.dataset]))
     result = publish_records(bootstrap_servers, raw_topic(window.dataset), spec.provider, window.dataset,
-                             records, spec.message_zone, fetched_at)
+                             records, spec.message_zone, fetched_at, flush_timeout=flush_timeout)
     log.info("%s: fetched %d records, %d acknowledged by the broker", window, len(records), result.delivered)
     return FetchOutcome(window, len(records), result.delivered, window.end)
+
+
+MIN_PUBLISH_SECONDS = 5.0
+"""Least time a fetched window gets for its acknowledgements, even when the budget is nearly spent:
+records already fetched are worth publishing (a local broker acknowledges in milliseconds)."""
+
+
+@dataclass(frozen=True)
+class TickOutcome:
+    outcomes: list[FetchOutcome]
+    failures: list[tuple[Window, str]]
+    """Windows that failed, with why; their datasets' cursors stay put, so the next tick re-covers them."""
+    not_reached: list[Window]
+    """Windows the budget ran out before; the next tick covers them (their cursors stay put too)."""
+
+
+def fetch_windows_within(windows: list[Window], client_for: Callable[[str, float], SourceClient],
+                         bootstrap_servers: str, warehouse: Warehouse | None, deadline: float,
+                         clock: Callable[[], float] = time.monotonic) -> TickOutcome:
+    """Fetch and publish windows one after another until ``deadline`` (``clock()`` time).
+
+    The live sensor calls this inside its evaluation, which Dagster times out, so every provider
+    call is cut off by the deadline (``client_for(provider, deadline)`` builds a client bounded by
+    it) and windows not started in time are left for the next tick. One dataset failing does not
+    stop the others; a failed window is reported, never acknowledged.
+    """
+    outcomes: list[FetchOutcome] = []
+    failures: list[tuple[Window, str]] = []
+    for index, window in enumerate(windows):
+        if deadline - clock() <= 0.1:
+            return TickOutcome(outcomes, failures, windows[index:])
+        try:
+            client = client_for(DATASETS[window.dataset].provider, deadline)
+            outcomes.append(fetch_and_publish(client, bootstrap_servers, window, warehouse,
+                                              flush_timeout=max(MIN_PUBLISH_SECONDS, deadline - clock())))
+        except Exception as exc:  # one dataset failing must not stop the others
+            log.error("%s: %s: %s", window, type(exc).__name__, exc)
+            failures.append((window, f"{type(exc).__name__}: {exc}"))
+    return TickOutcome(outcomes, failures, [])
 
 
 def describe(outcome: FetchOutcome) -> str:

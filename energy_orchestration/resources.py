@@ -58,9 +58,11 @@ class EnergiDataServiceResource(dg.ConfigurableResource):
     max_attempts: int = 4
     backoff_seconds: float = 1.0
 
-    def client(self) -> EnergiDataServiceClient:
+    def client(self, deadline: float | None = None) -> EnergiDataServiceClient:
+        """A client; ``deadline`` (``time.monotonic()``) bounds every call (see ``PoliteSession``)."""
         retry = RetryPolicy(max_attempts=self.max_attempts, backoff_seconds=self.backoff_seconds)
-        return EnergiDataServiceClient(self.base_url, PoliteSession(timeout_seconds=self.timeout_seconds, retry=retry))
+        return EnergiDataServiceClient(self.base_url, PoliteSession(timeout_seconds=self.timeout_seconds, retry=retry,
+                                                                    deadline=deadline))
 
 
 class OdreResource(dg.ConfigurableResource):
@@ -72,11 +74,13 @@ class OdreResource(dg.ConfigurableResource):
     max_attempts: int = 4
     backoff_seconds: float = 1.0
 
-    def client(self) -> "OdreClient":
+    def client(self, deadline: float | None = None) -> "OdreClient":
+        """A client; ``deadline`` (``time.monotonic()``) bounds every call (see ``PoliteSession``)."""
         from energy_orchestration.sources.odre import OdreClient
 
         retry = RetryPolicy(max_attempts=self.max_attempts, backoff_seconds=self.backoff_seconds)
-        return OdreClient(self.base_url, PoliteSession(timeout_seconds=self.timeout_seconds, retry=retry),
+        return OdreClient(self.base_url, PoliteSession(timeout_seconds=self.timeout_seconds, retry=retry,
+                                                       deadline=deadline),
                           api_key=self.api_key or None)
 
 

@@ -124,6 +124,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ENERGY_FETCH_OVERLAP_MINUTES", "5", "Each fetch re-reads this many minutes before the last acknowledged window (late rows).", check=_integer(0)),
     Setting("ENERGY_FETCH_INITIAL_LOOKBACK_MINUTES", "15", "How far back the very first fetch reaches.", check=_integer(1)),
     Setting("ENERGY_FETCH_MAX_WINDOW_MINUTES", "1440", "Longest window one fetch asks for; a longer outage is caught up over several ticks.", check=_integer(1)),
+    Setting("ENERGY_FETCH_TICK_BUDGET_SECONDS", "30", "Longest one live fetch tick may spend on providers and the broker (well below Dagster's 60 s sensor timeout); what it does not reach, the next tick covers.", check=_number(above=0)),
     Setting("ENERGY_CONSUMER_GROUP", "energy-landing", "Consumer group of the DuckDB landing consumer."),
     Setting("ENERGY_CONSUMER_BATCH_MAX_MESSAGES", "20000", "Largest micro-batch the landing consumer writes in one DuckDB transaction.", check=_integer(1)),
     Setting("ENERGY_CONSUMER_BATCH_MAX_SECONDS", "1.0", "Longest the consumer waits to fill a micro-batch.", check=_number(above=0)),

@@ -1,13 +1,19 @@
-"""The minute sensor and the fetch job it launches (a thin shell over :mod:`ingest`).
+"""The minute sensor, which fetches live data inside its own tick, and ``fetch_job`` (a thin
+shell over :mod:`ingest`) for repairs and manual runs.
 
-Gap-freedom rests on one rule: a dataset's cursor (``acked_until``) moves only when a run
-reports that every record of a window was acknowledged by the broker. The run reports it as a
-run tag; the sensor folds those tags into its cursor on the next tick. A failed run reports
-nothing, so the next window starts where the last acknowledged one ended.
+Gap-freedom rests on one rule: a dataset's cursor (``acked_until``) moves only when every record
+of a window was acknowledged by the broker. The live sensor fetches and publishes in the warm
+code server (no run process per minute) and moves its cursor itself, within a per-tick time
+budget; a ``fetch_job`` run reports its acknowledgement as a run tag, which the sensor folds into
+its cursor on the next tick. A failed window reports nothing, so the next window starts where the
+last acknowledged one ended.
 """
 
 
 import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import dagster as dg
@@ -15,19 +21,22 @@ import dagster as dg
 from energy_orchestration import settings
 from energy_orchestration.assets.keys import LIVE_DATASETS, raw_asset_key
 from energy_orchestration.ingest import (
+    TickOutcome,
     Window,
     WindowPolicy,
     describe,
     estimated_requests,
     fetch_and_publish,
+    fetch_windows_within,
     plan_window,
 )
 from energy_orchestration.model import utc_now
 from energy_orchestration.resources import EnergiDataServiceResource, KafkaResource, OdreResource, WarehouseResource
 from energy_orchestration.sources import DATASETS
+from energy_orchestration.sources.contract import SourceClient
+from energy_orchestration.warehouse import Warehouse
 
 ACKED_TAG_PREFIX = "energy/acked_until/"
-DATASETS_TAG = "energy/datasets"
 
 
 DAILY_BUDGET_SETTINGS = {"odre": "ENERGY_ODRE_DAILY_REQUEST_BUDGET"}
@@ -83,13 +92,14 @@ FETCH_MAX_RUNTIME_SECONDS = 900
 @dg.job(executor_def=dg.in_process_executor,
         tags={"energy/kind": "fetch", "dagster/max_retries": "0",
               "dagster/max_runtime": str(FETCH_MAX_RUNTIME_SECONDS)},
-        description="One run per sensor tick: fetch the due windows of every live dataset and publish them.")
+        description="Fetch given windows and publish them (gap repair, manual re-fetches); the live minute fetch "
+                    "runs inside fetch_sensor's tick instead.")
 def fetch_job() -> None:
     fetch_and_publish_windows()
 
 
 def fetch_run_config(windows: list[Window]) -> dict:
-    """The ``fetch_job`` run config for some windows: the live sensor and gap repair both launch it."""
+    """The ``fetch_job`` run config for some windows (gap repair launches it; also for manual runs)."""
     return {"ops": {"fetch_and_publish_windows": {"config": {"windows": [
         {"dataset": w.dataset, "start": w.start.isoformat(), "end": w.end.isoformat()} for w in windows]}}}}
 
@@ -104,12 +114,14 @@ IN_FLIGHT = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.Dag
              dg.DagsterRunStatus.STARTED]
 
 
-def evaluate_fetch_sensor(instance: dg.DagsterInstance, cursor: str | None, now: datetime,
-                          datasets: tuple[str, ...] | None = None,
-                          policy: WindowPolicy | None = None) -> tuple[dg.RunRequest | dg.SkipReason, str]:
-    """What one tick decides, and the new cursor. Plain function so tests can drive the clock.
+def plan_fetch(instance: dg.DagsterInstance, cursor: str | None, now: datetime,
+               datasets: tuple[str, ...] | None = None,
+               policy: WindowPolicy | None = None) -> tuple[list[Window] | dg.SkipReason, dict[str, str],
+                                                            dict[str, object]]:
+    """Which windows one tick fetches (or why none), with the acknowledged ends and the requests spent.
 
     Cursor: ``{"acked": {dataset: iso}, "spent": {"day": "YYYY-MM-DD", provider: requests}}``.
+    Acknowledgements of ``fetch_job`` runs (manual runs, repairs) are folded in from their run tags.
     """
     state = json.loads(cursor) if cursor else {}
     acked: dict[str, str] = dict(state.get("acked", {}))
@@ -124,8 +136,7 @@ def evaluate_fetch_sensor(instance: dg.DagsterInstance, cursor: str | None, now:
                     acked[dataset] = value
     stale_before = now - timedelta(minutes=10)  # a run stuck longer than that no longer blocks ticks
     if any(r.dagster_run.status in IN_FLIGHT and r.create_timestamp > stale_before for r in recent):
-        return (dg.SkipReason("previous fetch run still in flight; its window is re-covered next tick"),
-                _cursor(acked, spent))
+        return (dg.SkipReason("a fetch_job run is in flight; its window is re-covered next tick"), acked, spent)
     policy = policy or window_policy()
     windows, over_budget = [], []
     for dataset in datasets or LIVE_DATASETS:
@@ -144,24 +155,101 @@ def evaluate_fetch_sensor(instance: dg.DagsterInstance, cursor: str | None, now:
     if not windows:
         reason = (f"daily request budget used up for {', '.join(over_budget)}" if over_budget
                   else "no dataset has a new interval yet")
-        return dg.SkipReason(reason), _cursor(acked, spent)
-    run_key = "fetch:" + ",".join(f"{w.dataset}@{w.end.isoformat()}" for w in windows)
-    request = dg.RunRequest(
-        run_key=run_key,
-        run_config=fetch_run_config(windows),
-        tags={DATASETS_TAG: ",".join(w.dataset for w in windows)})
-    return request, _cursor(acked, spent)
+        return dg.SkipReason(reason), acked, spent
+    return windows, acked, spent
+
+
+@dataclass(frozen=True)
+class FetchTick:
+    """What one live tick did: the new cursor, and either why it fetched nothing or what it fetched."""
+
+    cursor: str
+    skip_reason: str | None = None
+    outcome: TickOutcome | None = None
+
+    def asset_events(self) -> list[dg.AssetObservation]:
+        """One observation on ``raw/<dataset>`` per window: fetched, failed or left for the next tick."""
+        if self.outcome is None:
+            return []
+        events = [_observation(o.window, status="published" if o.acked_until else "not_yet_published",
+                               fetched=o.fetched, published=o.published, note=o.note) for o in self.outcome.outcomes]
+        events += [_observation(w, status="failed", error=why[:1000]) for w, why in self.outcome.failures]
+        events += [_observation(w, status="not_reached", note="tick budget spent; the next tick covers it")
+                   for w in self.outcome.not_reached]
+        return events
+
+    def summary(self) -> str:
+        """One line for the tick's status message: FAILED first when any window failed or was cut off."""
+        if self.outcome is None:
+            return self.skip_reason or ""
+        done = ", ".join(f"{o.window.dataset} {o.published}" if o.acked_until else f"{o.window.dataset} (not yet)"
+                         for o in self.outcome.outcomes)
+        text = f"no run needed, fetched in this tick; published: {done or 'nothing'}"
+        failed = [w.dataset for w, _ in self.outcome.failures] + [w.dataset for w in self.outcome.not_reached]
+        if failed:
+            text = f"FAILED for {', '.join(failed)} (see the tick's log; the next tick re-covers them); {text}"
+        return text
+
+    def problems(self) -> list[str]:
+        """What went wrong, one line each (the tick's error log)."""
+        if self.outcome is None:
+            return []
+        return ([f"{w}: {why}; the next tick re-covers it" for w, why in self.outcome.failures]
+                + [f"{w}: not fetched, the tick budget ran out; the next tick covers it"
+                   for w in self.outcome.not_reached])
+
+
+def _observation(window: Window, **metadata: object) -> dg.AssetObservation:
+    return dg.AssetObservation(asset_key=raw_asset_key(window.dataset), metadata={
+        "window_start": window.start.isoformat(), "window_end": window.end.isoformat(), **metadata})
+
+
+def evaluate_fetch_sensor(instance: dg.DagsterInstance, cursor: str | None, now: datetime,
+                          client_for: Callable[[str, float], SourceClient], bootstrap_servers: str,
+                          warehouse: Warehouse | None, deadline: float,
+                          datasets: tuple[str, ...] | None = None, policy: WindowPolicy | None = None,
+                          clock: Callable[[], float] = time.monotonic) -> FetchTick:
+    """One live tick: plan the due windows, fetch and publish them before ``deadline``, and move
+    each dataset's cursor to the end of its window only once every record was acknowledged.
+
+    Runs inside the sensor evaluation (the warm code server: no process per minute). A window that
+    failed or was not reached keeps its dataset's cursor, so the next tick starts ``overlap``
+    before the last acknowledged end again and the record stays gap-free. A tick that published
+    but was lost before its cursor was stored (code server restarted) only re-publishes: landing
+    is idempotent. Plain function so tests can drive the clock and the budget.
+    """
+    plan, acked, spent = plan_fetch(instance, cursor, now, datasets, policy)
+    if isinstance(plan, dg.SkipReason):
+        return FetchTick(_cursor(acked, spent), skip_reason=plan.skip_message)
+    outcome = fetch_windows_within(plan, client_for, bootstrap_servers, warehouse, deadline, clock)
+    for done in outcome.outcomes:
+        if done.acked_until is not None:
+            value = done.acked_until.isoformat()
+            if done.window.dataset not in acked or value > acked[done.window.dataset]:
+                acked[done.window.dataset] = value
+    return FetchTick(_cursor(acked, spent), outcome=outcome)
 
 
 def _cursor(acked: dict[str, str], spent: dict[str, object]) -> str:
     return json.dumps({"acked": acked, "spent": spent}, sort_keys=True)
 
 
-@dg.sensor(job=fetch_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,
-           description="Every minute: launch one run fetching every live dataset's due window into Kafka.")
-def fetch_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
-    decision, cursor = evaluate_fetch_sensor(context.instance, context.cursor, utc_now())
-    if isinstance(decision, dg.SkipReason):
-        return dg.SensorResult(skip_reason=decision, cursor=cursor)
-    return dg.SensorResult(run_requests=[decision], cursor=cursor)
-
+@dg.sensor(minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,
+           description=("Every minute: fetch every live dataset's due window and publish it to Kafka, inside the "
+                        "tick (no run), within ENERGY_FETCH_TICK_BUDGET_SECONDS."))
+def fetch_sensor(context: dg.SensorEvaluationContext, energidataservice: EnergiDataServiceResource,
+                 odre: OdreResource, kafka: KafkaResource, warehouse: WarehouseResource) -> dg.SensorResult:
+    deadline = time.monotonic() + settings.get_float("ENERGY_FETCH_TICK_BUDGET_SECONDS")
+    clients = {"energidataservice": energidataservice.client, "odre": odre.client}
+    tick = evaluate_fetch_sensor(context.instance, context.cursor, utc_now(),
+                                 lambda provider, until: clients[provider](deadline=until),
+                                 kafka.servers(), warehouse.get(), deadline)
+    if tick.outcome is None:
+        return dg.SensorResult(skip_reason=tick.skip_reason, cursor=tick.cursor)
+    for done in tick.outcome.outcomes:
+        context.log.info(describe(done))
+    for problem in tick.problems():
+        context.log.error(problem)
+    # Dagster shows a tick without run requests as "skipped" whatever it did, so its message says
+    # what was fetched and what failed.
+    return dg.SensorResult(skip_reason=tick.summary(), asset_events=tick.asset_events(), cursor=tick.cursor)

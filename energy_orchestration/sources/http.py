@@ -69,12 +69,17 @@ class PoliteSession:
     session: requests.Session = field(default_factory=requests.Session)
     sleep: Callable[[float], None] = time.sleep
     user_agent: str = "energy-orchestration/0.1 (+https://github.com/energy-orchestration)"
+    deadline: float | None = None
+    """``time.monotonic()`` by which every call must be over (the live sensor's tick budget): each
+    attempt's timeout is cut to the time left, no retry starts after it, and a call that runs out
+    raises :class:`SourceUnavailable`, so a slow or hanging provider cannot stall a sensor tick."""
 
     def get_json(self, url: str, params: dict[str, Any]) -> Any:
         last_problem = ""
         for attempt in range(1, self.retry.max_attempts + 1):
+            timeout = self._timeout(url, last_problem)
             try:
-                response = self.session.get(url, params=params, timeout=self.timeout_seconds,
+                response = self.session.get(url, params=params, timeout=timeout,
                                             headers={"User-Agent": self.user_agent, "Accept": "application/json"})
             except (requests.ConnectionError, requests.Timeout) as exc:
                 last_problem = f"{type(exc).__name__}: {exc}"
@@ -91,6 +96,9 @@ class PoliteSession:
                 if wait > self.retry.max_retry_after_seconds:
                     raise SourceUnavailable(f"rate limited for {wait:g}s by {url}", status=429,
                                             body=response.text[:500], url=url)
+                if self.deadline is not None and wait > self.deadline - time.monotonic():
+                    raise SourceUnavailable(f"rate limited for {wait:g}s by {url}, beyond the time budget",
+                                            status=429, body=response.text[:500], url=url)
                 if attempt < self.retry.max_attempts:
                     log.warning("rate limited by %s; waiting %.0fs as Retry-After asks", url, wait)
                     self.sleep(wait)
@@ -110,10 +118,22 @@ class PoliteSession:
         raise SourceUnavailable(f"gave up on {url} after {self.retry.max_attempts} attempts; last: {last_problem}",
                                 url=url)
 
+    def _timeout(self, url: str, last_problem: str) -> float:
+        """This attempt's timeout: the configured one, cut to what is left of the deadline."""
+        if self.deadline is None:
+            return self.timeout_seconds
+        left = self.deadline - time.monotonic()
+        if left <= 0.05:
+            raise SourceUnavailable(f"time budget spent before {url} answered"
+                                    + (f"; last: {last_problem}" if last_problem else ""), url=url)
+        return min(self.timeout_seconds, left)
+
     def _back_off(self, attempt: int, problem: str, url: str) -> None:
         if attempt >= self.retry.max_attempts:
             return
         delay = min(self.retry.backoff_seconds * 2 ** (attempt - 1), self.retry.max_backoff_seconds)
+        if self.deadline is not None:
+            delay = max(0.0, min(delay, self.deadline - time.monotonic()))
         log.warning("%s from %s (attempt %d/%d); retrying in %.1fs", problem, url, attempt,
                     self.retry.max_attempts, delay)
         self.sleep(delay)

@@ -14,9 +14,10 @@ from tests.e2e.demo_process import graphql, running_demo, wait_for
 
 pytestmark = pytest.mark.e2e
 
-RUNS_QUERY = """
-query { runsOrError(filter: {pipelineName: "fetch_job", statuses: [SUCCESS]}) {
-  ... on Runs { results { runId status tags { key value } } } } }
+FETCH_CURSOR = """
+query { sensorOrError(sensorSelector: {repositoryName: "__repository__", sensorName: "fetch_sensor",
+                                       repositoryLocationName: "energy_orchestration.definitions"}) {
+  ... on Sensor { sensorState { typeSpecificData { ... on SensorData { lastCursor } } } } } }
 """
 SENSOR_QUERY = """
 query { sensorsOrError(repositorySelector: {repositoryName: "__repository__",
@@ -43,10 +44,12 @@ def test_demo_runs_the_pipeline_and_stops_cleanly(tmp_path):
     with running_demo(tmp_path, ENERGY_FETCH_INITIAL_LOOKBACK_MINUTES="5") as demo_run:
         demo, state = demo_run.process, demo_run.state
         dagster_port, api_port = demo_run.dagster_port, demo_run.api_port
-        runs = wait_for("a successful fetch run",
-                        lambda: graphql(dagster_port, RUNS_QUERY)["runsOrError"]["results"], 180, demo)
-        tags = {t["key"]: t["value"] for t in runs[0]["tags"]}
-        assert "energy/acked_until/PowerSystemRightNow" in tags
+        def acked() -> dict:
+            state = (graphql(dagster_port, FETCH_CURSOR)["sensorOrError"] or {}).get("sensorState") or {}
+            return json.loads((state.get("typeSpecificData") or {}).get("lastCursor") or "{}").get("acked", {})
+
+        # the live fetch runs inside the sensor's tick: its cursor moves, no fetch run is launched
+        assert "PowerSystemRightNow" in wait_for("a fetching sensor tick", acked, 180, demo)
 
         warehouse = Warehouse(state / "warehouse.duckdb")
 

@@ -20,9 +20,9 @@ from datetime import date
 import psycopg2
 import pytest
 import requests
-import yaml
 
 from energy_orchestration.assets.history import HISTORY_DATASETS, history_asset_key
+from energy_orchestration.assets.keys import LIVE_DATASETS, raw_asset_key
 from energy_orchestration.backfill import launch, progress
 from energy_orchestration.profiles.postgres import LocalPostgres
 from energy_orchestration.profiles.production import ProductionStack
@@ -33,9 +33,12 @@ from energy_orchestration.warehouse import Warehouse
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
 
 LOCATION = {"repositoryLocationName": "energy_orchestration", "repositoryName": "__repository__"}
-FETCH_RUNS = """
-query { runsOrError(filter: {pipelineName: "fetch_job"}) {
-  ... on Runs { results { runId status runConfigYaml tags { key value } } } } }
+RUNS = """
+query { runsOrError { ... on Runs { results { runId status } } } }
+"""
+FETCH_OBSERVATIONS = """
+query($key: AssetKeyInput!) { assetOrError(assetKey: $key) {
+  ... on Asset { assetObservations(limit: 1000) { metadataEntries { label ... on TextMetadataEntry { text } } } } } }
 """
 SENSOR_CURSOR = """
 query($selector: SensorSelector!) { sensorOrError(sensorSelector: $selector) {
@@ -74,21 +77,27 @@ def wait_for(what: str, condition, timeout: float, stack: ProductionStack, every
     raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
 
 
-def fetch_windows(stack: ProductionStack) -> list[tuple[str, str, str, str]]:
-    """(run id, dataset, start, end) of every successful fetch run, oldest window first."""
+def fetch_windows(stack: ProductionStack) -> list[tuple[str, str, str]]:
+    """(dataset, start, end) of every window a live sensor tick published (its observations on
+    ``raw/*``), oldest window first."""
     found = []
-    for run in gql(stack, FETCH_RUNS)["runsOrError"]["results"]:
-        if run["status"] != "SUCCESS":
-            continue
-        for window in yaml.safe_load(run["runConfigYaml"])["ops"]["fetch_and_publish_windows"]["config"]["windows"]:
-            found.append((run["runId"], window["dataset"], window["start"], window["end"]))
-    return sorted(found, key=lambda w: (w[1], w[3]))
+    for dataset in LIVE_DATASETS:
+        key = {"path": list(raw_asset_key(dataset).path)}
+        asset = gql(stack, FETCH_OBSERVATIONS, {"key": key})["assetOrError"]
+        for observation in (asset or {}).get("assetObservations") or []:
+            meta = {e["label"]: e.get("text") for e in observation["metadataEntries"]}
+            if meta.get("status") == "published":
+                found.append((dataset, meta["window_start"], meta["window_end"]))
+    return sorted(found, key=lambda w: (w[0], w[2]))
 
 
 def fetch_cursor(stack: ProductionStack) -> dict:
     selector = {**LOCATION, "sensorName": "fetch_sensor"}
-    state = gql(stack, SENSOR_CURSOR, {"selector": selector})["sensorOrError"]["sensorState"]
-    cursor = state["typeSpecificData"]["lastCursor"]
+    # {} while the code server is (re)loading: sensorOrError is then an error, not a Sensor
+    state = gql(stack, SENSOR_CURSOR, {"selector": selector})["sensorOrError"].get("sensorState")
+    if not state:
+        return {}
+    cursor = (state.get("typeSpecificData") or {}).get("lastCursor")
     return json.loads(cursor) if cursor else {}
 
 
@@ -159,27 +168,29 @@ def test_production_profile_runs_heals_and_cleans_up(tmp_path):
             wait_for("the backfilled day in zone_daily", backfilled_day_built, 300, stack, every=5)
 
             # 3. kill daemon and code server; restart; the fetch sensor resumes from its cursor.
-            # The daemon goes first and the code server once no fetch run is in flight: runs
+            # The live fetch runs inside the sensor's tick (in the code server); the daemon goes
+            # first and the code server once no fetch_job run (gap repair) is in flight: runs
             # execute as the code server's subprocesses (default run launcher), so killing it
             # mid-run leaves a run STARTED that nothing can fail (see the report/docs) and the
             # fetch concurrency slot (limit 1) held.
             stack.kill("daemon")
             wait_for("no fetch run in flight", lambda: not gql(stack, IN_FLIGHT)["runsOrError"]["results"], 180, stack)
-            before = fetch_windows(stack)
             cursor_before = fetch_cursor(stack)
+            assert "PowerSystemRightNow" in cursor_before.get("acked", {}), cursor_before
             stack.kill("code")
             time.sleep(5)
             restart_seconds = stack.restart("code") + stack.restart("daemon")
-            runs_before = {w[0] for w in before}
-            after = wait_for("a fetch run after the restart", lambda: (lambda w: w if len(
-                {x[0] for x in w} - runs_before) >= 1 else None)(fetch_windows(stack)), 300, stack, every=5)
-            cursor_after = fetch_cursor(stack)
+            psrn_before = cursor_before.get("acked", {}).get("PowerSystemRightNow", "")
+            cursor_after = wait_for("a fetching tick after the restart", lambda: (lambda c: c if c.get(
+                "acked", {}).get("PowerSystemRightNow", "") > psrn_before else None)(fetch_cursor(stack)), 300, stack,
+                every=5)
+            after = fetch_windows(stack)
             print(f"restart in {restart_seconds:.1f}s; cursor before {cursor_before.get('acked')}, "
                   f"after {cursor_after.get('acked')}")
             for dataset, acked in cursor_before.get("acked", {}).items():
                 assert cursor_after["acked"][dataset] >= acked
             per_dataset: dict[str, list[tuple[str, str]]] = {}
-            for _run, dataset, start, end in after:
+            for dataset, start, end in after:
                 per_dataset.setdefault(dataset, []).append((start, end))
             for dataset, windows in per_dataset.items():
                 for (_s1, end1), (start2, _e2) in zip(windows, windows[1:], strict=False):
@@ -195,9 +206,11 @@ def test_production_profile_runs_heals_and_cleans_up(tmp_path):
             assert minutes[0] == minutes[1], f"live minutes present {minutes[0]} of {minutes[1]}: a gap"
             print(f"after restart: {len(after)} windows, 0 duplicate keys, {minutes[0]}/{minutes[1]} minutes")
 
-            # 4. run cleanup against PostgreSQL: a real fetch run, aged ten days in the runs table,
-            # is deleted with its event log; the recent runs stay
-            old_run = before[0][0]
+            # 4. run cleanup against PostgreSQL: a real run (the oldest that succeeded, e.g. a live
+            # hour's build), aged ten days in the runs table, is deleted with its event log; the
+            # recent runs stay
+            succeeded = [r["runId"] for r in gql(stack, RUNS)["runsOrError"]["results"] if r["status"] == "SUCCESS"]
+            old_run, recent_runs = succeeded[-1], succeeded[:-1]
             with psycopg2.connect(host="127.0.0.1", port=pg.port, user=pg.user, password=pg.password,
                                   dbname=pg.database) as conn, conn.cursor() as cur:
                 cur.execute("SELECT count(*) FROM event_logs WHERE run_id = %s", [old_run])
@@ -214,8 +227,7 @@ def test_production_profile_runs_heals_and_cleans_up(tmp_path):
                 assert cur.fetchone()[0] == 0
                 cur.execute("SELECT count(*) FROM event_logs WHERE run_id = %s", [old_run])
                 assert cur.fetchone()[0] == 0
-                cur.execute("SELECT count(*) FROM runs WHERE run_id = ANY(%s)",
-                            [sorted({w[0] for w in after} - {old_run})])
+                cur.execute("SELECT count(*) FROM runs WHERE run_id = ANY(%s)", [recent_runs])
                 assert cur.fetchone()[0] > 0
                 cur.execute("SELECT count(*) FROM runs WHERE run_id = %s", [cleanup])
                 assert cur.fetchone()[0] == 1

@@ -1,6 +1,7 @@
 """Real Dagster (instance, sensor evaluation, job and asset execution) over the real parts."""
 
 import json
+import time
 from datetime import datetime, timedelta, timezone
 
 import dagster as dg
@@ -8,6 +9,7 @@ import pytest
 import requests
 
 from energy_orchestration.assets.aggregates import zone_hourly
+from energy_orchestration.assets.keys import raw_asset_key
 from energy_orchestration.assets.partitions import hour_key
 from energy_orchestration.definitions import defs
 from energy_orchestration.ingest import WindowPolicy
@@ -15,9 +17,12 @@ from energy_orchestration.resources import EnergiDataServiceResource, KafkaResou
 from energy_orchestration.sensors.fetch import (
     ACKED_TAG_PREFIX,
     LIVE_DATASETS,
+    FetchTick,
     evaluate_fetch_sensor,
     fetch_job,
+    fetch_run_config,
     fetch_sensor,
+    plan_fetch,
 )
 from energy_orchestration.sources import DATASETS
 
@@ -38,13 +43,17 @@ def resources(standin_url, bootstrap, warehouse, attempts=4):
 PSRN = ("PowerSystemRightNow",)  # the fetch mechanics, shown on one dataset
 
 
-def run_tick(instance, cursor, now, res):
-    decision, cursor = evaluate_fetch_sensor(instance, cursor, now, datasets=PSRN, policy=POLICY)
-    if isinstance(decision, dg.SkipReason):
-        return None, cursor
-    result = fetch_job.execute_in_process(run_config=decision.run_config, instance=instance,
-                                          tags=decision.tags, resources=res, raise_on_error=False)
-    return result, cursor
+def run_tick(instance, cursor, now, res, budget_seconds=30.0, datasets=PSRN) -> FetchTick:
+    """One live sensor tick, as ``fetch_sensor`` evaluates it, with the clock in the test's hands."""
+    clients = {"energidataservice": res["energidataservice"].client, "odre": res["odre"].client}
+    return evaluate_fetch_sensor(instance, cursor, now, lambda provider, until: clients[provider](deadline=until),
+                                 res["kafka"].servers(), res["warehouse"].get(), time.monotonic() + budget_seconds,
+                                 datasets=datasets, policy=POLICY)
+
+
+def planned(instance, cursor, now, datasets=PSRN) -> list:
+    windows, _, _ = plan_fetch(instance, cursor, now, datasets=datasets, policy=POLICY)
+    return windows
 
 
 def test_definitions_load_with_lineage_from_history_to_monthly():
@@ -67,33 +76,56 @@ def test_definitions_load_with_lineage_from_history_to_monthly():
         assert defs.resolve_sensor_def(sensor).default_status == dg.DefaultSensorStatus.RUNNING
 
 
-def test_sensor_tick_through_dagster_launches_one_run_with_a_run_key(tmp_path):
+def test_a_sensor_tick_through_dagster_fetches_every_due_dataset_without_a_run(tmp_path, standin, bootstrap,
+                                                                                 warehouse, land_all):
     with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
-        context = dg.build_sensor_context(instance=instance, cursor=None)
+        context = dg.build_sensor_context(instance=instance, cursor=None,
+                                          resources=resources(standin.url, bootstrap, warehouse))
         result = fetch_sensor(context)
-        [request] = result.run_requests
-        windows = {w["dataset"]: w for w in request.run_config["ops"]["fetch_and_publish_windows"]["config"]["windows"]}
-        assert set(windows) == set(LIVE_DATASETS)  # one run for every due dataset
-        assert request.run_key.startswith("fetch:PowerSystemRightNow@")
-        for dataset, window in windows.items():
-            start, end = (datetime.fromisoformat(window[k]) for k in ("start", "end"))
+        assert result.run_requests == [] and instance.get_runs_count() == 0  # no process per minute
+        assert result.skip_reason.skip_message.startswith("no run needed, fetched in this tick; published: ")
+        windows = {e.asset_key.to_user_string(): e.metadata for e in result.asset_events}
+        assert set(windows) == {raw_asset_key(d).to_user_string() for d in LIVE_DATASETS}
+        acked = json.loads(result.cursor)["acked"]
+        assert set(acked) == set(LIVE_DATASETS)  # every window acknowledged, so every cursor moved
+        for dataset in LIVE_DATASETS:
+            meta = windows[raw_asset_key(dataset).to_user_string()]
+            assert meta["status"].value == "published" and meta["published"].value == meta["fetched"].value > 0
+            start, end = (datetime.fromisoformat(meta[k].value) for k in ("window_start", "window_end"))
+            assert acked[dataset] == end.isoformat()
             step = timedelta(minutes=DATASETS[dataset].interval_minutes)
             assert timedelta(0) < end - start <= timedelta(minutes=15) + step and (end - start) % step == timedelta(0)
+    assert land_all().messages == sum(m["published"].value for m in windows.values())
 
 
-def test_a_fetch_run_publishes_and_reports_its_acknowledgement(tmp_path, standin, bootstrap, warehouse, land_all):
+def test_a_live_tick_publishes_and_moves_its_cursor_to_the_acknowledged_end(tmp_path, standin, bootstrap,
+                                                                             warehouse, land_all):
     with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
         now = datetime.now(timezone.utc)
-        result, cursor = run_tick(instance, None, now, resources(standin.url, bootstrap, warehouse))
+        tick = run_tick(instance, None, now, resources(standin.url, bootstrap, warehouse))
+        [done] = tick.outcome.outcomes
+        assert tick.outcome.failures == [] and done.published == 15
+        acked = done.acked_until.isoformat()
+        # the next tick starts from the acknowledged end, overlapping it by 5 minutes
+        assert json.loads(tick.cursor)["acked"] == {"PowerSystemRightNow": acked}
+        [window] = planned(instance, tick.cursor, now + timedelta(minutes=1))
+        assert window.start == datetime.fromisoformat(acked) - timedelta(minutes=5)
+    assert land_all().messages == 15
+
+
+def test_a_manual_fetch_run_reports_its_acknowledgement_to_the_sensor(tmp_path, standin, bootstrap, warehouse,
+                                                                       land_all):
+    """``fetch_job`` stays for repairs and manual runs; the sensor folds their acknowledgement in."""
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        now = datetime.now(timezone.utc)
+        [window] = planned(instance, None, now)
+        result = fetch_job.execute_in_process(run_config=fetch_run_config([window]), instance=instance,
+                                              resources=resources(standin.url, bootstrap, warehouse))
         assert result.success
-        run = instance.get_run_by_id(result.run_id)
-        acked = run.tags[ACKED_TAG_PREFIX + "PowerSystemRightNow"]
-        # the next tick folds the acknowledgement into its cursor and overlaps it by 5 minutes
-        decision, cursor = evaluate_fetch_sensor(instance, cursor, now + timedelta(minutes=1), datasets=PSRN,
-                                                 policy=POLICY)
-        assert json.loads(cursor)["acked"] == {"PowerSystemRightNow": acked}
-        window = decision.run_config["ops"]["fetch_and_publish_windows"]["config"]["windows"][0]
-        assert datetime.fromisoformat(window["start"]) == datetime.fromisoformat(acked) - timedelta(minutes=5)
+        acked = instance.get_run_by_id(result.run_id).tags[ACKED_TAG_PREFIX + "PowerSystemRightNow"]
+        windows, acked_seen, _ = plan_fetch(instance, None, now + timedelta(minutes=1), datasets=PSRN, policy=POLICY)
+        assert acked_seen == {"PowerSystemRightNow": acked}
+        assert windows[0].start == datetime.fromisoformat(acked) - timedelta(minutes=5)
     assert land_all().messages == 15
 
 
@@ -115,8 +147,9 @@ def test_three_minutes_of_503_leave_no_gap(tmp_path, bootstrap, warehouse, land_
                               timeout=5).raise_for_status()
             if minute == 5:
                 requests.delete(f"{server.url}/_standin/faults", timeout=5).raise_for_status()
-            result, cursor = run_tick(instance, cursor, clock["now"], res)
-            outcomes.append(result.success)
+            tick = run_tick(instance, cursor, clock["now"], res)
+            cursor = tick.cursor
+            outcomes.append(not tick.outcome.failures and bool(tick.outcome.outcomes))
     assert outcomes == [True, True, False, False, False, True, True, True]
 
     land_all()
@@ -128,6 +161,77 @@ def test_three_minutes_of_503_leave_no_gap(tmp_path, bootstrap, warehouse, land_
             FROM observations WHERE zone IN ('DK-DK1', 'DK-DK2') GROUP BY zone ORDER BY zone""").fetchall()
     expected = int((last - first).total_seconds() // 60) + 1
     assert minutes == [("DK-DK1", expected, first, last), ("DK-DK2", expected, first, last)]
+
+
+def dk_minutes(warehouse) -> list[tuple]:
+    """Per DK zone: distinct minutes, first, last, and the most rows any one key has (1 = no duplicate)."""
+    with warehouse.connect(read_only=True) as db:
+        return db.execute("""
+            SELECT zone, count(DISTINCT interval_start_utc), min(interval_start_utc), max(interval_start_utc),
+                   max(n) FROM (SELECT zone, interval_start_utc, count(*) AS n FROM observations
+                                WHERE zone IN ('DK-DK1', 'DK-DK2') GROUP BY zone, interval_start_utc, quantity)
+            GROUP BY zone ORDER BY zone""").fetchall()
+
+
+def test_a_hanging_provider_is_cut_off_by_the_tick_budget_and_the_next_tick_covers_it(tmp_path, bootstrap, warehouse,
+                                                                                       land_all):
+    from energy_orchestration.standin import StandinConfig, StandinServer
+
+    clock = {"now": datetime.now(timezone.utc).replace(second=30, microsecond=0) - timedelta(hours=3)}
+    start = clock["now"]
+    with StandinServer(StandinConfig(rate_limit_per_minute=0, now=lambda: clock["now"])) as server, \
+            dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        res = resources(server.url, bootstrap, warehouse)  # 5 s HTTP timeout, 4 attempts: far beyond the budget
+        first = run_tick(instance, None, start, res)
+        requests.post(f"{server.url}/_standin/faults", json={"latency_ms": 6000}, timeout=5).raise_for_status()
+        clock["now"] = start + timedelta(minutes=1)
+        began = time.monotonic()
+        slow = run_tick(instance, first.cursor, clock["now"], res, budget_seconds=1.5)
+        took = time.monotonic() - began
+        [(window, why)] = slow.outcome.failures
+        assert "budget" in why or "timed out" in why.lower(), why
+        assert json.loads(slow.cursor)["acked"] == json.loads(first.cursor)["acked"]  # the cursor held
+        assert [e.metadata["status"].value for e in slow.asset_events()] == ["failed"]
+        assert slow.summary().startswith("FAILED for PowerSystemRightNow")
+        requests.delete(f"{server.url}/_standin/faults", timeout=5).raise_for_status()
+        clock["now"] = start + timedelta(minutes=2)
+        after = run_tick(instance, slow.cursor, clock["now"], res)
+        [covered] = after.outcome.outcomes
+        assert after.outcome.failures == [] and covered.window.start <= window.start and covered.acked_until
+    # bounded: the budget plus at most one slice of slack, never the 4 x 5 s the client alone would allow
+    # (a bound on the mechanism, not a performance figure)
+    assert took < 1.5 + 3.0, took
+    land_all()
+    begin = (start - timedelta(minutes=15)).replace(second=0, tzinfo=None)
+    last = (start + timedelta(minutes=2)).replace(second=0, tzinfo=None) - timedelta(minutes=1)
+    expected = int((last - begin).total_seconds() // 60) + 1
+    assert dk_minutes(warehouse) == [("DK-DK1", expected, begin, last, 1), ("DK-DK2", expected, begin, last, 1)]
+
+
+def test_a_tick_lost_after_publishing_is_repeated_without_gap_or_duplicate(tmp_path, bootstrap, warehouse, land_all):
+    """The code server restarts after a tick published but before Dagster stored its cursor: the next
+    evaluation starts from the stored (older) cursor, publishes the window again, and landing keeps
+    one row per key."""
+    from energy_orchestration.standin import StandinConfig, StandinServer
+
+    clock = {"now": datetime.now(timezone.utc).replace(second=30, microsecond=0) - timedelta(hours=3)}
+    start = clock["now"]
+    with StandinServer(StandinConfig(rate_limit_per_minute=0, now=lambda: clock["now"])) as server, \
+            dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        res = resources(server.url, bootstrap, warehouse)
+        stored = run_tick(instance, None, start, res).cursor
+        clock["now"] = start + timedelta(minutes=1)
+        lost = run_tick(instance, stored, clock["now"], res)  # published and acknowledged, cursor never stored
+        assert lost.outcome.outcomes[0].published > 0
+        clock["now"] = start + timedelta(minutes=2)
+        again = run_tick(instance, stored, clock["now"], res)  # the restarted server's first evaluation
+        assert again.outcome.outcomes[0].window.start == lost.outcome.outcomes[0].window.start
+        assert json.loads(again.cursor)["acked"]["PowerSystemRightNow"] == clock["now"].replace(second=0).isoformat()
+    land_all()
+    begin = (start - timedelta(minutes=15)).replace(second=0, tzinfo=None)
+    last = (start + timedelta(minutes=2)).replace(second=0, tzinfo=None) - timedelta(minutes=1)
+    expected = int((last - begin).total_seconds() // 60) + 1
+    assert dk_minutes(warehouse) == [("DK-DK1", expected, begin, last, 1), ("DK-DK2", expected, begin, last, 1)]
 
 
 def test_hourly_partitions_backfill_as_one_run_and_rebuild_in_place(tmp_path, standin, bootstrap, warehouse,
@@ -170,11 +274,11 @@ def test_each_dataset_keeps_its_own_cadence_and_the_odre_budget_is_respected(tmp
     """PowerSystemRightNow every minute, the 5-minute sets every 5, éCO2mix once per quarter-hour
     after its publication lag; ODRÉ requests stop for the day when the budget is spent."""
     def windows_at(instance, cursor, now):
-        decision, cursor = evaluate_fetch_sensor(instance, cursor, now, datasets=tuple(LIVE_DATASETS), policy=POLICY)
+        decision, acked, spent = plan_fetch(instance, cursor, now, datasets=tuple(LIVE_DATASETS), policy=POLICY)
+        cursor = json.dumps({"acked": acked, "spent": spent})
         if isinstance(decision, dg.SkipReason):
             return set(), cursor, decision
-        windows = decision.run_config["ops"]["fetch_and_publish_windows"]["config"]["windows"]
-        return {w["dataset"] for w in windows}, cursor, decision
+        return {w.dataset for w in decision}, cursor, decision
 
 
     with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
@@ -189,8 +293,8 @@ def test_each_dataset_keeps_its_own_cadence_and_the_odre_budget_is_respected(tmp
             # acknowledge exactly the windows planned (their ends), as successful runs would
             state = json.loads(cursor)
             if due:
-                for w in decision.run_config["ops"]["fetch_and_publish_windows"]["config"]["windows"]:
-                    state["acked"][w["dataset"]] = w["end"]
+                for w in decision:
+                    state["acked"][w.dataset] = w.end.isoformat()
             cursor = json.dumps(state)
         assert due_counts["PowerSystemRightNow"] == 60
         assert due_counts["CO2Emis"] == due_counts["ElectricityProdex5MinRealtime"] == 12

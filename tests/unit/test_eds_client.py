@@ -99,3 +99,53 @@ def test_pages_beyond_a_capped_first_answer_are_walked_by_offset(psrn_records):
     eds, session, _ = client(response(200, page([first], total=2)), response(200, page([second], total=2)))
     assert eds.fetch_window("PowerSystemRightNow", START, END) == [first, second]
     assert session.calls[1]["params"]["offset"] == 1
+
+
+class TimeoutRecordingSession(ScriptedSession):
+    def __init__(self, *answers):
+        super().__init__(*answers)
+        self.timeouts: list[float] = []
+
+    def get(self, url, params, timeout, headers):
+        self.timeouts.append(timeout)
+        return super().get(url, params, timeout, headers)
+
+
+def bounded_client(*answers, left: float, timeout_seconds: float = 30.0):
+    """A client whose calls must be over ``left`` seconds from now (the live sensor's tick budget)."""
+    import time
+
+    sleeps: list[float] = []
+    session = TimeoutRecordingSession(*answers)
+    http = PoliteSession(timeout_seconds=timeout_seconds, retry=RetryPolicy(max_attempts=4, backoff_seconds=1.0),
+                         session=session, sleep=sleeps.append,  # type: ignore[arg-type]
+                         deadline=time.monotonic() + left)
+    return EnergiDataServiceClient("http://standin", http), session, sleeps
+
+
+def test_a_deadline_cuts_each_attempts_timeout_to_the_time_left(psrn_records):
+    eds, session, _ = bounded_client(response(200, page(psrn_records)), left=60.0, timeout_seconds=600.0)
+    assert len(eds.fetch_window("PowerSystemRightNow", START, END)) == 2
+    [timeout] = session.timeouts
+    assert 0 < timeout <= 60.0
+
+
+def test_no_request_starts_once_the_deadline_has_passed():
+    eds, session, sleeps = bounded_client(response(503, b"x"), left=-1.0)
+    with pytest.raises(SourceUnavailable, match="time budget spent"):
+        eds.fetch_window("PowerSystemRightNow", START, END)
+    assert session.calls == [] and sleeps == []
+
+
+def test_a_retry_after_beyond_the_deadline_fails_at_once():
+    limited = response(429, {"statusCode": 429}, {"Retry-After": "17"})
+    eds, _, sleeps = bounded_client(limited, left=5.0)
+    with pytest.raises(SourceUnavailable, match="beyond the time budget"):
+        eds.fetch_window("PowerSystemRightNow", START, END)
+    assert sleeps == []
+
+
+def test_back_off_never_sleeps_past_the_deadline(psrn_records):
+    eds, _, sleeps = bounded_client(response(503, b"x"), response(200, page(psrn_records)), left=0.5)
+    assert len(eds.fetch_window("PowerSystemRightNow", START, END)) == 2
+    assert len(sleeps) == 1 and 0 <= sleeps[0] <= 0.5

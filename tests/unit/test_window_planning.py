@@ -50,3 +50,38 @@ def test_a_window_costs_one_eds_request_and_a_page_per_100_odre_rows():
     assert estimated_requests(Window("eco2mix-regional-tr", *day)) == 12           # 96 quarter-hours x 12 regions
     assert estimated_requests(Window("eco2mix-national-tr", *day)) == 12           # counted like the regions
     assert estimated_requests(Window("eco2mix-regional-tr", day[0], day[0] + timedelta(minutes=15))) == 1
+
+
+def test_windows_the_tick_budget_does_not_reach_are_left_for_the_next_tick():
+    from energy_orchestration.ingest import fetch_windows_within
+
+    windows = [Window("PowerSystemRightNow", t("2026-11-23T10:02"), t("2026-11-23T10:08")),
+               Window("CO2Emis", t("2026-11-23T09:55"), t("2026-11-23T10:05"))]
+    asked: list[str] = []
+
+    def client_for(provider: str, deadline: float):
+        asked.append(provider)
+        raise AssertionError("no client may be built once the budget is spent")
+
+    outcome = fetch_windows_within(windows, client_for, "unused:9092", None, deadline=100.0, clock=lambda: 100.0)
+    assert outcome.not_reached == windows and outcome.outcomes == [] and outcome.failures == [] and asked == []
+
+
+def test_a_failing_window_is_reported_and_the_others_still_run():
+    from energy_orchestration.ingest import fetch_windows_within
+    from energy_orchestration.sources.http import SourceUnavailable
+
+    windows = [Window("PowerSystemRightNow", t("2026-11-23T10:02"), t("2026-11-23T10:08")),
+               Window("CO2Emis", t("2026-11-23T09:55"), t("2026-11-23T10:05"))]
+    asked: list[str] = []
+
+    class Failing:
+        def fetch_window(self, dataset, start, end):
+            asked.append(dataset)
+            raise SourceUnavailable("HTTP 503")
+
+    outcome = fetch_windows_within(windows, lambda provider, deadline: Failing(), "unused:9092", None,
+                                   deadline=100.0, clock=lambda: 0.0)
+    assert asked == ["PowerSystemRightNow", "CO2Emis"] and outcome.outcomes == [] and outcome.not_reached == []
+    assert [(w.dataset, why) for w, why in outcome.failures] == [
+        ("PowerSystemRightNow", "SourceUnavailable: HTTP 503"), ("CO2Emis", "SourceUnavailable: HTTP 503")]
