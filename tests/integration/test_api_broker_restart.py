@@ -59,7 +59,10 @@ def test_the_api_cache_resumes_after_the_broker_restarts(tmp_path, warehouse, ca
         wait_until("the new minute served", lambda: any(m.startswith("2026-11-02T10:01")
                                                         for m in served_minutes(server)), 60)
         resumed = time.monotonic() - produced
-        health = requests.get(f"{server.url}/health", timeout=5).json()
+        # serving the new record and reaching the high watermarks are two steps of the feeder:
+        # the state must turn live (it may trail the served record by a fetch wait or two)
+        health = wait_until("/health saying live", lambda: (lambda h: h if h["cache_state"] == "live" else None)(
+            requests.get(f"{server.url}/health", timeout=5).json()), 15)
         assert health["cache_caught_up"] is True and health["cache_state"] == "live", health
         refused = [r for r in caplog.records if "refused" in r.getMessage().lower()]
         feeder_lines = [r for r in caplog.records if r.name.endswith("feeder")]
