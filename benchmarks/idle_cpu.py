@@ -17,6 +17,7 @@ import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Iterator
 
 from benchmarks.demo_stack import running_demo
 
@@ -24,15 +25,23 @@ RESULTS = Path(__file__).with_name("results")
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def cpu_seconds(marker: str) -> dict[str, float]:
-    """CPU seconds per command name of the processes carrying ``marker`` in their environment."""
-    used: dict[str, float] = {}
+def stack_processes(marker: str) -> Iterator[tuple[str, str]]:
+    """(pid, short command label) of the processes carrying ``marker`` in their environment."""
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             if marker.encode() not in Path(f"/proc/{pid}/environ").read_bytes():
                 continue
             name = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-            label = " ".join(part.decode(errors="replace").rsplit("/", 1)[-1] for part in name[:4])[:60]
+        except OSError:
+            continue
+        yield pid, " ".join(part.decode(errors="replace").rsplit("/", 1)[-1] for part in name[:4])[:60]
+
+
+def cpu_seconds(marker: str) -> dict[str, float]:
+    """CPU seconds per command name of the processes carrying ``marker`` in their environment."""
+    used: dict[str, float] = {}
+    for pid, label in stack_processes(marker):
+        try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
@@ -43,12 +52,8 @@ def cpu_seconds(marker: str) -> dict[str, float]:
 def memory_mb(marker: str) -> dict[str, dict[str, float]]:
     """RSS and PSS (MB) per command name of the processes carrying ``marker`` in their environment."""
     used: dict[str, dict[str, float]] = {}
-    for pid in filter(str.isdigit, os.listdir("/proc")):
+    for pid, label in stack_processes(marker):
         try:
-            if marker.encode() not in Path(f"/proc/{pid}/environ").read_bytes():
-                continue
-            name = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-            label = " ".join(part.decode(errors="replace").rsplit("/", 1)[-1] for part in name[:4])[:60]
             rollup = Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]  # after the address line
             fields = dict(line.split(":", 1) for line in rollup if ":" in line)
         except (OSError, ValueError):
