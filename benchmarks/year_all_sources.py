@@ -21,6 +21,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from benchmarks.year_pipeline import wait_landed
 from energy_orchestration.assets.history import HISTORY_COMPANIONS, request_windows
 from energy_orchestration.ingest import fetch_and_publish
 from energy_orchestration.sources.energidataservice import EnergiDataServiceClient
@@ -54,10 +55,7 @@ def land_year(bootstrap: str, warehouse: Warehouse, standin_url: str, start: dat
         print(f"  {dataset}: {published[dataset]:,} acknowledged ({time.perf_counter() - began:.1f}s)", flush=True)
     published_at = time.perf_counter() - began
     total = sum(published.values())
-    while consumer.stats.messages < total:
-        if not landing.is_alive():
-            raise RuntimeError("the landing consumer stopped before every record landed")
-        time.sleep(0.05)
+    wait_landed(consumer, landing, total)
     landed_at = time.perf_counter() - began
     stop.set()
     landing.join(60)

@@ -42,6 +42,14 @@ DATASET = "PowerSystemRightNow"
 YEAR_START = datetime(2025, 1, 1, tzinfo=timezone.utc)
 
 
+def wait_landed(consumer: LandingConsumer, landing: threading.Thread, total: int) -> None:
+    """Until the consumer has landed ``total`` messages; fails instead of hanging if it stopped."""
+    while consumer.stats.messages < total:
+        if not landing.is_alive():
+            raise RuntimeError("the landing consumer stopped before every record landed")
+        time.sleep(0.05)
+
+
 def land_year(bootstrap: str, warehouse: Warehouse, standin_url: str, days: int) -> dict:
     end = YEAR_START + timedelta(days=days)
     expected = days * 1440
@@ -58,8 +66,7 @@ def land_year(bootstrap: str, warehouse: Warehouse, standin_url: str, days: int)
         published += outcome.published
         print(f"  {window}: {outcome.published:,} acknowledged ({time.perf_counter() - began:.1f}s)", flush=True)
     published_at = time.perf_counter() - began
-    while consumer.stats.messages < expected:
-        time.sleep(0.05)
+    wait_landed(consumer, landing, expected)
     landed_at = time.perf_counter() - began
     stop.set()
     landing.join(60)
