@@ -84,7 +84,7 @@ def zone_hourly(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
     window = context.partition_time_window
     start, end = _naive_utc(window.start), _naive_utc(window.end)
     with warehouse.get().transaction() as connection:
-        stats = build_zone_hourly(connection, start, end)
+        stats = build_zone_hourly(connection, start, end, run_id=context.run_id)
         preview = connection.execute("""
             SELECT zone, hour_start_utc, round(production_total) AS production_mw, round(consumption) AS consumption_mw,
                    round(co2_intensity_computed) AS co2_computed, round(renewable_share_pct, 1) AS renewable_pct,
@@ -134,7 +134,7 @@ def period_asset(grain: str) -> dg.AssetsDefinition:
         start_utc = _naive_utc(window.start)
         end_utc = min(_naive_utc(window.end), _naive_utc(utc_now()).replace(minute=0, second=0, microsecond=0))
         with warehouse.get().transaction() as connection:
-            stats = build_zone_periods(connection, grain, first, last)
+            stats = build_zone_periods(connection, grain, first, last, run_id=context.run_id)
             preview = connection.execute(f"""
                 SELECT zone, {key_column}, hours_present || '/' || hours_expected AS hours,
                        round(production_mwh) AS production_mwh, round(consumption_mwh) AS consumption_mwh,

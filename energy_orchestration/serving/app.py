@@ -61,6 +61,9 @@ Dataset = StrEnum("Dataset", {d: d for d in DATASETS})
 
 ZonePath = Annotated[Zone, PathParam(description="zone id, e.g. DK-DK1 or FR-84")]
 Limit = Annotated[int, Query(ge=1, le=10_000)]
+AsOf = Annotated[datetime | None, Query(description=(
+    "ISO time (UTC unless it has an offset): answer with the values the platform held then, from the "
+    "`observation_history` view (every revision kept); before anything landed the answer is empty"))]
 
 
 Grain = StrEnum("Grain", {g: g for g in queries.AGGREGATE_TABLES})  # the schema's zone tables, like Zone/Quantity above
@@ -153,6 +156,10 @@ def _utc(value: datetime, name: str) -> datetime:
     if value.tzinfo is not None:
         value = value.astimezone(timezone.utc).replace(tzinfo=None)
     return value
+
+
+def _as_of(value: datetime | None) -> datetime | None:
+    return None if value is None else _utc(value, "as_of")
 
 
 def create_app(config: ServerConfig, warehouse: Warehouse, bootstrap_servers: str | None) -> FastAPI:
@@ -301,12 +308,13 @@ def readings_router(warehouse: Warehouse) -> APIRouter:
 
     @router.get("/zones/{zone}/days/{day}", tags=["readings"], response_model=DayOut)
     def day(zone: ZonePath, day: Annotated[date, PathParam(description="the zone's local calendar day")],
-            quantity: Quantity | None = None, dataset: Dataset | None = None) -> Response:
-        """Every reading of the zone's local day (Europe/Copenhagen or Europe/Paris)."""
+            quantity: Quantity | None = None, dataset: Dataset | None = None, as_of: AsOf = None) -> Response:
+        """Every reading of the zone's local day (Europe/Copenhagen or Europe/Paris); with
+        ``as_of``, as the platform knew it at that time."""
         _check_year(day, "date")
         start, end = queries.local_day_bounds(zone.value, day)
         items = queries.day_readings(warehouse, zone.value, day, quantity.value if quantity else None,
-                                     dataset.value if dataset else None)
+                                     dataset.value if dataset else None, _as_of(as_of))
         return _json({"zone": zone.value, "date": day.isoformat(), "time_zone": queries.zone_time_zone(zone.value).key,
                       "from_utc": iso_utc(start), "to_utc": iso_utc(end), "items": items})
 
@@ -314,15 +322,17 @@ def readings_router(warehouse: Warehouse) -> APIRouter:
     def observations(zone: ZonePath, from_: Annotated[datetime, Query(alias="from")],
                      to: Annotated[datetime, Query()], limit: Limit = 1000,
                      cursor: Annotated[str | None, Query(max_length=500)] = None,
-                     quantity: Quantity | None = None, dataset: Dataset | None = None) -> Response:
+                     quantity: Quantity | None = None, dataset: Dataset | None = None,
+                     as_of: AsOf = None) -> Response:
         """Readings with ``from <= interval start < to``, a page at a time: pass ``next_cursor``
-        back as ``cursor`` until it is null."""
+        back as ``cursor`` until it is null. With ``as_of``: as the platform knew them then."""
         start, end = _utc(from_, "from"), _utc(to, "to")
         if start >= end:
             raise HTTPException(400, "'from' must be before 'to'")
         try:
             page = queries.range_page(warehouse, zone.value, start, end, limit, cursor,
-                                      quantity.value if quantity else None, dataset.value if dataset else None)
+                                      quantity.value if quantity else None, dataset.value if dataset else None,
+                                      _as_of(as_of))
         except queries.BadCursor as exc:
             raise HTTPException(400, str(exc)) from None
         return _json({"zone": zone.value, "items": page.items, "next_cursor": page.next_cursor})
@@ -336,14 +346,21 @@ def aggregates_router(warehouse: Warehouse) -> APIRouter:
 
     @router.get("/zones/{zone}/aggregates/{grain}", tags=["aggregates"], response_model=AggregatesOut)
     def aggregates(zone: ZonePath, grain: Grain, from_: Annotated[date | None, Query(alias="from")] = None,
-                   to: date | None = None, limit: Limit = 1000) -> dict[str, Any]:
+                   to: date | None = None, limit: Limit = 1000, as_of: AsOf = None) -> dict[str, Any]:
         """Every column of ``zone_<grain>`` for the zone, between two local dates (inclusive;
-        hourly rows are picked by their local date)."""
+        hourly rows are picked by their local date). ``as_of`` (hourly only, with ``from`` and
+        ``to``): the hours rebuilt on the fly from what the platform knew then; the stored table
+        is not changed."""
         for value, name in ((from_, "from"), (to, "to")):
             if value is not None:
                 _check_year(value, name)
         if from_ and to and from_ > to:
             raise HTTPException(400, "'from' must not be after 'to'")
+        if as_of is not None:
+            if grain.value != "hourly" or from_ is None or to is None:
+                raise HTTPException(400, "as_of is answered for the hourly grain with both 'from' and 'to'")
+            items = queries.hourly_rows_as_of(warehouse, zone.value, from_, to, _as_of(as_of), limit)
+            return {"zone": zone.value, "grain": grain.value, "items": items}
         try:
             items = queries.aggregate_rows(warehouse, grain.value, zone.value, from_, to, limit)
         except queries.NoSuchTable as exc:

@@ -94,6 +94,21 @@ OBSERVATION_SELECT = f"""
 query's time. Filters and ordering use the table's columns (``o.``), not the text."""
 
 
+AS_OF_OBSERVATIONS = """(
+    SELECT *, valid_from_utc AS landed_at_utc FROM observation_history
+    WHERE valid_from_utc <= ? AND (valid_to_utc IS NULL OR valid_to_utc > ?)) o"""
+"""The version of every value that was current at a time (the ``observation_history`` view's
+as-of filter), shaped like ``observations``; ``landed_at_utc`` is when that version landed."""
+
+
+def _observation_select(as_of: datetime | None) -> tuple[str, list[Any]]:
+    """``OBSERVATION_SELECT`` over the current values, or over what the platform knew at ``as_of``
+    (naive UTC), with the parameters that go first."""
+    if as_of is None:
+        return OBSERVATION_SELECT, []
+    return OBSERVATION_SELECT.replace("FROM observations o", f"FROM {AS_OF_OBSERVATIONS}"), [as_of, as_of]
+
+
 def _plain_rows(cursor: Any) -> list[dict[str, Any]]:
     """Rows that need no conversion (``OBSERVATION_SELECT``; ``value`` is NOT NULL, never NaN)."""
     names = [d[0] for d in cursor.description]
@@ -101,14 +116,16 @@ def _plain_rows(cursor: Any) -> list[dict[str, Any]]:
 
 
 def day_readings(warehouse: Warehouse, zone: str, day: date, quantity: str | None = None,
-                 dataset: str | None = None) -> list[dict[str, Any]]:
+                 dataset: str | None = None, as_of: datetime | None = None) -> list[dict[str, Any]]:
+    """The zone's local day; with ``as_of`` (naive UTC), the values the platform held then."""
     start, end = local_day_bounds(zone, day)
+    select, first = _observation_select(as_of)
     with warehouse.connect(read_only=True) as db:
-        cursor = db.execute(f"""{OBSERVATION_SELECT}
+        cursor = db.execute(f"""{select}
             WHERE o.zone = ? AND o.interval_start_utc >= ? AND o.interval_start_utc < ?
               AND (?::VARCHAR IS NULL OR o.quantity = ?) AND (?::VARCHAR IS NULL OR o.dataset = ?)
             ORDER BY o.interval_start_utc, o.dataset, o.quantity""",
-        [zone, start, end, quantity, quantity, dataset, dataset])
+        first + [zone, start, end, quantity, quantity, dataset, dataset])
         return _plain_rows(cursor)
 
 
@@ -137,18 +154,21 @@ def decode_cursor(cursor: str) -> tuple[datetime, str, str]:
 
 
 def range_page(warehouse: Warehouse, zone: str, start: datetime, end: datetime, limit: int,
-               cursor: str | None = None, quantity: str | None = None, dataset: str | None = None) -> Page:
+               cursor: str | None = None, quantity: str | None = None, dataset: str | None = None,
+               as_of: datetime | None = None) -> Page:
     """Readings in [start, end), ordered by (interval, dataset, quantity), keyset-paginated: a page
-    costs the same however deep it is, and rows landing meanwhile do not shift later pages."""
+    costs the same however deep it is, and rows landing meanwhile do not shift later pages.
+    With ``as_of`` (naive UTC): the values the platform held at that time (empty before anything landed)."""
     after = decode_cursor(cursor) if cursor else None
-    params: list[Any] = [zone, start, end, quantity, quantity, dataset, dataset]
+    select, first = _observation_select(as_of)
+    params: list[Any] = [*first, zone, start, end, quantity, quantity, dataset, dataset]
     keyset = ""
     if after:
         keyset = """AND (o.interval_start_utc > ? OR (o.interval_start_utc = ? AND
                          (o.dataset > ? OR (o.dataset = ? AND o.quantity > ?))))"""
         params += [after[0], after[0], after[1], after[1], after[2]]
     with warehouse.connect(read_only=True) as db:
-        cursor_ = db.execute(f"""{OBSERVATION_SELECT}
+        cursor_ = db.execute(f"""{select}
             WHERE o.zone = ? AND o.interval_start_utc >= ? AND o.interval_start_utc < ?
               AND (?::VARCHAR IS NULL OR o.quantity = ?) AND (?::VARCHAR IS NULL OR o.dataset = ?) {keyset}
             ORDER BY o.interval_start_utc, o.dataset, o.quantity LIMIT ?""", params + [limit + 1])
@@ -181,6 +201,19 @@ def aggregate_rows(warehouse: Warehouse, grain: str, zone: str, first: date | No
             WHERE zone = ? AND (?::DATE IS NULL OR {date_column} >= ?) AND (?::DATE IS NULL OR {date_column} <= ?)
             ORDER BY {order} LIMIT ?""", [zone, first, first, last, last, limit])
         return _rows(cursor)
+
+
+def hourly_rows_as_of(warehouse: Warehouse, zone: str, first: date, last: date, as_of: datetime,
+                      limit: int) -> list[dict[str, Any]]:
+    """``zone_hourly`` rows for the zone's local days ``first`` to ``last``, rebuilt on the fly from
+    what the platform knew at ``as_of`` (naive UTC); the stored table is not touched."""
+    from energy_orchestration.warehouse.aggregates import zone_hourly_as_of
+
+    start, end = local_day_bounds(zone, first)[0], local_day_bounds(zone, last)[1]
+    with warehouse.connect(read_only=True) as db:
+        rows = zone_hourly_as_of(db, zone, start, end, as_of)
+        names = [d[0] for d in db.description]
+    return [{n: jsonable(v) for n, v in zip(names, row, strict=False)} for row in rows[:limit]]
 
 
 # --- freshness -----------------------------------------------------------------------------

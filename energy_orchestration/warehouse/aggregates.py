@@ -49,22 +49,54 @@ def _zone_time_zones_sql() -> str:
     return f"(VALUES {_values(list(ZONE_TIME_ZONES.items()))}) AS tz(zone, time_zone)"
 
 
-def build_zone_hourly(connection: duckdb.DuckDBPyConnection, start_utc: datetime, end_utc: datetime) -> BuildStats:
-    """Replace ``zone_hourly`` for hours in ``[start_utc, end_utc)`` (naive UTC) from ``observations``."""
+OBSERVATIONS_AS_OF = """(
+    SELECT dataset, zone, quantity, interval_start_utc, interval_minutes, value, unit, status
+    FROM observation_history
+    WHERE valid_from_utc <= $as_of AND (valid_to_utc IS NULL OR valid_to_utc > $as_of)
+)"""
+"""What the platform knew at ``$as_of``: the version of each value that was current then (the
+``observation_history`` view's documented as-of filter), usable wherever ``observations`` is."""
+
+
+def build_zone_hourly(connection: duckdb.DuckDBPyConnection, start_utc: datetime, end_utc: datetime,
+                      run_id: str | None = None) -> BuildStats:
+    """Replace ``zone_hourly`` for hours in ``[start_utc, end_utc)`` (naive UTC) from ``observations``;
+    ``run_id`` is the Dagster run building it (kept in ``built_by_run_id`` so a number can be
+    traced to its run; None outside Dagster)."""
+    connection.execute("DELETE FROM zone_hourly WHERE hour_start_utc >= ? AND hour_start_utc < ?",
+                       [start_utc, end_utc])
+    connection.execute(f"INSERT INTO zone_hourly BY NAME {_zone_hourly_select('observations')}",
+                       {"start": start_utc, "end": end_utc, "built_at": _now_naive(), "run_id": run_id})
+    return _stats(connection, "zone_hourly", "hour_start_utc", start_utc, end_utc)
+
+
+def zone_hourly_as_of(connection: duckdb.DuckDBPyConnection, zone: str, start_utc: datetime, end_utc: datetime,
+                      as_of: datetime) -> list[tuple]:
+    """``zone_hourly`` rows of one zone for ``[start_utc, end_utc)`` computed on the fly from what
+    the platform knew at ``as_of`` (naive UTC), without touching the stored table: the same SQL
+    as :func:`build_zone_hourly`, over :data:`OBSERVATIONS_AS_OF` instead of ``observations``.
+    Returns the cursor's rows ordered by hour; column names are in ``connection.description``."""
+    return connection.execute(f"""
+        SELECT * FROM ({_zone_hourly_select(OBSERVATIONS_AS_OF, zone_filter=True)}) ORDER BY hour_start_utc
+    """, {"start": start_utc, "end": end_utc, "built_at": _now_naive(), "run_id": None, "as_of": as_of,
+          "zone": zone}).fetchall()
+
+
+def _zone_hourly_select(source: str, zone_filter: bool = False) -> str:
+    """The SELECT that computes ``zone_hourly`` rows for ``[$start, $end)`` from ``source`` (a table
+    or a parenthesised query with the columns of ``observations``)."""
     renewables = ", ".join(f"'production_{m}'" for m in RENEWABLE_MODES)
     pivot = ",\n".join(f"max(mean_value) FILTER (WHERE quantity = '{q}') AS {q}" for q in QUANTITIES)
     precedence = _values([(name, rank) for rank, name in enumerate(DATASET_PRECEDENCE)])
-    connection.execute("DELETE FROM zone_hourly WHERE hour_start_utc >= ? AND hour_start_utc < ?",
-                       [start_utc, end_utc])
-    connection.execute(f"""
-        INSERT INTO zone_hourly BY NAME
+    zone = "AND zone = $zone" if zone_filter else ""
+    return f"""
         WITH per_dataset AS (
             SELECT zone, quantity, dataset, date_trunc('hour', interval_start_utc) AS hour_start_utc,
                    sum(value * interval_minutes) / sum(interval_minutes) AS mean_value,
                    sum(value * interval_minutes) / 60.0                  AS energy_mwh,
                    sum(interval_minutes)                                 AS minutes
-            FROM observations
-            WHERE interval_start_utc >= $start AND interval_start_utc < $end
+            FROM {source} AS observations
+            WHERE interval_start_utc >= $start AND interval_start_utc < $end {zone}
             GROUP BY ALL
         ),
         best AS (
@@ -104,10 +136,10 @@ def build_zone_hourly(connection: duckdb.DuckDBPyConnection, start_utc: datetime
                w.fields * 60                                                              AS minutes_expected,
                100.0 * w.minutes_present / (w.fields * 60)                                AS coverage_pct,
                100.0 * w.renewable_total / nullif(w.production_total, 0)                  AS renewable_share_pct,
-               $built_at::TIMESTAMP                                                       AS built_at_utc
+               $built_at::TIMESTAMP                                                       AS built_at_utc,
+               $run_id::VARCHAR                                                           AS built_by_run_id
         FROM wide w LEFT JOIN {_zone_time_zones_sql()} USING (zone)
-    """, {"start": start_utc, "end": end_utc, "built_at": _now_naive()})
-    return _stats(connection, "zone_hourly", "hour_start_utc", start_utc, end_utc)
+    """
 
 
 def _weighted_means(weight: str) -> str:
@@ -117,12 +149,14 @@ def _weighted_means(weight: str) -> str:
                       for c in columns)
 
 
-def build_zone_periods(connection: duckdb.DuckDBPyConnection, grain: str, first: date, last: date) -> BuildStats:
+def build_zone_periods(connection: duckdb.DuckDBPyConnection, grain: str, first: date, last: date,
+                       run_id: str | None = None) -> BuildStats:
     """Replace the ``grain`` table (daily, weekly, monthly) for the periods containing local dates
     ``first`` to ``last``: days from ``zone_hourly``, weeks and months from ``zone_daily``.
 
     Periods follow each zone's local calendar, so a DST day expects 23 or 25 hours; hours that
-    never arrived count as 0 % coverage rather than shrinking the denominator.
+    never arrived count as 0 % coverage rather than shrinking the denominator. ``run_id``: as in
+    :func:`build_zone_hourly`.
     """
     if grain not in PERIOD_TABLES:
         raise ValueError(f"unknown grain {grain!r}; expected one of {sorted(PERIOD_TABLES)}")
@@ -170,9 +204,9 @@ def build_zone_periods(connection: duckdb.DuckDBPyConnection, grain: str, first:
                (epoch(period_end_utc - period_start_utc) / 3600)::INTEGER AS hours_expected,
                coverage_weighted / (epoch(period_end_utc - period_start_utc) / 3600) AS coverage_pct,
                100.0 * renewable_mwh / nullif(production_mwh, 0) AS renewable_share_pct,
-               $built_at::TIMESTAMP AS built_at_utc
+               $built_at::TIMESTAMP AS built_at_utc, $run_id::VARCHAR AS built_by_run_id
         FROM bounded
-    """, {"first_period": first_period, "last_period": last_period, "built_at": _now_naive()})
+    """, {"first_period": first_period, "last_period": last_period, "built_at": _now_naive(), "run_id": run_id})
     return _stats(connection, table, key, first_period, last_period, inclusive=True)
 
 

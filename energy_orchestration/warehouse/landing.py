@@ -100,6 +100,9 @@ def _upsert_observations(connection: duckdb.DuckDBPyConnection, frame: pd.DataFr
 
     ``frame`` must be unique on that key (the consumer de-duplicates records per batch).
 
+    The version a changed row replaces is kept in ``observation_revisions`` (see
+    :func:`_keep_superseded`), so the history of every value stays queryable.
+
     Not ``INSERT ... ON CONFLICT``: keeping an ART index over ~25 rows per provider record
     made landing 3-4x slower (benchmarks/README.md). Instead, only rows that are new or whose
     value/status changed are deleted and re-inserted. Lookups are restricted to the batch's
@@ -141,6 +144,7 @@ def _upsert_observations(connection: duckdb.DuckDBPyConnection, frame: pd.DataFr
             GROUP BY c.dataset""", {"low": low, "high": high}).fetchall()}
         changed = sum(new + updated for new, updated in counts.values())
         if changed:
+            _keep_superseded(connection, low, high, landed_at)
             connection.execute("""
                 DELETE FROM observations USING changed_observations AS c
                 WHERE observations.interval_start_utc BETWEEN $low AND $high
@@ -154,6 +158,25 @@ def _upsert_observations(connection: duckdb.DuckDBPyConnection, frame: pd.DataFr
         _unregister(connection, "incoming_observations")
     return {d: Written(new=counts.get(d, (0, 0))[0], changed=counts.get(d, (0, 0))[1],
                        unchanged=int(n) - sum(counts.get(d, (0, 0)))) for d, n in given.items()}
+
+
+def _keep_superseded(connection: duckdb.DuckDBPyConnection, low: object, high: object,
+                     landed_at: datetime) -> None:
+    """Append the stored versions of the rows about to be replaced to ``observation_revisions``
+    (superseded now), so a provider's revision adds to the history instead of erasing it.
+
+    Only rows in ``changed_observations`` that already exist are copied: new rows have no
+    earlier version, and a replay (nothing changed) never gets here."""
+    connection.execute("""
+        INSERT INTO observation_revisions
+        SELECT o.dataset, o.zone, o.quantity, o.interval_start_utc, o.interval_minutes, o.value, o.unit,
+               o.status, o.fetched_at_utc, o.kafka_partition, o.kafka_offset, o.landed_at_utc,
+               $landed_at AS superseded_at_utc
+        FROM observations o JOIN changed_observations c
+          ON o.interval_start_utc = c.interval_start_utc AND o.dataset = c.dataset AND o.zone = c.zone
+         AND o.quantity = c.quantity
+        WHERE o.interval_start_utc BETWEEN $low AND $high
+    """, {"low": low, "high": high, "landed_at": landed_at})
 
 
 def _unregister(connection: duckdb.DuckDBPyConnection, name: str) -> None:

@@ -203,6 +203,47 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE ingest_log ADD COLUMN observations_changed INTEGER;
     ALTER TABLE ingest_log ADD COLUMN observations_unchanged INTEGER;
     """,
+    # 6: every revision kept. ``observations`` holds the newest value per natural key (at the
+    # same speed as before); the version a revision replaces moves to ``observation_revisions``
+    # in the same transaction, stamped with when it stopped being current. The view
+    # ``observation_history`` joins both with a validity range, so "what did the platform know
+    # at T" is ``WHERE valid_from_utc <= T AND (valid_to_utc IS NULL OR valid_to_utc > T)``.
+    # No constraints or indexes: the table is append-only and must work on DuckLake too.
+    """
+    CREATE TABLE observation_revisions (
+        dataset            VARCHAR   NOT NULL,
+        zone               VARCHAR   NOT NULL,
+        quantity           VARCHAR   NOT NULL,
+        interval_start_utc TIMESTAMP NOT NULL,
+        interval_minutes   SMALLINT  NOT NULL,
+        value              DOUBLE    NOT NULL,
+        unit               VARCHAR   NOT NULL,
+        status             VARCHAR   NOT NULL,  -- realtime | consolidated | definitive | estimated
+        fetched_at_utc     TIMESTAMP,
+        kafka_partition    INTEGER,
+        kafka_offset       BIGINT,
+        landed_at_utc      TIMESTAMP NOT NULL,  -- when this version became current
+        superseded_at_utc  TIMESTAMP NOT NULL   -- when the next version landed
+    );
+    CREATE VIEW observation_history AS
+    SELECT dataset, zone, quantity, interval_start_utc, interval_minutes, value, unit, status,
+           fetched_at_utc, kafka_partition, kafka_offset,
+           landed_at_utc AS valid_from_utc, NULL::TIMESTAMP AS valid_to_utc, true AS is_current
+    FROM observations
+    UNION ALL
+    SELECT dataset, zone, quantity, interval_start_utc, interval_minutes, value, unit, status,
+           fetched_at_utc, kafka_partition, kafka_offset,
+           landed_at_utc AS valid_from_utc, superseded_at_utc AS valid_to_utc, false AS is_current
+    FROM observation_revisions;
+    """,
+    # 7: which Dagster run built each aggregate row (NULL when built outside Dagster), so
+    # ``explain`` can name the run behind a number
+    """
+    ALTER TABLE zone_hourly ADD COLUMN built_by_run_id VARCHAR;
+    ALTER TABLE zone_daily ADD COLUMN built_by_run_id VARCHAR;
+    ALTER TABLE zone_weekly ADD COLUMN built_by_run_id VARCHAR;
+    ALTER TABLE zone_monthly ADD COLUMN built_by_run_id VARCHAR;
+    """,
 )
 
 

@@ -1,0 +1,112 @@
+"""Every revision kept: a provider's revised value replaces the current one in ``observations``
+and the earlier version moves to ``observation_revisions``, visible through ``observation_history``.
+
+Real DuckDB files and the real landing code (``land``); the batches are built by hand because
+the point is what the warehouse does with a changed value, not how it was fetched."""
+
+from datetime import datetime, timedelta
+
+import pandas as pd
+import pytest
+
+from energy_orchestration.warehouse.landing import IngestLogRow, LandingBatch, land
+
+pytestmark = pytest.mark.integration
+
+INTERVAL = datetime(2025, 6, 1, 12, 0)
+T1, T2, T3, T4 = (datetime(2025, 6, 1, 13, 0) + timedelta(hours=h) for h in range(4))
+DATASET = "eco2mix-regional-tr"
+
+
+def batch(value: float, status: str = "realtime", batch_id: str = "b") -> LandingBatch:
+    frame = pd.DataFrame([{
+        "dataset": DATASET, "zone": "FR-84", "quantity": "production_nuclear",
+        "interval_start_utc": pd.Timestamp(INTERVAL), "interval_minutes": 15, "value": value, "unit": "MW",
+        "status": status, "fetched_at_utc": pd.Timestamp(INTERVAL), "kafka_partition": 0, "kafka_offset": 1}])
+    log = IngestLogRow(batch_id, DATASET, "test", 1, 1, 0, 0, INTERVAL, INTERVAL, "{}", "{}")
+    return LandingBatch(frame, pd.DataFrame(), ingest_log=[log])
+
+
+def land_at(warehouse, landing: LandingBatch, at: datetime):
+    with warehouse.transaction() as db:
+        return land(db, landing, at)
+
+
+def history(warehouse):
+    with warehouse.connect(read_only=True) as db:
+        return db.execute("""SELECT value, status, valid_from_utc, valid_to_utc, is_current
+                             FROM observation_history ORDER BY valid_from_utc""").fetchall()
+
+
+def test_a_revision_keeps_the_old_version_and_a_replay_adds_nothing(warehouse):
+    first = land_at(warehouse, batch(800.0, batch_id="b1"), T1)
+    revised = land_at(warehouse, batch(812.5, "consolidated", batch_id="b2"), T2)
+    replayed = land_at(warehouse, batch(812.5, "consolidated", batch_id="b3"), T3)
+
+    assert (first.written[DATASET].new, revised.written[DATASET].changed, replayed.written[DATASET].unchanged) \
+        == (1, 1, 1)
+    assert replayed.written[DATASET].changed == 0
+    assert history(warehouse) == [(800.0, "realtime", T1, T2, False), (812.5, "consolidated", T2, None, True)]
+    with warehouse.connect(read_only=True) as db:
+        assert db.execute("SELECT value FROM observations").fetchall() == [(812.5,)]
+        logged = db.execute("""SELECT batch_id, observations_new, observations_changed, observations_unchanged
+                               FROM ingest_log ORDER BY batch_id""").fetchall()
+    assert logged == [("b1", 1, 0, 0), ("b2", 0, 1, 0), ("b3", 0, 0, 1)]
+
+
+def test_a_value_revised_twice_has_three_versions_and_as_of_finds_each(warehouse):
+    land_at(warehouse, batch(800.0), T1)
+    land_at(warehouse, batch(812.5, "consolidated"), T2)
+    land_at(warehouse, batch(811.0, "definitive"), T3)
+
+    assert [(v, s) for v, s, *_ in history(warehouse)] == [
+        (800.0, "realtime"), (812.5, "consolidated"), (811.0, "definitive")]
+    as_of = """SELECT value FROM observation_history
+               WHERE valid_from_utc <= ? AND (valid_to_utc IS NULL OR valid_to_utc > ?)"""
+    with warehouse.connect(read_only=True) as db:
+        seen = {t: db.execute(as_of, [t, t]).fetchall() for t in (T1 - timedelta(minutes=1), T1, T2, T4)}
+    assert seen == {T1 - timedelta(minutes=1): [], T1: [(800.0,)], T2: [(812.5,)], T4: [(811.0,)]}
+
+
+def test_as_of_on_the_api_answers_what_was_known_then_and_rebuilds_the_hour(warehouse):
+    import requests
+
+    from energy_orchestration.warehouse.aggregates import build_zone_hourly
+
+    from .serving_support import start_api
+
+    land_at(warehouse, batch(800.0), T1)
+    land_at(warehouse, batch(900.0, "consolidated"), T2)
+    hour = INTERVAL.replace(minute=0)
+    with warehouse.transaction() as db:
+        build_zone_hourly(db, hour, hour + timedelta(hours=1))
+    server = start_api(warehouse, None)
+    try:
+        def get(path: str, **params):
+            return requests.get(f"{server.url}/api/v1/zones/FR-84{path}", params=params, timeout=10)
+
+        window = {"from": "2025-06-01T00:00:00Z", "to": "2025-06-02T00:00:00Z"}
+        values = {label: [(i["value"], i["status"]) for i in get("/observations", **window, **extra).json()["items"]]
+                  for label, extra in (("now", {}), ("before", {"as_of": "2025-06-01T12:59:00Z"}),
+                                       ("v1", {"as_of": "2025-06-01T13:30:00Z"}),
+                                       ("v1 local", {"as_of": "2025-06-01T15:30:00+02:00"}))}
+        assert values == {"now": [(900.0, "consolidated")], "before": [], "v1": [(800.0, "realtime")],
+                          "v1 local": [(800.0, "realtime")]}
+        day = get("/days/2025-06-01", as_of="2025-06-01T13:30:00Z").json()["items"]
+        assert [(i["value"], i["landed_at_utc"]) for i in day] == [(800.0, "2025-06-01T13:00:00Z")]
+
+        def hourly(**extra):
+            answer = get("/aggregates/hourly", **{"from": "2025-06-01", "to": "2025-06-01"}, **extra)
+            assert answer.status_code == 200, answer.text
+            return [(i["hour_start_utc"], i["production_nuclear"]) for i in answer.json()["items"]]
+
+        # 15 minutes of the hour present: the hour's mean is that value
+        assert hourly() == [("2025-06-01T12:00:00Z", 900.0)]
+        assert hourly(as_of="2025-06-01T13:30:00Z") == [("2025-06-01T12:00:00Z", 800.0)]
+        assert hourly(as_of="2025-06-01T12:00:00Z") == []
+
+        assert get("/observations", **window, as_of="yesterday").status_code == 422
+        assert get("/observations", **window, as_of="1900-01-01T00:00:00Z").status_code == 400
+        assert get("/aggregates/daily", as_of="2025-06-01T13:30:00Z").status_code == 400
+    finally:
+        server.__exit__(None, None, None)
