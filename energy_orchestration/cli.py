@@ -35,7 +35,8 @@ def cmd_standin(args: argparse.Namespace) -> int:
     from energy_orchestration.standin import FaultConfig, StandinConfig, serve_forever
 
     serve_forever(StandinConfig(host=args.host, port=args.port, rate_limit_per_minute=args.rate_limit,
-                                faults=FaultConfig(bad_record_rate=args.bad_record_rate)))
+                                faults=FaultConfig(bad_record_rate=args.bad_record_rate),
+                                correction_rate=args.correction_rate))
     return 0
 
 
@@ -235,6 +236,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="requests per dataset per minute per client (0 = unlimited)")
     standin.add_argument("--bad-record-rate", type=float, default=settings.get_float("ENERGY_STANDIN_BAD_RECORD_RATE"),
                          help="share of rows served with one deliberately invalid value (0..1)")
+    standin.add_argument("--correction-rate", type=float, default=settings.get_float("ENERGY_STANDIN_CORRECTION_RATE"),
+                         help="share of Energi Data Service rows corrected 2 minutes after publication (0..1)")
     standin.set_defaults(func=cmd_standin)
 
     consume = sub.add_parser("consume", help="land Kafka topics into DuckDB until SIGTERM")

@@ -121,6 +121,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ENERGY_STANDIN_PORT", "8081", "Port of the local API stand-in (demo).", check=_PORT),
     Setting("ENERGY_STANDIN_RATE_LIMIT_PER_MINUTE", "1", "Stand-in requests allowed per dataset per minute (0 = unlimited), like the real service.", check=_number(0)),
     Setting("ENERGY_STANDIN_BAD_RECORD_RATE", "0.02", "Share of stand-in rows given one deliberately invalid value, to exercise validation and quarantine (0 = none).", check=_number(0, 1)),
+    Setting("ENERGY_STANDIN_CORRECTION_RATE", "0.02", "Share of stand-in Energi Data Service rows corrected 2 minutes after publication, so revisions land and are kept in observation_history (0 = none).", check=_number(0, 1)),
     Setting("ENERGY_FETCH_OVERLAP_MINUTES", "5", "Each fetch re-reads this many minutes before the last acknowledged window (late rows).", check=_integer(0)),
     Setting("ENERGY_FETCH_INITIAL_LOOKBACK_MINUTES", "15", "How far back the very first fetch reaches.", check=_integer(1)),
     Setting("ENERGY_FETCH_MAX_WINDOW_MINUTES", "1440", "Longest window one fetch asks for; a longer outage is caught up over several ticks.", check=_integer(1)),

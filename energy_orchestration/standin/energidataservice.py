@@ -501,6 +501,45 @@ def _spoil(spec: DatasetSpec, columns: dict[str, np.ndarray], minutes: np.ndarra
     return spoiled
 
 
+CORRECTION_AFTER_MINUTES = 2
+"""A corrected row changes this many minutes after its slot ended: inside the live fetch's
+``ENERGY_FETCH_OVERLAP_MINUTES`` re-read, so the live sensor itself lands the correction."""
+
+
+def corrected_rows(spec: DatasetSpec, minutes: np.ndarray, areas: np.ndarray, now: datetime, rate: float,
+                   after_minutes: int = CORRECTION_AFTER_MINUTES) -> np.ndarray:
+    """Per row, whether the provider has corrected it by ``now``: a deterministic subset (a hash of
+    the row's position, like :func:`bad_rows`) of the rows whose slot ended ``after_minutes`` ago."""
+    minutes = np.asarray(minutes, dtype=np.int64)
+    if rate <= 0 or minutes.size == 0:
+        return np.zeros(minutes.shape, dtype=bool)
+    ordinal = minutes // spec.step_minutes * spec.rows_per_slot
+    if spec.area_column is not None:
+        ordinal = ordinal + np.asarray(areas, dtype=np.int64)
+    due = minutes + spec.step_minutes + after_minutes <= _micros(now) // 60_000_000
+    return due & (unit_hash(ordinal, f"correction:{spec.name}") < rate)
+
+
+def _correct(spec: DatasetSpec, columns: dict[str, np.ndarray], minutes: np.ndarray, areas: np.ndarray,
+             now: datetime, rate: float) -> dict[str, np.ndarray]:
+    """The provider's corrections of recent minutes (Energi Data Service revises published rows):
+    in corrected rows the value columns :attr:`DatasetSpec.corruptible` names move by up to ±3 %
+    (at least 0.5 in their unit, so the change survives rounding), derived from the row, never random."""
+    hit = corrected_rows(spec, minutes, areas, now, rate)
+    if not hit.any():
+        return columns
+    ordinal = np.asarray(minutes, dtype=np.int64) * 10 + np.asarray(areas, dtype=np.int64)
+    corrected = dict(columns)
+    for column in dict.fromkeys(spec.corruptible):
+        if column not in corrected:
+            continue
+        clean = np.asarray(corrected[column], dtype=np.float64)
+        shift = 0.03 * (unit_hash(ordinal, f"correction-{column}") * 2.0 - 1.0) * clean
+        shift = np.where(np.abs(shift) < 0.5, np.where(shift < 0, -0.5, 0.5), shift)
+        corrected[column] = np.where(hit & np.isfinite(clean), np.round(clean + shift, 2) + 0.0, clean)
+    return corrected
+
+
 def _selected_areas(spec: DatasetSpec, q: DatasetQuery) -> np.ndarray:
     """Indices into ``spec.areas`` a query keeps (all without a filter on the area column)."""
     if spec.area_column is None:
@@ -599,8 +638,10 @@ def run_query(
     lag_seconds: float = 0.0,
     missing_rate: float = 0.0,
     bad_record_rate: float = 0.0,
+    correction_rate: float = 0.0,
 ) -> dict[str, Any]:
-    """Answer a validated query with the real API's envelope (``total`` counts all matches)."""
+    """Answer a validated query with the real API's envelope (``total`` counts all matches);
+    ``correction_rate``: share of rows corrected a few minutes after publication (:func:`_correct`)."""
     window = _window(spec, q, now=now, history_start=history_start, lag_seconds=lag_seconds)
     time_columns = (spec.time_column, spec.local_time_column)
 
@@ -652,7 +693,8 @@ def run_query(
         _check_page_size(int(page_minutes.size))
         if not page_minutes.size:
             return _envelope(spec, q, total, [])
-        columns = spec.columns(page_minutes, page_areas)
+        columns = _correct(spec, spec.columns(page_minutes, page_areas), page_minutes, page_areas, now,
+                           correction_rate)
         selected = _spoil(spec, {f: columns[f] for f in q.columns}, page_minutes, page_areas, bad_record_rate)
         return _envelope(spec, q, total, columns_to_records(selected, q.columns))
 
@@ -668,7 +710,8 @@ def run_query(
         slot_minutes = slot_minutes[_present(slot_minutes, missing_rate)]
     minutes = np.repeat(slot_minutes, n)
     row_areas = np.tile(areas, slot_minutes.size)
-    columns = spec.columns(minutes, row_areas) if minutes.size else {f: np.empty(0) for f in spec.fields}
+    columns = (_correct(spec, spec.columns(minutes, row_areas), minutes, row_areas, now, correction_rate)
+               if minutes.size else {f: np.empty(0) for f in spec.fields})
     mask = np.ones(minutes.size, dtype=bool)
     for column, values in value_filters.items():
         mask &= np.isin(columns[column], _numeric_filter_values(column, values))
@@ -721,8 +764,10 @@ class EnergiDataServiceApp:
         publication_lag_seconds: float = 0.0,
         faults: FaultState | None = None,
         datasets: Mapping[str, DatasetSpec] = DATASETS,
+        correction_rate: float = 0.0,
     ) -> None:
         self._now = now
+        self._correction_rate = float(correction_rate)
         self._history_start = history_start if history_start.tzinfo else history_start.replace(tzinfo=UTC)
         self._lag = float(publication_lag_seconds)
         self._faults = faults
@@ -761,6 +806,7 @@ class EnergiDataServiceApp:
                 lag_seconds=self._lag,
                 missing_rate=faults.missing_minutes_rate if faults else 0.0,
                 bad_record_rate=faults.bad_record_rate if faults else 0.0,
+                correction_rate=self._correction_rate,
             )
         except ParamError as exc:
             raise HttpError(400, str(exc)) from exc

@@ -34,6 +34,9 @@ class StandinConfig:
     faults: FaultConfig = field(default_factory=FaultConfig)
     now: Callable[[], datetime] = utc_now  # the platform clock (ENERGY_CLOCK_NOW pins it)
     monotonic: Callable[[], float] = time.monotonic
+    correction_rate: float = 0.0
+    """Share of Energi Data Service rows the stand-in corrects a few minutes after publishing them
+    (deterministic; the demo sets ``ENERGY_STANDIN_CORRECTION_RATE``)."""
     odre: OdreStandinConfig = field(default_factory=OdreStandinConfig)
     """ODRÉ éCO2mix paths: own optional rate limit, publication lag, real-time/consolidation ranges."""
 
@@ -49,6 +52,7 @@ def build_app(config: StandinConfig) -> StandinHttpApp:
         history_start=config.history_start,
         publication_lag_seconds=config.publication_lag_seconds,
         faults=faults,
+        correction_rate=config.correction_rate,
     )
     odre = OdreApp(now=config.now, history_start=config.history_start, faults=faults, config=config.odre,
                    monotonic=config.monotonic)

@@ -4,7 +4,7 @@ and the earlier version moves to ``observation_revisions``, visible through ``ob
 Real DuckDB files and the real landing code (``land``); the batches are built by hand because
 the point is what the warehouse does with a changed value, not how it was fetched."""
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import pandas as pd
 import pytest
@@ -110,3 +110,46 @@ def test_as_of_on_the_api_answers_what_was_known_then_and_rebuilds_the_hour(ware
         assert get("/aggregates/daily", as_of="2025-06-01T13:30:00Z").status_code == 400
     finally:
         server.__exit__(None, None, None)
+
+
+def test_the_standin_corrects_a_published_minute_and_landing_keeps_both_versions(bootstrap, warehouse, land_all):
+    """Through the real stand-in (HTTP), Kafka and the landing consumer: the same window fetched
+    before and after the provider's correction lands the corrected row as a change, the
+    published one stays in the history, and an uncorrected neighbour is unchanged."""
+    import numpy as np
+
+    from energy_orchestration.ingest import Window, fetch_and_publish
+    from energy_orchestration.sources.energidataservice import EnergiDataServiceClient
+    from energy_orchestration.standin import StandinConfig, StandinServer
+    from energy_orchestration.standin.energidataservice import POWER_SYSTEM_RIGHT_NOW, corrected_rows
+
+    base = datetime(2025, 6, 1, 10, 0, tzinfo=timezone.utc)
+    minutes = int(base.timestamp()) // 60 + np.arange(120)
+    late = base + timedelta(days=1)
+    hit = corrected_rows(POWER_SYSTEM_RIGHT_NOW, minutes, np.zeros(120, dtype=np.int64), late, 0.2)
+    first = int(np.flatnonzero(hit[:-1] & ~hit[1:])[0])  # a corrected minute followed by an uncorrected one
+    corrected = base + timedelta(minutes=first)
+    window = Window("PowerSystemRightNow", corrected, corrected + timedelta(minutes=2))
+    clock = {"now": window.end}  # both minutes published, neither corrected yet
+    with StandinServer(StandinConfig(rate_limit_per_minute=0, correction_rate=0.2,
+                                     now=lambda: clock["now"])) as standin:
+        client = EnergiDataServiceClient(standin.url)
+        assert fetch_and_publish(client, bootstrap, window, warehouse).published == 2
+        land_all()
+        clock["now"] = late
+        assert fetch_and_publish(client, bootstrap, window, warehouse).published == 2
+        land_all()
+
+    with warehouse.connect(read_only=True) as db:
+        changed = db.execute("""SELECT interval_start_utc, quantity, count(*) FROM observation_history
+                                GROUP BY dataset, zone, quantity, interval_start_utc HAVING count(*) > 1
+                                ORDER BY ALL""").fetchall()
+        log = db.execute("""SELECT sum(observations_changed) FROM ingest_log""").fetchall()[0][0]
+        old_and_new = db.execute("""
+            SELECT r.value, o.value, r.superseded_at_utc = o.landed_at_utc FROM observation_revisions r
+            JOIN observations o USING (dataset, zone, quantity, interval_start_utc)""").fetchall()
+    assert {t for t, _, _ in changed} == {corrected.replace(tzinfo=None)}
+    assert {n for *_, n in changed} == {2} and log == len(changed)
+    assert {q for _, q, _ in changed} <= {"production_solar", "production_wind_onshore", "production_wind_offshore"}
+    assert old_and_new and all(old != new and same_moment for old, new, same_moment in old_and_new)
+
