@@ -33,10 +33,12 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 def cmd_standin(args: argparse.Namespace) -> int:
     from energy_orchestration.standin import FaultConfig, StandinConfig, serve_forever
+    from energy_orchestration.standin.odre import OdreStandinConfig
 
     serve_forever(StandinConfig(host=args.host, port=args.port, rate_limit_per_minute=args.rate_limit,
                                 faults=FaultConfig(bad_record_rate=args.bad_record_rate),
-                                correction_rate=args.correction_rate))
+                                correction_rate=args.correction_rate,
+                                odre=OdreStandinConfig(consolidation_hours=args.consolidation_hours)))
     return 0
 
 
@@ -238,6 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
                          help="share of rows served with one deliberately invalid value (0..1)")
     standin.add_argument("--correction-rate", type=float, default=settings.get_float("ENERGY_STANDIN_CORRECTION_RATE"),
                          help="share of Energi Data Service rows corrected 2 minutes after publication (0..1)")
+    standin.add_argument("--consolidation-hours", type=float,
+                         default=settings.get_float("ENERGY_STANDIN_CONSOLIDATION_HOURS"),
+                         help="hours after which éCO2mix real-time rows are consolidated (0 = 30 days)")
     standin.set_defaults(func=cmd_standin)
 
     consume = sub.add_parser("consume", help="land Kafka topics into DuckDB until SIGTERM")

@@ -13,13 +13,14 @@ from energy_orchestration.resources import default_resources
 from energy_orchestration.sensors.fetch import fetch_job, fetch_sensor
 from energy_orchestration.sensors.gap_repair import gap_repair_sensor
 from energy_orchestration.sensors.landing import landing_sensor, rollup_sensor
+from energy_orchestration.sensors.revisit import revisit_schedule
 
 defs = dg.Definitions(
     assets=[*HISTORY_ASSETS, *RAW_ASSETS, *AGGREGATE_ASSETS],
     asset_checks=[*QUARANTINE_CHECKS, *COMPLETENESS_CHECKS],
     jobs=[fetch_job, zone_hourly_job, *PERIOD_JOBS.values(), quality_job, run_cleanup_job],
     sensors=[fetch_sensor, landing_sensor, rollup_sensor, gap_repair_sensor],
-    schedules=[quality_schedule, run_cleanup_schedule],
+    schedules=[quality_schedule, run_cleanup_schedule, revisit_schedule],
     resources=default_resources(),
     executor=dg.in_process_executor,
 )

@@ -22,7 +22,8 @@ out arithmetically from the constraints and only the requested page is generated
   empty there and served by ``eco2mix-regional-cons-def`` / ``eco2mix-national-cons-def``
   (30-min step);
 - a quarter-hour appears once it has ended plus ``publication_lag_minutes``;
-- real-time rows older than ``consolidation_days`` become ``Données consolidées`` with slightly
+- real-time rows older than ``consolidation_days`` (or ``consolidation_hours``, as the demo sets
+  it: ``ENERGY_STANDIN_CONSOLIDATION_HOURS``) become ``Données consolidées`` with slightly
   revised values (same key); cons-def rows before 1 January of last year are ``définitives``;
 - the national set also holds future rows up to the end of the Paris day with only
   ``prevision_j``/``prevision_j1`` (measured fields null).
@@ -83,6 +84,12 @@ class OdreStandinConfig:
     publication_lag_minutes: float = 8.0
     realtime_days: int = 60
     consolidation_days: int = 30
+    consolidation_hours: float = 0.0
+    """When > 0, real-time rows are consolidated this many hours after their slot instead of after
+    ``consolidation_days`` (the demo: revisions within hours, not a month)."""
+
+    def consolidation_minutes(self) -> int:
+        return int(self.consolidation_hours * 60) if self.consolidation_hours > 0 else self.consolidation_days * 1440
 
 
 @dataclass(frozen=True)
@@ -605,7 +612,7 @@ class OdreApp:
     def _status(self, spec: OdreDatasetSpec, minutes: np.ndarray, now: datetime) -> np.ndarray:
         """0 real time, 1 consolidated, 2 definitive, per slot start (minutes since epoch)."""
         if spec.realtime:
-            boundary = _us(now) // _US_PER_MINUTE - self.config.consolidation_days * 1440
+            boundary = _us(now) // _US_PER_MINUTE - self.config.consolidation_minutes()
             return np.where(minutes < boundary, 1, 0).astype(np.int64)
         definitive_before = _us(datetime(now.year - 1, 1, 1, tzinfo=UTC)) // _US_PER_MINUTE
         return np.where(minutes < definitive_before, 2, 1).astype(np.int64)

@@ -153,3 +153,34 @@ def test_the_standin_corrects_a_published_minute_and_landing_keeps_both_versions
     assert {q for _, q, _ in changed} <= {"production_solar", "production_wind_onshore", "production_wind_offshore"}
     assert old_and_new and all(old != new and same_moment for old, new, same_moment in old_and_new)
 
+
+
+def test_eco2mix_real_time_values_come_back_consolidated_and_the_real_time_ones_stay_in_history(
+        bootstrap, warehouse, land_all):
+    """The stand-in consolidates éCO2mix real-time rows after ``consolidation_hours`` (``nature``
+    'Données consolidées', revised values, same key); a re-fetch of the window lands them as
+    changes with status 'consolidated', the real-time versions kept."""
+    from energy_orchestration.ingest import Window, fetch_and_publish
+    from energy_orchestration.sources.odre import OdreClient
+    from energy_orchestration.standin import OdreStandinConfig, StandinConfig, StandinServer
+
+    start = datetime(2025, 6, 1, 10, 0, tzinfo=timezone.utc)
+    window = Window("eco2mix-regional-tr", start, start + timedelta(minutes=15))  # one quarter-hour, 12 regions
+    clock = {"now": start + timedelta(hours=1)}
+    with StandinServer(StandinConfig(rate_limit_per_minute=0, now=lambda: clock["now"],
+                                     odre=OdreStandinConfig(consolidation_hours=3))) as standin:
+        client = OdreClient(standin.url)
+        assert fetch_and_publish(client, bootstrap, window, warehouse).published == 12
+        land_all()
+        clock["now"] = start + timedelta(hours=4)
+        assert fetch_and_publish(client, bootstrap, window, warehouse).published == 12
+        land_all()
+
+    with warehouse.connect(read_only=True) as db:
+        versions = db.execute("""SELECT status, is_current, count(*) FROM observation_history
+                                 GROUP BY ALL ORDER BY ALL""").fetchall()
+        unchanged_status = db.execute("SELECT count(*) FROM observations WHERE status = 'realtime'").fetchall()[0][0]
+    by = {(status, current): n for status, current, n in versions}
+    assert unchanged_status == 0  # the status changed on every row, so every row was rewritten
+    assert by[("consolidated", True)] == by[("realtime", False)] > 12 * 5
+    assert set(by) == {("consolidated", True), ("realtime", False)}
