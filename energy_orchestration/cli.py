@@ -113,6 +113,30 @@ def cmd_query(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_explain(args: argparse.Namespace) -> int:
+    """What one aggregate cell was built from (:mod:`warehouse.explain`), as text or JSON."""
+    import json
+
+    from energy_orchestration.serving.queries import _jsonable_tree
+    from energy_orchestration.warehouse import default_warehouse
+    from energy_orchestration.warehouse.explain import UnknownCell, explain_cell, parse_period, render
+
+    from energy_orchestration.model import ZONES
+
+    if args.zone not in ZONES:
+        print(f"energy explain: unknown zone {args.zone!r}; one of {', '.join(ZONES)}", file=sys.stderr)
+        return 2
+    try:
+        period = parse_period(args.grain, args.period)
+        with default_warehouse().connect(read_only=True) as connection:
+            explanation = explain_cell(connection, args.zone, args.grain, period)
+    except (UnknownCell, ValueError) as exc:
+        print(f"energy explain: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(_jsonable_tree(explanation), indent=2) if args.json else render(explanation))
+    return 0
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -260,6 +284,15 @@ def build_parser() -> argparse.ArgumentParser:
     query.add_argument("sql")
     query.add_argument("--max-rows", type=_positive_int, default=60, help="rows shown at most (>= 1)")
     query.set_defaults(func=cmd_query)
+
+    explain = sub.add_parser("explain", help="show what one aggregate cell was built from (datasets, coverage, "
+                                             "refused values, revisions, the Dagster run)")
+    explain.add_argument("--zone", required=True, help="zone id, e.g. DK-DK1 or FR-84")
+    explain.add_argument("--grain", required=True, choices=["hourly", "daily", "weekly", "monthly"])
+    explain.add_argument("--period", required=True,
+                         help="hourly: the hour's UTC start (2025-06-01T12:00Z); else the period's first local date")
+    explain.add_argument("--json", action="store_true", help="print JSON instead of text")
+    explain.set_defaults(func=cmd_explain)
 
     backfill = sub.add_parser("backfill", help="re-fetch past local days through Kafka and rebuild their aggregates")
     backfill.add_argument("--from", dest="start", required=True, help="first local day, YYYY-MM-DD")

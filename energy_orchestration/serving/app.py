@@ -367,6 +367,28 @@ def aggregates_router(warehouse: Warehouse) -> APIRouter:
             raise HTTPException(404, str(exc)) from None
         return {"zone": zone.value, "grain": grain.value, "items": items}
 
+    @router.get("/zones/{zone}/aggregates/{grain}/{period}/explain", tags=["aggregates"])
+    def explain(zone: ZonePath, grain: Grain, period: Annotated[str, PathParam(description=(
+            "the cell: for hourly the hour's UTC start (2025-06-01T12:00:00Z), otherwise the period's first "
+            "local date (day, week's Monday, month's 1st)"))]) -> dict[str, Any]:
+        """What one aggregate cell was built from: the stored row, when and by which Dagster run it
+        was built (and whether values landed after that), per field the datasets used (by
+        ``DATASET_PRECEDENCE``) with intervals present/expected, refused values with their reasons,
+        and the revisions of its inputs (each superseded value with its validity)."""
+        from energy_orchestration.warehouse.explain import UnknownCell
+
+        try:
+            moment: date | datetime = (_utc(datetime.fromisoformat(period), "period") if grain.value == "hourly"
+                                       else date.fromisoformat(period))
+        except ValueError:
+            raise HTTPException(400, f"period {period!r} is not an ISO "
+                                     f"{'UTC hour start' if grain.value == 'hourly' else 'date'}") from None
+        _check_year(moment, "period")
+        try:
+            return queries.explain(warehouse, zone.value, grain.value, moment)
+        except UnknownCell as exc:
+            raise HTTPException(400, str(exc)) from None
+
     return router
 
 

@@ -171,3 +171,43 @@ def _revisions(connection: duckdb.DuckDBPyConnection, zone: str, start: datetime
 def _dicts(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def parse_period(grain: str, text: str) -> date | datetime:
+    """A period as typed by a user: for hourly an ISO time (UTC unless it has an offset), else a date."""
+    if grain == "hourly":
+        moment = datetime.fromisoformat(text)
+        return _naive_utc(moment) if moment.tzinfo else moment
+    return date.fromisoformat(text)
+
+
+def render(explanation: dict[str, Any]) -> str:
+    """The explanation as text for the terminal (``energy explain``)."""
+    e, built = explanation, explanation["built"]
+    lines = [f"{e['zone']} {e['grain']} {e['period']}  [{e['from_utc']}, {e['to_utc']}) UTC"]
+    if e["row"] is None:
+        lines.append("  not built: no row in the aggregate table for this cell")
+    else:
+        run = built["built_by_run_id"] or "outside Dagster (no run id)"
+        lines.append(f"  built {built['built_at_utc']} by run {run}")
+        if built["landed_after_build"]:
+            lines.append(f"  values landed after that build (newest {built['newest_landing_utc']}): "
+                         "a rebuild would change the cell")
+    lines.append("  fields (dataset used, intervals present/expected, datasets not used):")
+    for f in e["fields"] or []:
+        used = ", ".join(f"{d['dataset']} ({d['hours']} h)" for d in f["datasets"])
+        lost = f"  not used: {', '.join(f['not_used'])}" if f["not_used"] else ""
+        lines.append(f"    {f['quantity']:<32} {used}  {f['intervals_present']}/{f['intervals_expected']}{lost}")
+    if not e["fields"]:
+        lines.append("    (no landed values in this range)")
+    lines.append(f"  refused values: {e['refused']['total']}")
+    lines += [f"    {r['interval_start_utc']} {r['quantity'] or '(record)'} {r['dataset']}: {r['rule']}: {r['reason']}"
+              for r in e["refused"]["items"]]
+    lines.append(f"  revisions: {e['revisions']['total']}")
+    lines += [f"    {r['interval_start_utc']} {r['quantity']} {r['dataset']}: {r['value']} ({r['status']}, "
+              f"{r['valid_from_utc']} .. {r['valid_to_utc']}) -> now {r['current_value']} ({r['current_status']})"
+              for r in e["revisions"]["items"]]
+    shown = len(e["refused"]["items"]) + len(e["revisions"]["items"])
+    if shown < e["refused"]["total"] + e["revisions"]["total"]:
+        lines.append(f"  (lists cut at {MAX_LISTED} each)")
+    return "\n".join(lines)

@@ -92,3 +92,41 @@ def test_periods_must_name_a_cell():
     with pytest.raises(UnknownCell):
         cell_range("DK", "weekly", date(2026, 4, 8))  # a Wednesday
     assert cell_range("FR", "monthly", date(2026, 3, 1)) == (datetime(2026, 2, 28, 23), datetime(2026, 3, 31, 22))
+
+
+def test_the_api_and_the_cli_explain_the_same_cell(explained_hour):
+    import os
+    import subprocess
+    import sys
+
+    import requests
+
+    from .serving_support import start_api
+
+    warehouse, old_onshore = explained_hour
+    server = start_api(warehouse, None)
+    try:
+        url = f"{server.url}/api/v1/zones/DK/aggregates"
+        answer = requests.get(f"{url}/hourly/2026-04-08T23:00:00+02:00/explain", timeout=10)
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        assert body["built"]["built_by_run_id"] == "run-1234" and body["from_utc"] == "2026-04-08T21:00:00Z"
+        assert body["revisions"]["items"][0]["value"] == old_onshore
+        assert body["refused"]["items"][0]["interval_start_utc"] == "2026-04-08T21:28:00Z"
+        for bad in ("hourly/2026-04-08T21:30:00Z", "hourly/yesterday", "weekly/2026-04-08", "daily/1900-01-01"):
+            problem = requests.get(f"{url}/{bad}/explain", timeout=10)
+            assert problem.status_code == 400 and problem.headers["content-type"] == "application/problem+json", bad
+    finally:
+        server.__exit__(None, None, None)
+
+    env = {**os.environ, "ENERGY_WAREHOUSE_PATH": str(warehouse.path)}
+    done = subprocess.run([sys.executable, "-m", "energy_orchestration.cli", "explain", "--zone", "DK",
+                           "--grain", "hourly", "--period", "2026-04-08T21:00Z"],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "by run run-1234" in done.stdout and "refused values: 1" in done.stdout and "revisions: 1" in done.stdout
+    assert f"production_wind_onshore PowerSystemRightNow: {old_onshore} (realtime" in done.stdout
+    wrong = subprocess.run([sys.executable, "-m", "energy_orchestration.cli", "explain", "--zone", "DK",
+                            "--grain", "weekly", "--period", "2026-04-08"], env=env, capture_output=True, text=True,
+                           timeout=120)
+    assert wrong.returncode == 2 and "Monday" in wrong.stderr
