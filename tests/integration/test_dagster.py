@@ -257,8 +257,11 @@ def test_hourly_partitions_backfill_as_one_run_and_rebuild_in_place(tmp_path, st
         [check] = result.get_asset_check_evaluations()
         assert check.passed and check.metadata["missing_field_intervals"].value == 0
         # rebuilding replaces the partition instead of adding to it
-        assert dg.materialize([zone_hourly], instance=instance, resources=res, partition_key=keys[0]).success
+        rebuild = dg.materialize([zone_hourly], instance=instance, resources=res, partition_key=keys[0])
+        assert rebuild.success
     with warehouse.connect(read_only=True) as db:
+        built_by = db.execute("SELECT DISTINCT hour_start_utc, built_by_run_id FROM zone_hourly ORDER BY 1").fetchall()
+        assert [run for _, run in built_by] == [rebuild.run_id, result.run_id]  # explain names the run
         rows = db.execute("""SELECT hour_start_utc, count(*), min(coverage_pct) FROM zone_hourly
                              GROUP BY 1 ORDER BY 1""").fetchall()
         onshore = db.execute("""SELECT h.production_wind_onshore, avg(o.value) FROM zone_hourly h JOIN observations o
