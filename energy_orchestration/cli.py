@@ -117,11 +117,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
     """What one aggregate cell was built from (:mod:`warehouse.explain`), as text or JSON."""
     import json
 
-    from energy_orchestration.serving.queries import _jsonable_tree
-    from energy_orchestration.warehouse import default_warehouse
-    from energy_orchestration.warehouse.explain import UnknownCell, explain_cell, parse_period, render
-
     from energy_orchestration.model import ZONES
+    from energy_orchestration.warehouse import default_warehouse
+    from energy_orchestration.warehouse.explain import UnknownCell, as_json, explain_cell, parse_period, render
 
     if args.zone not in ZONES:
         print(f"energy explain: unknown zone {args.zone!r}; one of {', '.join(ZONES)}", file=sys.stderr)
@@ -133,7 +131,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     except (UnknownCell, ValueError) as exc:
         print(f"energy explain: {exc}", file=sys.stderr)
         return 2
-    print(json.dumps(_jsonable_tree(explanation), indent=2) if args.json else render(explanation))
+    print(json.dumps(as_json(explanation), indent=2) if args.json else render(explanation))
     return 0
 
 

@@ -218,18 +218,10 @@ def hourly_rows_as_of(warehouse: Warehouse, zone: str, first: date, last: date, 
 
 def explain(warehouse: Warehouse, zone: str, grain: str, period: date | datetime) -> dict[str, Any]:
     """:func:`warehouse.explain.explain_cell` as JSON-ready values (raises its ``UnknownCell``)."""
-    from energy_orchestration.warehouse.explain import explain_cell
+    from energy_orchestration.warehouse.explain import as_json, explain_cell
 
     with warehouse.connect(read_only=True) as db:
-        return _jsonable_tree(explain_cell(db, zone, grain, period))
-
-
-def _jsonable_tree(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _jsonable_tree(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_jsonable_tree(v) for v in value]
-    return jsonable(value)
+        return as_json(explain_cell(db, zone, grain, period))
 
 
 # --- freshness -----------------------------------------------------------------------------

@@ -18,6 +18,7 @@ Plain functions over a connection; the API and the CLI only format the result.
 
 from __future__ import annotations
 
+import math
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -166,6 +167,21 @@ def _revisions(connection: duckdb.DuckDBPyConnection, zone: str, start: datetime
         ORDER BY r.interval_start_utc, r.dataset, r.quantity, r.landed_at_utc LIMIT {MAX_LISTED}""",
         [zone, start, end])
     return {"total": int(total), "items": _dicts(cursor)}
+
+
+def as_json(value: Any) -> Any:
+    """An explanation with JSON values: UTC times as ISO with ``Z``, dates as ISO, NaN as null."""
+    if isinstance(value, dict):
+        return {k: as_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [as_json(v) for v in value]
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def _dicts(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:

@@ -126,6 +126,11 @@ def test_the_api_and_the_cli_explain_the_same_cell(explained_hour):
     assert done.returncode == 0, done.stderr
     assert "by run run-1234" in done.stdout and "refused values: 1" in done.stdout and "revisions: 1" in done.stdout
     assert f"production_wind_onshore PowerSystemRightNow: {old_onshore} (realtime" in done.stdout
+    as_json = subprocess.run([sys.executable, "-m", "energy_orchestration.cli", "explain", "--zone", "DK",
+                              "--grain", "daily", "--period", "2026-04-08", "--json"],
+                             env=env, capture_output=True, text=True, timeout=120)
+    assert as_json.returncode == 0, as_json.stderr
+    assert json.loads(as_json.stdout)["revisions"]["items"][0]["valid_to_utc"].endswith("Z")
     wrong = subprocess.run([sys.executable, "-m", "energy_orchestration.cli", "explain", "--zone", "DK",
                             "--grain", "weekly", "--period", "2026-04-08"], env=env, capture_output=True, text=True,
                            timeout=120)
