@@ -184,3 +184,67 @@ def test_eco2mix_real_time_values_come_back_consolidated_and_the_real_time_ones_
     assert unchanged_status == 0  # the status changed on every row, so every row was rewritten
     assert by[("consolidated", True)] == by[("realtime", False)] > 12 * 5
     assert set(by) == {("consolidated", True), ("realtime", False)}
+
+
+def test_the_hourly_revisit_run_brings_consolidations_and_corrections_in(tmp_path, monkeypatch, bootstrap,
+                                                                         warehouse, land_all):
+    """Real Dagster: the revisit schedule's run request, executed as the fetch_job run it is,
+    re-reads the stand-in hours later and the revised values land with the old ones kept."""
+    import dagster as dg
+    import numpy as np
+
+    from energy_orchestration.ingest import Window, fetch_and_publish
+    from energy_orchestration.resources import (
+        EnergiDataServiceResource,
+        KafkaResource,
+        OdreResource,
+        WarehouseResource,
+    )
+    from energy_orchestration.sensors.fetch import fetch_job
+    from energy_orchestration.sensors.revisit import revisit_schedule
+    from energy_orchestration.sources.energidataservice import EnergiDataServiceClient
+    from energy_orchestration.sources.odre import OdreClient
+    from energy_orchestration.standin import OdreStandinConfig, StandinConfig, StandinServer
+    from energy_orchestration.standin.energidataservice import POWER_SYSTEM_RIGHT_NOW, corrected_rows
+
+    live_end = datetime(2025, 6, 1, 12, 0, tzinfo=timezone.utc)
+    clock = {"now": live_end}
+    monkeypatch.setenv("ENERGY_CLOCK_NOW", live_end.isoformat())
+    live = [Window("PowerSystemRightNow", live_end - timedelta(minutes=15 - m), live_end - timedelta(minutes=14 - m))
+            for m in range(15)] + [Window("eco2mix-regional-tr", live_end - timedelta(hours=1), live_end)]
+    with StandinServer(StandinConfig(rate_limit_per_minute=0, correction_rate=0.2, now=lambda: clock["now"],
+                                     odre=OdreStandinConfig(consolidation_hours=3, publication_lag_minutes=0))
+                       ) as standin:
+        clients = {"PowerSystemRightNow": EnergiDataServiceClient(standin.url),
+                   "eco2mix-regional-tr": OdreClient(standin.url)}
+        for window in live:  # the live fetch lands each interval as it appears: nothing revised yet
+            clock["now"] = window.end
+            fetch_and_publish(clients[window.dataset], bootstrap, window, warehouse)
+        land_all()
+
+        clock["now"] = live_end + timedelta(hours=4)
+        monkeypatch.setenv("ENERGY_CLOCK_NOW", clock["now"].isoformat())
+        monkeypatch.setenv("ENERGY_REVISIT_HOURS", "6")
+        request = revisit_schedule(dg.build_schedule_context())
+        resources = {"energidataservice": EnergiDataServiceResource(base_url=standin.url),
+                     "odre": OdreResource(base_url=standin.url), "kafka": KafkaResource(bootstrap_servers=bootstrap),
+                     "warehouse": WarehouseResource(path=str(warehouse.path))}
+        with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+            assert fetch_job.execute_in_process(run_config=request.run_config, instance=instance,
+                                                resources=resources, tags=request.tags).success
+        land_all()
+
+    minutes = (int(live[0].start.timestamp()) // 60) + np.arange(15)  # the minutes landed live
+    corrected = int(corrected_rows(POWER_SYSTEM_RIGHT_NOW, minutes, np.zeros(15, dtype=np.int64),
+                                   clock["now"], 0.2).sum())
+    with warehouse.connect(read_only=True) as db:
+        superseded = dict(db.execute("""SELECT dataset || '/' || status, count(*) FROM observation_revisions
+                                        GROUP BY ALL""").fetchall())
+        hour = [live[-1].start.replace(tzinfo=None), live[-1].end.replace(tzinfo=None)]
+        live_rows = db.execute("""SELECT count(*) FROM observation_revisions r WHERE r.dataset = 'eco2mix-regional-tr'
+                                  AND r.interval_start_utc >= ? AND r.interval_start_utc < ?""", hour).fetchall()[0][0]
+        statuses = db.execute("""SELECT DISTINCT status FROM observations WHERE dataset = 'eco2mix-regional-tr'
+                                 AND interval_start_utc < ?""", [live_end.replace(tzinfo=None)]).fetchall()
+    assert corrected > 0  # the fixed clock and rate correct some of the 15 minutes (derived, not assumed)
+    assert superseded == {"PowerSystemRightNow/realtime": 3 * corrected, "eco2mix-regional-tr/realtime": live_rows}
+    assert live_rows > 4 * 12 * 5 and statuses == [("consolidated",)]
