@@ -384,6 +384,9 @@ def freshness_router(config: ServerConfig, warehouse: Warehouse) -> APIRouter:
     return router
 
 
+SeriesGrain = StrEnum("SeriesGrain", {g: g for g in ("auto", *history.GRAINS)})
+
+
 def dashboard_router(warehouse: Warehouse) -> APIRouter:
     """The dashboard's chart series."""
     router = APIRouter()
@@ -401,18 +404,22 @@ def dashboard_router(warehouse: Warehouse) -> APIRouter:
     @router.get("/zones/{zone}/series", tags=["dashboard"])
     def series(zone: ZonePath, from_: Annotated[date, Query(alias="from", description="first local date")],
                to: Annotated[date, Query(description="last local date (inclusive)")],
-               grain: Annotated[str, Query(pattern="^(auto|minute|hourly|daily)$")] = "auto") -> Response:
+               grain: SeriesGrain = SeriesGrain.auto) -> Response:
         """The dashboard's history view: the zone's series over local dates ``from..to``, at a
         grain picked here (``auto``: minutes up to 2 days, ``zone_hourly`` up to 62, else
-        ``zone_daily``), with each quantity's coverage and the datasets that publish it for the
-        zone (``published``), so an empty series can say why. Times are epoch milliseconds."""
+        ``zone_daily``; a forced grain covers at most 31, 366 or 3,660 days), with each
+        quantity's coverage (% of hours, or days, present up to now), the datasets that publish
+        it for the zone (``published``), so an empty series can say why, and the two CO2
+        methods. Times are epoch milliseconds (UTC)."""
         for value, name in ((from_, "from"), (to, "to")):
             _check_year(value, name)
         if from_ > to:
             raise HTTPException(400, "'from' must not be after 'to'")
-        if (to - from_).days > 3660:
-            raise HTTPException(400, "a range is at most 10 years")
-        picked = history.pick_grain(from_, to) if grain == "auto" else grain
+        picked = history.pick_grain(from_, to) if grain.value == "auto" else grain.value
+        days = (to - from_).days + 1
+        if days > history.MAX_DAYS[picked]:
+            raise HTTPException(400, f"a {picked} series covers at most {history.MAX_DAYS[picked]} days; "
+                                     f"this range has {days} (grain=auto picks the grain for the span)")
         now = utc_now().replace(tzinfo=None, second=0, microsecond=0)
         found = history.range_series(warehouse, zone.value, from_, to, picked, now)
         return _json({"zone": zone.value, "time_zone": queries.zone_time_zone(zone.value).key,

@@ -27,6 +27,9 @@ MINUTE_MAX_DAYS = 2
 HOURLY_MAX_DAYS = 62
 """Up to about two months from ``zone_hourly`` (≤ 1,488 points a line); longer from ``zone_daily``."""
 
+MAX_DAYS = {"minute": 31, "hourly": 366, "daily": 3660}
+"""The longest range each grain is served for (a month of minutes is ~45,000 points a line)."""
+
 DASHBOARD_QUANTITIES: tuple[str, ...] = tuple(
     q for q in QUANTITIES
     if q.startswith(("production_", "exchange_")) or q in ("consumption", "consumption_forecast_d0",

@@ -8,6 +8,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+import requests
 from playwright.sync_api import sync_playwright
 
 from tests.integration.serving_support import build_aggregates, start_api
@@ -58,6 +59,18 @@ def test_history_ranges_ticks_and_explanations(history_server):
     assert CHROMIUM.exists(), "Chromium is missing: `make chromium` installs it (apt-get install chromium)"
     ARTIFACTS.mkdir(exist_ok=True)
     base = f"{history_server.url}/?zone=DK-DK1"
+    # The API picks the grain for the span and counts coverage up to the platform clock's now.
+    api = f"{history_server.url}/api/v1/zones/DK-DK1/series"
+    answer = requests.get(api, params={"from": "2025-10-27", "to": "2025-10-28"}, timeout=30).json()
+    assert answer["grain"] == "minute" and answer["now_utc"] == "2025-10-28T11:00:00Z"
+    assert answer["buckets_expected"] == 24 + 12  # the 27th, and the 28th up to 12:00 local
+    assert answer["coverage"]["production_solar"] == round(100 * 24 / 36, 1)
+    assert "consumption" not in answer["series"] and "consumption" not in answer["published"]
+    year = requests.get(api, params={"from": "2025-01-01", "to": "2025-12-31"}, timeout=30).json()
+    assert year["grain"] == "daily" and year["buckets_expected"] == 301  # 1 January to 28 October
+    assert len(year["series"]["production_wind_onshore"]) == 3
+    refused = requests.get(api, params={"from": "2025-01-01", "to": "2025-12-31", "grain": "minute"}, timeout=30)
+    assert refused.status_code == 400 and "at most 31 days" in refused.json()["detail"]
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
         page = browser.new_page(viewport={"width": 1400, "height": 1200})
