@@ -12,7 +12,9 @@ Per case, ``--rounds`` fresh page loads; the page itself measures (``dashboardSt
 request sent -> JSON parsed, render = JSON parsed -> every chart updated and drawn (Chart.js draws
 synchronously with animations off), load = both.
 
-    .venv/bin/python -m benchmarks.dashboard_render [--days 365] [--rounds 5]
+    .venv/bin/python -m benchmarks.dashboard_render [--days 365] [--rounds 5] [--keep PATH]
+
+``--keep PATH`` keeps the year warehouse there and reuses it on the next run (no rebuild).
 """
 
 from __future__ import annotations
@@ -79,17 +81,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--keep", type=Path, default=None, help="keep/reuse the year warehouse at this path")
     args = parser.parse_args()
     os.environ["ENERGY_CLOCK_NOW"] = PINNED_NOW
     with EmbeddedBroker() as broker, StandinServer(StandinConfig(rate_limit_per_minute=0)) as standin, \
             tempfile.TemporaryDirectory() as folder:
-        warehouse = Warehouse(Path(folder) / "year.duckdb", lock_timeout_seconds=120)
+        path = args.keep or Path(folder) / "year.duckdb"
+        reused = path.exists()
+        warehouse = Warehouse(path, lock_timeout_seconds=120)
         began = time.perf_counter()
-        print(f"building the year warehouse ({args.days} days of PowerSystemRightNow) ...", flush=True)
-        landing = land_year(broker.bootstrap_servers, warehouse, standin.url, args.days)
-        aggregate_year(warehouse, args.days)
-        built = round(time.perf_counter() - began, 1)
-        print(f"  built in {built}s: {landing}", flush=True)
+        if not reused:
+            print(f"building the year warehouse ({args.days} days of PowerSystemRightNow) ...", flush=True)
+            landing = land_year(broker.bootstrap_servers, warehouse, standin.url, args.days)
+            aggregate_year(warehouse, args.days)
+            print(f"  built: {landing}", flush=True)
+        built = None if reused else round(time.perf_counter() - began, 1)
         server = ApiServer(ServerConfig(port=free_port()), warehouse, None).__enter__()
         try:
             with sync_playwright() as playwright:

@@ -100,43 +100,44 @@ def range_series(warehouse: Warehouse, zone: str, first: date, last: date, grain
         else:
             rows = _aggregate_rows(db, zone, start, end, grain)
     series: dict[str, list[list[float | None]]] = {}
-    for quantity, moment, value in rows:
-        series.setdefault(quantity, []).append([_epoch_ms(moment), value])
+    for quantity, ms, value in rows:
+        series.setdefault(quantity, []).append([ms, value])
     bucket = timedelta(days=1) if grain == "daily" else timedelta(hours=1)
     horizon = min(end, now)
     expected = _buckets(start, horizon, bucket, zone, grain)
     coverage = {}
     for quantity, points in series.items():
-        present = {_bucket_of(ms, bucket, grain) for ms, _ in points if _epoch_ms(start) <= ms < _epoch_ms(horizon)}
+        low, high = _epoch_ms(start), _epoch_ms(horizon)
+        present = {_bucket_of(ms, bucket, grain) for ms, _ in points if low <= ms < high}
         coverage[quantity] = round(100.0 * len(present) / expected, 1) if expected else 0.0
     return RangeSeries(grain, start, end, series, coverage, expected)
 
 
-def _minute_rows(db: Any, zone: str, start: datetime, end: datetime) -> list[tuple[str, datetime, float]]:
+def _minute_rows(db: Any, zone: str, start: datetime, end: datetime) -> list[tuple[str, int, float]]:
     """Observations as landed (mean over datasets per interval, as the live view), plus the
     computed CO2 intensity of the ``co2_intensity`` view."""
     names = ", ".join(f"'{q}'" for q in DASHBOARD_QUANTITIES)  # our own vocabulary, never input
     rows = db.execute(f"""
-        SELECT quantity, interval_start_utc, avg(value) FROM observations
+        SELECT quantity, epoch_ms(interval_start_utc), avg(value) FROM observations
         WHERE zone = ? AND interval_start_utc >= ? AND interval_start_utc < ? AND quantity IN ({names})
         GROUP BY quantity, interval_start_utc ORDER BY quantity, interval_start_utc""", [zone, start, end]).fetchall()
     computed = db.execute("""
-        SELECT 'co2_intensity_computed', interval_start_utc, avg(computed) FROM co2_intensity
+        SELECT 'co2_intensity_computed', epoch_ms(interval_start_utc), avg(computed) FROM co2_intensity
         WHERE zone = ? AND interval_start_utc >= ? AND interval_start_utc < ? AND computed IS NOT NULL
         GROUP BY interval_start_utc ORDER BY interval_start_utc""", [zone, start, end]).fetchall()
     return rows + computed
 
 
 def _aggregate_rows(db: Any, zone: str, start: datetime, end: datetime,
-                    grain: str) -> list[tuple[str, datetime, float]]:
-    """The wide hourly/daily table unpivoted to (quantity, time, value), non-null values only."""
+                    grain: str) -> list[tuple[str, int, float]]:
+    """The wide hourly/daily table unpivoted to (quantity, epoch ms, value), non-null values only."""
     table, moment = ("zone_hourly", "hour_start_utc") if grain == "hourly" else ("zone_daily", "period_start_utc")
     exists = db.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
                         [table]).fetchall()[0][0]
     if not exists:
         return []
     columns = [*DASHBOARD_QUANTITIES, "co2_intensity_computed"]
-    frame = db.execute(f"""SELECT {moment}, {", ".join(columns)} FROM {table}
+    frame = db.execute(f"""SELECT epoch_ms({moment}), {", ".join(columns)} FROM {table}
         WHERE zone = ? AND {moment} >= ? AND {moment} < ? ORDER BY {moment}""", [zone, start, end]).fetchall()
     out = []
     for index, quantity in enumerate(columns, start=1):
