@@ -18,6 +18,7 @@ const LINE_COLOURS = ["#1f6fa8", "#e07a5f", "#2a9d8f", "#b07cc6", "#f2c230", "#6
 const state = {
   zone: null, timeZone: "UTC", series: new Map(), datasets: new Set(),
   mode: "live", from: null, to: null, // history: local dates (YYYY-MM-DD), inclusive
+  grainOverride: null, // ?grain= (benchmarks, debugging): force minute/hourly/daily; the page never sets it
   rangeMin: null, rangeMax: null, grain: null, coverage: {}, published: {}, co2Methods: null,
   loadMs: null, fetchMs: null, renderMs: null, loads: 0, loadToken: 0,
   renders: 0, liveMessages: 0, lastInterval: null, charts: {}, socket: null, reloadTimer: null, renderPending: false,
@@ -68,6 +69,7 @@ function syncUrl() {
   if (state.mode !== "live") {
     query.set("range", state.mode);
     if (state.mode === "custom") { query.set("from", state.from); query.set("to", state.to); } else query.set("date", state.from);
+    if (state.grainOverride) query.set("grain", state.grainOverride);
   }
   history.replaceState(null, "", `?${query}`);
 }
@@ -113,8 +115,7 @@ async function loadRange() {
   const token = ++state.loadToken;
   const started = performance.now();
   const query = new URLSearchParams({ from: state.from, to: state.to });
-  const grain = new URLSearchParams(location.search).get("grain");
-  if (grain) query.set("grain", grain); // a benchmark/debug override; the page never sets it
+  if (state.grainOverride) query.set("grain", state.grainOverride);
   const data = await api(`/zones/${encodeURIComponent(state.zone)}/series?${query}`);
   if (token !== state.loadToken) return; // a newer range was picked meanwhile
   const fetched = performance.now();
@@ -444,6 +445,7 @@ async function main() {
   state.zone = select.value;
   state.timeZone = (zones.find((z) => z.zone === state.zone) || {}).time_zone || "UTC";
   const mode = ["day", "week", "month", "year", "custom"].includes(params.get("range")) ? params.get("range") : "live";
+  state.grainOverride = ["minute", "hourly", "daily"].includes(params.get("grain")) ? params.get("grain") : null;
   if (mode !== "live") {
     const report = await api("/freshness"); // the platform clock's now: "today" in the zone
     state.serverNow = Date.parse(report.now_utc);
