@@ -74,6 +74,7 @@ def test_dashboard_renders_and_updates_live(standin, bootstrap, warehouse, isola
             assert page.locator("#card-exchange").text_content().endswith(" MW")
             assert "sum of 6 borders" in page.locator("#card-exchange-note").text_content()
             assert page.evaluate("document.body.dataset.mode") == "live"
+            assert page.locator("#history-controls").is_hidden()  # no date pickers in the live view
             # the time axis ends at the platform clock's now (from the API), not the browser's
             server_now = requests.get(f"{server.url}/api/v1/zones/DK-DK1/dashboard", timeout=10).json()["now_utc"]
             axis_end = page.evaluate("Chart.getChart('mix-chart').options.scales.x.max")

@@ -82,6 +82,7 @@ def test_history_ranges_ticks_and_explanations(history_server):
         # 3 local hours, the first 4 UTC hours long (00:00 CEST -> 03:00 CET).
         open_range(page, f"{base}&range=day&date=2025-10-26")
         assert page.evaluate("dashboardState.grain") == "minute"
+        assert page.locator("#history-controls").is_visible()
         counts = mode_points(page)
         assert counts and set(counts.values()) == {300}, counts
         day_ticks = ticks(page)
@@ -111,6 +112,19 @@ def test_history_ranges_ticks_and_explanations(history_server):
         assert "2014-ipcc-v1" in computed and "life-cycle" in computed
         assert "twice" in page.locator("#co2-why").text_content()
         page.screenshot(path=str(ARTIFACTS / "dashboard-history-3days.png"), full_page=True)
+        # switching the range picker: the day of the range's first date, from minute data
+        page.select_option("#range", "day")
+        page.wait_for_function("Number(document.body.dataset.loads) >= 2 && dashboardState.grain === 'minute'",
+                               timeout=20_000)
+        assert page.evaluate("[dashboardState.from, dashboardState.to]") == ["2025-10-25", "2025-10-25"]
+        assert set(mode_points(page).values()) == {288}
+        # ... and back to live: the last 24 h before the pinned now, the date pickers hidden
+        page.select_option("#range", "live")
+        page.wait_for_function("document.body.dataset.mode === 'live' && Number(document.body.dataset.points) > 0",
+                               timeout=20_000)
+        assert page.locator("#history-controls").is_hidden()
+        assert page.evaluate("Chart.getChart('mix-chart').options.scales.x.max") == \
+            datetime(2025, 10, 28, 11, tzinfo=timezone.utc).timestamp() * 1000
 
         # The week holding the data: hourly, daily ticks at local midnights, and it says it is partial.
         open_range(page, f"{base}&range=week&date=2025-10-22")
