@@ -115,16 +115,31 @@ def range_series(warehouse: Warehouse, zone: str, first: date, last: date, grain
 
 def _minute_rows(db: Any, zone: str, start: datetime, end: datetime) -> list[tuple[str, int, float]]:
     """Observations as landed (mean over datasets per interval, as the live view), plus the
-    computed CO2 intensity of the ``co2_intensity`` view."""
+    computed CO2 intensity, by the ``co2_intensity`` view's rule (the zone's factor where it has
+    one, else the default, latest version; per dataset, then the mean over datasets) but over the
+    range only: the view first lists every zone in ``observations``, a full scan that made a
+    week of minutes 3-4 times slower (measured on the year warehouse)."""
     names = ", ".join(f"'{q}'" for q in DASHBOARD_QUANTITIES)  # our own vocabulary, never input
+    bounds = {"zone": zone, "start": start, "end": end}
     rows = db.execute(f"""
         SELECT quantity, epoch_ms(interval_start_utc), avg(value) FROM observations
-        WHERE zone = ? AND interval_start_utc >= ? AND interval_start_utc < ? AND quantity IN ({names})
-        GROUP BY quantity, interval_start_utc ORDER BY quantity, interval_start_utc""", [zone, start, end]).fetchall()
+        WHERE zone = $zone AND interval_start_utc >= $start AND interval_start_utc < $end AND quantity IN ({names})
+        GROUP BY quantity, interval_start_utc ORDER BY quantity, interval_start_utc""", bounds).fetchall()
     computed = db.execute("""
-        SELECT 'co2_intensity_computed', epoch_ms(interval_start_utc), avg(computed) FROM co2_intensity
-        WHERE zone = ? AND interval_start_utc >= ? AND interval_start_utc < ? AND computed IS NOT NULL
-        GROUP BY interval_start_utc ORDER BY interval_start_utc""", [zone, start, end]).fetchall()
+        WITH factors AS (
+            SELECT 'production_' || d.mode AS quantity, coalesce(z.g_co2eq_per_kwh, d.g_co2eq_per_kwh) AS factor
+            FROM emission_factors d
+            LEFT JOIN emission_factors z ON z.version = d.version AND z.zone = $zone AND z.mode = d.mode
+            WHERE d.zone = '*' AND d.version = (SELECT max(version) FROM emission_factors)
+        ),
+        per_dataset AS (
+            SELECT o.dataset, o.interval_start_utc, sum(o.value * f.factor) / nullif(sum(o.value), 0) AS computed
+            FROM observations o JOIN factors f USING (quantity)
+            WHERE o.zone = $zone AND o.interval_start_utc >= $start AND o.interval_start_utc < $end
+            GROUP BY ALL
+        )
+        SELECT 'co2_intensity_computed', epoch_ms(interval_start_utc), avg(computed) FROM per_dataset
+        WHERE computed IS NOT NULL GROUP BY interval_start_utc ORDER BY interval_start_utc""", bounds).fetchall()
     return rows + computed
 
 

@@ -55,7 +55,7 @@ def history_server(monkeypatch, land_range, warehouse):
         server.__exit__(None, None, None)
 
 
-def test_history_ranges_ticks_and_explanations(history_server):
+def test_history_ranges_ticks_and_explanations(history_server, warehouse):
     assert CHROMIUM.exists(), "Chromium is missing: `make chromium` installs it (apt-get install chromium)"
     ARTIFACTS.mkdir(exist_ok=True)
     base = f"{history_server.url}/?zone=DK-DK1"
@@ -66,6 +66,13 @@ def test_history_ranges_ticks_and_explanations(history_server):
     assert answer["buckets_expected"] == 24 + 12  # the 27th, and the 28th up to 12:00 local
     assert answer["coverage"]["production_solar"] == round(100 * 24 / 36, 1)
     assert "consumption" not in answer["series"] and "consumption" not in answer["published"]
+    # the computed CO2 of minute ranges follows the co2_intensity view's rule exactly
+    with warehouse.connect(read_only=True) as db:
+        view = db.execute("""SELECT epoch_ms(interval_start_utc), avg(computed) FROM co2_intensity
+                             WHERE zone = 'DK-DK1' AND interval_start_utc >= '2025-10-26 23:00'
+                               AND computed IS NOT NULL GROUP BY 1 ORDER BY 1""").fetchall()
+    assert len(view) == 24 * 12
+    assert answer["series"]["co2_intensity_computed"] == [[ms, pytest.approx(v)] for ms, v in view]
     year = requests.get(api, params={"from": "2025-01-01", "to": "2025-12-31"}, timeout=30).json()
     assert year["grain"] == "daily" and year["buckets_expected"] == 301  # 1 January to 28 October
     assert len(year["series"]["production_wind_onshore"]) == 3
