@@ -203,6 +203,7 @@ function chart(id, stacked) {
     data: { datasets: [] },
     options: {
       animation: false, responsive: true, maintainAspectRatio: false, normalized: true, spanGaps: true,
+      parsing: false, // points are built as {x, y} (sorted x): Chart.js skips its parsing pass
       interaction: { mode: "nearest", axis: "x", intersect: false },
       elements: { point: { radius: 0 }, line: { borderWidth: 1.5 } },
       scales: {
