@@ -104,10 +104,12 @@ def main() -> None:
                 errors: list[str] = []
                 page.on("pageerror", lambda error: errors.append(str(error)))
                 measure(page, server.url, CASES["day_auto_minute"], 1)  # warm: file caches, JIT
+                load_before = os.getloadavg()[0]
                 cases = {}
                 for name, params in CASES.items():
                     cases[name] = measure(page, server.url, params, args.rounds)
                     print(f"  {name}: {cases[name]}", flush=True)
+                load_after = os.getloadavg()[0]
                 browser.close()
                 if errors:
                     raise RuntimeError(f"page errors: {errors}")
@@ -116,7 +118,10 @@ def main() -> None:
     year, baseline = cases["year_daily"], cases["baseline_year_hourly"]
     result = {"benchmark": "dashboard_render", "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "days": args.days, "zone": ZONE, "warehouse": "year_pipeline's (stand-in -> Kafka -> DuckDB, aggregates)",
-              "warehouse_build_seconds": built, "cases": cases, "year_daily_target_ms": 1000,
+              "warehouse_build_seconds": built,
+              "load_average_1min": [round(load_before, 1), round(load_after, 1)],
+              "machine": f"{os.cpu_count()} cores, shared with other test runs", "cases": cases,
+              "year_daily_target_ms": 1000,
               "year_daily_load_ms": year["load_ms_median"],
               "baseline_over_year_daily": round(baseline["load_ms_median"] / year["load_ms_median"], 1)}
     RESULTS.mkdir(exist_ok=True)
