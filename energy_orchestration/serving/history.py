@@ -196,8 +196,9 @@ _REPORTED_METHODS = {
     "CO2Emis": "Energinet's CO2Emis: CO2 per kWh of electricity consumed in Denmark, from each plant's "
                "direct (stack) emissions, production, consumption and exchanges; heat from combined "
                "heat and power credited by the 125 % method",
-    "PowerSystemRightNow": "Energinet's real-time CO2Emission of PowerSystemRightNow: the system's current "
-                           "direct CO2 per kWh, same method as CO2Emis",
+    "PowerSystemRightNow": "Energinet's real-time CO2Emission in PowerSystemRightNow: Denmark's current CO2 "
+                           "per kWh as Energinet estimates it minute by minute (its method is documented "
+                           "for CO2Emis only)",
     "eco2mix-national-tr": "RTE's éCO2mix taux_co2: direct CO2 of electricity generated in France "
                            "(combustion in fossil plants only)",
     "eco2mix-national-cons-def": "RTE's éCO2mix taux_co2 (consolidated): direct CO2 of electricity "
