@@ -31,7 +31,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.websockets import WebSocketDisconnect
 
 from energy_orchestration.model import QUANTITIES, ZONES, utc_now
-from energy_orchestration.serving import queries
+from energy_orchestration.serving import history, queries
 from energy_orchestration.serving.auth import bearer_token
 from energy_orchestration.serving.cache import LatestCache, iso_utc
 from energy_orchestration.serving.config import ServerConfig
@@ -423,6 +423,9 @@ def freshness_router(config: ServerConfig, warehouse: Warehouse) -> APIRouter:
     return router
 
 
+SeriesGrain = StrEnum("SeriesGrain", {g: g for g in ("auto", *history.GRAINS)})
+
+
 def dashboard_router(warehouse: Warehouse) -> APIRouter:
     """The dashboard's chart series."""
     router = APIRouter()
@@ -434,7 +437,37 @@ def dashboard_router(warehouse: Warehouse) -> APIRouter:
         which the page's time axis ends at (not the browser's clock)."""
         now = utc_now().replace(tzinfo=None, second=0, microsecond=0)
         return {**queries.dashboard_series(warehouse, zone.value, now - timedelta(hours=hours)),
-                "now_utc": iso_utc(now)}
+                "now_utc": iso_utc(now), "published": history.published_quantities().get(zone.value, {}),
+                "co2_methods": history.co2_methods(zone.value)}
+
+    @router.get("/zones/{zone}/series", tags=["dashboard"])
+    def series(zone: ZonePath, from_: Annotated[date, Query(alias="from", description="first local date")],
+               to: Annotated[date, Query(description="last local date (inclusive)")],
+               grain: SeriesGrain = SeriesGrain.auto) -> Response:
+        """The dashboard's history view: the zone's series over local dates ``from..to``, at a
+        grain picked here (``auto``: minutes up to 2 days, ``zone_hourly`` up to 62, else
+        ``zone_daily``; a forced grain covers at most 31, 366 or 3,660 days), with each
+        quantity's coverage (% of hours, or days, present up to now), the datasets that publish
+        it for the zone (``published``), so an empty series can say why, and the two CO2
+        methods. Times are epoch milliseconds (UTC)."""
+        for value, name in ((from_, "from"), (to, "to")):
+            _check_year(value, name)
+        if from_ > to:
+            raise HTTPException(400, "'from' must not be after 'to'")
+        picked = history.pick_grain(from_, to) if grain.value == "auto" else grain.value
+        days = (to - from_).days + 1
+        if days > history.MAX_DAYS[picked]:
+            raise HTTPException(400, f"a {picked} series covers at most {history.MAX_DAYS[picked]} days; "
+                                     f"this range has {days} (grain=auto picks the grain for the span)")
+        now = utc_now().replace(tzinfo=None, second=0, microsecond=0)
+        found = history.range_series(warehouse, zone.value, from_, to, picked, now)
+        return _json({"zone": zone.value, "time_zone": queries.zone_time_zone(zone.value).key,
+                      "from": from_.isoformat(), "to": to.isoformat(), "grain": found.grain,
+                      "from_utc": iso_utc(found.start_utc), "to_utc": iso_utc(found.end_utc),
+                      "now_utc": iso_utc(now), "buckets_expected": found.buckets_expected,
+                      "series": found.series, "coverage": found.coverage,
+                      "published": history.published_quantities().get(zone.value, {}),
+                      "co2_methods": history.co2_methods(zone.value)})
 
     return router
 

@@ -68,6 +68,13 @@ def test_dashboard_renders_and_updates_live(standin, bootstrap, warehouse, isola
                 assert "solar" in shown
             assert chart_datasets(page, "exchange-chart") and chart_datasets(page, "co2-chart")
             assert page.locator("#stale-banner").is_hidden()
+            # DK1: consumption is published by no source (said, not an empty axis); the net
+            # exchange is the sum of the borders, as no source publishes one per price area
+            assert page.locator("#note-consumption").text_content() == "No source publishes consumption for DK-DK1."
+            assert page.locator("#card-exchange").text_content().endswith(" MW")
+            assert "sum of 6 borders" in page.locator("#card-exchange-note").text_content()
+            assert page.evaluate("document.body.dataset.mode") == "live"
+            assert page.locator("#history-controls").is_hidden()  # no date pickers in the live view
             # the time axis ends at the platform clock's now (from the API), not the browser's
             server_now = requests.get(f"{server.url}/api/v1/zones/DK-DK1/dashboard", timeout=10).json()["now_utc"]
             axis_end = page.evaluate("Chart.getChart('mix-chart').options.scales.x.max")

@@ -29,7 +29,7 @@ ALLOWED: dict[str, set[str]] = {
     "sensors": {"model", "settings", "markdown", "sources", "streaming", "warehouse", "ingest", "resources",
                 "assets"},
     "definitions": {"settings", "resources", "assets", "sensors", "maintenance"},
-    "serving": {"model", "settings", "markdown", "sources", "streaming", "warehouse"},
+    "serving": {"model", "settings", "markdown", "emission_factors", "sources", "streaming", "warehouse"},
     "demo": {"model", "settings", "sources", "standin", "streaming", "warehouse"},
     "profiles": {"model", "settings", "streaming", "warehouse", "demo"},
     "cli": {"model", "settings", "markdown", "emission_factors", "sources", "standin", "streaming", "warehouse",
