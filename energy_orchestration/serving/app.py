@@ -23,7 +23,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
@@ -31,7 +31,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.websockets import WebSocketDisconnect
 
 from energy_orchestration.model import QUANTITIES, ZONES, utc_now
-from energy_orchestration.serving import queries
+from energy_orchestration.serving import exports, queries
 from energy_orchestration.serving.auth import bearer_token
 from energy_orchestration.serving.cache import LatestCache, iso_utc
 from energy_orchestration.serving.config import ServerConfig
@@ -64,6 +64,11 @@ Limit = Annotated[int, Query(ge=1, le=10_000)]
 
 
 Grain = StrEnum("Grain", {g: g for g in queries.AGGREGATE_TABLES})  # the schema's zone tables, like Zone/Quantity above
+Format = StrEnum("Format", {f: f for f in exports.FORMATS})
+PageLimit = Annotated[int | None, Query(ge=1, le=10_000, description=(
+    "rows per page (1..10,000); default 1,000 for JSON; CSV/Parquet without a limit answer every row"))]
+Cursor = Annotated[str | None, Query(max_length=500,
+                                      description="the next_cursor (or Link rel=next) of the previous page")]
 
 
 class ReadingOut(BaseModel):
@@ -86,6 +91,8 @@ class ObservationsOut(BaseModel):
     zone: str
     items: list[dict[str, Any]]
     next_cursor: str | None
+    truncated: bool
+    """True exactly when more rows follow (then ``next_cursor`` fetches them)."""
 
 
 class DayOut(BaseModel):
@@ -101,6 +108,9 @@ class AggregatesOut(BaseModel):
     zone: str
     grain: str
     items: list[dict[str, Any]]
+    next_cursor: str | None
+    truncated: bool
+    """True exactly when more rows follow (then ``next_cursor`` fetches them)."""
 
 
 PROBLEM_JSON = "application/problem+json"
@@ -123,13 +133,64 @@ _ERRORS = {
     401: "missing or invalid bearer token (when authentication is on)",
     404: "no such table or resource",
     422: "a parameter is missing or not of the documented type or vocabulary",
+    406: "the Accept header asks for none of the media types the endpoint answers (see ?format=)",
     503: "the warehouse is busy (Retry-After) or does not exist yet",
     500: "an unexpected server error (a bug: logged with its traceback)",
 }
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"description": text, "model": Problem,
              "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
-    for status, text in _ERRORS.items()}
+    for status, text in _ERRORS.items() if status != 406}
+EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "JSON (default), or CSV / Parquet (`Accept` or `?format=`): the JSON items' columns; "
+                         "CSV times are ISO 8601 UTC with Z, Parquet times UTC instants; a cut page says so "
+                         "in `X-Truncated` and `Link`",
+          "content": {"text/csv": {"schema": {"type": "string"}},
+                      "application/vnd.apache.parquet": {"schema": {"type": "string", "format": "binary"}}},
+          "headers": {
+              "X-Row-Count": {"description": "rows in this CSV/Parquet answer", "schema": {"type": "integer"}},
+              "X-Truncated": {"description": "CSV/Parquet: true when the page was cut at `limit` and more rows "
+                                             "follow", "schema": {"type": "boolean"}},
+              "Link": {"description": "CSV/Parquet, only when cut: `<URL with cursor>; rel=\"next\"`",
+                       "schema": {"type": "string"}},
+              "Content-Disposition": {"description": "CSV/Parquet: `attachment; filename=…` (zone, range, grain)",
+                                      "schema": {"type": "string"}}}},
+    406: {"description": _ERRORS[406], "model": Problem,
+          "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}},
+}
+"""The extra media types and headers of the endpoints that answer CSV and Parquet too."""
+
+
+def output_format(request: Request, format: Annotated[Format | None, Query(
+        description="json (default), csv or parquet; wins over the Accept header")] = None) -> str:
+    """The answer's format: ``?format=``, else the ``Accept`` header (406 when it accepts none)."""
+    if format is not None:
+        return format.value
+    accept = request.headers.get("accept")
+    chosen = exports.negotiate(accept)
+    if chosen is None:
+        raise HTTPException(406, f"cannot answer 'Accept: {accept}'; this endpoint answers "
+                                 f"{', '.join(exports.ACCEPTED)} (or pass ?format={'|'.join(exports.FORMATS)})")
+    return chosen
+
+
+OutputFormat = Annotated[str, Depends(output_format)]
+
+
+def export_response(request: Request, warehouse: Warehouse, selection: queries.Selection, fmt: str,
+                    limit: int | None, name: str) -> Response:
+    """A CSV/Parquet answer, streamed in chunks from a file DuckDB wrote (``serving.exports``):
+    the row count, and when the page is cut ``X-Truncated: true`` + ``Link: <…>; rel="next"``."""
+    try:
+        handle, written = exports.spool(warehouse, selection, fmt, limit)
+    except queries.NoSuchTable as exc:
+        raise HTTPException(404, str(exc)) from None
+    headers = {"Content-Disposition": f'attachment; filename="{name}"', "Content-Length": str(written.bytes),
+               "X-Row-Count": str(written.rows), "X-Truncated": "true" if written.next_cursor else "false"}
+    if written.next_cursor:
+        headers["Link"] = f'<{request.url.include_query_params(cursor=written.next_cursor)}>; rel="next"'
+    media = exports.MEDIA_TYPES[fmt] + ("; charset=utf-8" if fmt == "csv" else "")
+    return StreamingResponse(exports.chunks(handle), media_type=media, headers=headers)
 
 
 def problem(status: int, detail: str, headers: dict[str, str] | None = None,
@@ -299,33 +360,47 @@ def readings_router(warehouse: Warehouse) -> APIRouter:
     """Readings (observations) from the warehouse: a local day, or a UTC range a page at a time."""
     router = APIRouter()
 
-    @router.get("/zones/{zone}/days/{day}", tags=["readings"], response_model=DayOut)
-    def day(zone: ZonePath, day: Annotated[date, PathParam(description="the zone's local calendar day")],
-            quantity: Quantity | None = None, dataset: Dataset | None = None) -> Response:
+    @router.get("/zones/{zone}/days/{day}", tags=["readings"], response_model=DayOut, responses=EXPORT_RESPONSES)
+    def day(request: Request, zone: ZonePath,
+            day: Annotated[date, PathParam(description="the zone's local calendar day")],
+            fmt: OutputFormat, quantity: Quantity | None = None, dataset: Dataset | None = None) -> Response:
         """Every reading of the zone's local day (Europe/Copenhagen or Europe/Paris)."""
         _check_year(day, "date")
         start, end = queries.local_day_bounds(zone.value, day)
+        if fmt != "json":
+            selection = queries.observation_selection(zone.value, start, end, quantity.value if quantity else None,
+                                                      dataset.value if dataset else None)
+            return export_response(request, warehouse, selection, fmt, None,
+                                   exports.filename(zone.value, day.isoformat(), fmt=fmt))
         items = queries.day_readings(warehouse, zone.value, day, quantity.value if quantity else None,
                                      dataset.value if dataset else None)
         return _json({"zone": zone.value, "date": day.isoformat(), "time_zone": queries.zone_time_zone(zone.value).key,
                       "from_utc": iso_utc(start), "to_utc": iso_utc(end), "items": items})
 
-    @router.get("/zones/{zone}/observations", tags=["readings"], response_model=ObservationsOut)
-    def observations(zone: ZonePath, from_: Annotated[datetime, Query(alias="from")],
-                     to: Annotated[datetime, Query()], limit: Limit = 1000,
-                     cursor: Annotated[str | None, Query(max_length=500)] = None,
-                     quantity: Quantity | None = None, dataset: Dataset | None = None) -> Response:
+    @router.get("/zones/{zone}/observations", tags=["readings"], response_model=ObservationsOut,
+                responses=EXPORT_RESPONSES)
+    def observations(request: Request, zone: ZonePath, from_: Annotated[datetime, Query(alias="from")],
+                     to: Annotated[datetime, Query()], fmt: OutputFormat, limit: PageLimit = None,
+                     cursor: Cursor = None, quantity: Quantity | None = None,
+                     dataset: Dataset | None = None) -> Response:
         """Readings with ``from <= interval start < to``, a page at a time: pass ``next_cursor``
         back as ``cursor`` until it is null."""
         start, end = _utc(from_, "from"), _utc(to, "to")
         if start >= end:
             raise HTTPException(400, "'from' must be before 'to'")
         try:
+            if fmt != "json":
+                selection = queries.observation_selection(zone.value, start, end, quantity.value if quantity else None,
+                                                          dataset.value if dataset else None, cursor)
+                return export_response(request, warehouse, selection, fmt, limit, exports.filename(
+                    zone.value, "observations", iso_utc(start), iso_utc(end), fmt=fmt))
+            limit = 1000 if limit is None else limit
             page = queries.range_page(warehouse, zone.value, start, end, limit, cursor,
                                       quantity.value if quantity else None, dataset.value if dataset else None)
         except queries.BadCursor as exc:
             raise HTTPException(400, str(exc)) from None
-        return _json({"zone": zone.value, "items": page.items, "next_cursor": page.next_cursor})
+        return _json({"zone": zone.value, "items": page.items, "next_cursor": page.next_cursor,
+                      "truncated": page.next_cursor is not None})
 
     return router
 
@@ -334,21 +409,32 @@ def aggregates_router(warehouse: Warehouse) -> APIRouter:
     """The hourly/daily/weekly/monthly zone tables."""
     router = APIRouter()
 
-    @router.get("/zones/{zone}/aggregates/{grain}", tags=["aggregates"], response_model=AggregatesOut)
-    def aggregates(zone: ZonePath, grain: Grain, from_: Annotated[date | None, Query(alias="from")] = None,
-                   to: date | None = None, limit: Limit = 1000) -> dict[str, Any]:
+    @router.get("/zones/{zone}/aggregates/{grain}", tags=["aggregates"], response_model=AggregatesOut,
+                responses=EXPORT_RESPONSES)
+    def aggregates(request: Request, zone: ZonePath, grain: Grain, fmt: OutputFormat,
+                   from_: Annotated[date | None, Query(alias="from")] = None, to: date | None = None,
+                   limit: PageLimit = None, cursor: Cursor = None) -> Response:
         """Every column of ``zone_<grain>`` for the zone, between two local dates (inclusive;
-        hourly rows are picked by their local date)."""
+        hourly rows are picked by their local date), a page at a time: pass ``next_cursor`` back
+        as ``cursor`` until it is null."""
         for value, name in ((from_, "from"), (to, "to")):
             if value is not None:
                 _check_year(value, name)
         if from_ and to and from_ > to:
             raise HTTPException(400, "'from' must not be after 'to'")
         try:
-            items = queries.aggregate_rows(warehouse, grain.value, zone.value, from_, to, limit)
+            if fmt != "json":
+                selection = queries.aggregate_selection(grain.value, zone.value, from_, to, cursor)
+                return export_response(request, warehouse, selection, fmt, limit, exports.filename(
+                    zone.value, grain.value, str(from_ or "start"), str(to or "end"), fmt=fmt))
+            page = queries.aggregate_page(warehouse, grain.value, zone.value, from_, to,
+                                          1000 if limit is None else limit, cursor)
         except queries.NoSuchTable as exc:
             raise HTTPException(404, str(exc)) from None
-        return {"zone": zone.value, "grain": grain.value, "items": items}
+        except queries.BadCursor as exc:
+            raise HTTPException(400, str(exc)) from None
+        return _json({"zone": zone.value, "grain": grain.value, "items": page.items,
+                      "next_cursor": page.next_cursor, "truncated": page.next_cursor is not None})
 
     return router
 
