@@ -253,7 +253,7 @@ def create_app(config: ServerConfig, warehouse: Warehouse, bootstrap_servers: st
     app.state.cache, app.state.hub, app.state.feeder, app.state.config = cache, hub, feeder, config
     if config.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(config.cors_origins), allow_methods=["GET"],
-                           allow_headers=["Authorization"])
+                           allow_headers=["Authorization"], expose_headers=list(exports.EXPOSED_HEADERS))
     _install_error_handlers(app)
 
     bearer = HTTPBearer(auto_error=False, description="Required when the server is not bound to loopback.")

@@ -22,15 +22,17 @@ are the JSON items'.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 import duckdb
+import orjson
 
-from energy_orchestration.serving.queries import Selection, cursor_after, jsonable, require_table
+from energy_orchestration.serving.queries import AGGREGATE_TABLES, Selection, cursor_after, jsonable, require_table
 from energy_orchestration.warehouse import Warehouse
 
 FORMATS = ("json", "csv", "parquet")
@@ -41,6 +43,8 @@ ACCEPTED = {"application/json": "json", "text/csv": "csv", "application/vnd.apac
             "application/x-parquet": "parquet"}
 """Media types a client may ask for in ``Accept`` (``*/*`` and ``application/*`` mean JSON)."""
 SUFFIX = {"csv": ".csv", "parquet": ".parquet"}
+EXPOSED_HEADERS = ("Content-Disposition", "Link", "X-Row-Count", "X-Truncated")
+"""The export headers a browser page on another origin may read (CORS)."""
 ISO_UTC = "%Y-%m-%dT%H:%M:%SZ"
 CHUNK_BYTES = 1 << 16
 
@@ -110,7 +114,7 @@ def write(db: duckdb.DuckDBPyConnection, selection: Selection, fmt: str, path: P
     With a limit, the row after the last one written is looked up first (same connection, so the
     same snapshot): ``next_cursor`` says exactly whether the export was cut."""
     options = copy_options(fmt)
-    if selection.table != "observations":
+    if selection.table in {table for table, _ in AGGREGATE_TABLES.values()}:
         require_table(db, selection.table)
     description = db.execute(f"{selection.sql()} LIMIT 0", selection.params).description
     next_cursor = None
@@ -155,3 +159,64 @@ def filename(*parts: str | None, fmt: str) -> str:
     """``FR-84_daily_2025-01-01_2025-12-31.csv``: zone, what, range (``start``/``end`` when open)."""
     safe = ["".join(c if c.isalnum() or c in "-." else "-" for c in part) for part in parts if part]
     return "_".join(safe) + SUFFIX[fmt]
+
+
+# --- the command line (energy export, energy query --format) --------------------------------
+
+def to_output(produce: Callable[[Path], Written], output: str, fmt: str, stdout: IO[bytes]) -> Written:
+    """Run ``produce`` on a temporary file, then move it to ``output`` (atomically: a reader
+    never sees half a file, a failed export leaves no file) or, for ``-``, copy it to stdout."""
+    if output == "-":
+        descriptor, name = tempfile.mkstemp(prefix="energy-export-", suffix=SUFFIX.get(fmt, ".json"))
+        os.close(descriptor)
+        path = Path(name)
+        try:
+            written = produce(path)
+            with path.open("rb") as handle:
+                shutil.copyfileobj(handle, stdout, CHUNK_BYTES)
+            stdout.flush()
+        finally:
+            path.unlink(missing_ok=True)
+        return written
+    target = Path(output)
+    partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
+    try:
+        written = produce(partial)
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+    return written
+
+
+def write_relation(relation: duckdb.DuckDBPyRelation, fmt: str, path: Path) -> Written:
+    """A user query's result (``energy query --format``), with the API's value rules.
+
+    The query runs on the sandboxed connection, which may write no file, so CSV and Parquet are
+    written from an in-memory DuckDB the rows are copied into chunk by chunk (the same ``write``
+    as the API's exports). JSON is an array of row objects, written as rows are fetched."""
+    if fmt == "json":
+        return _write_json(relation, path)
+    columns = ", ".join(f'"{str(name).replace(chr(34), chr(34) * 2)}" {kind}'
+                        for name, kind in zip(relation.columns, relation.types, strict=True))
+    with duckdb.connect() as memory:
+        memory.execute("SET TimeZone = 'UTC'")
+        memory.execute(f"CREATE TABLE result ({columns})")
+        while len(chunk := relation.fetch_df_chunk(16)):
+            memory.register("chunk", chunk)
+            memory.execute("INSERT INTO result SELECT * FROM chunk")
+            memory.unregister("chunk")
+        return write(memory, Selection("result", "true", [], (), "result"), fmt, path)
+
+
+def _write_json(relation: duckdb.DuckDBPyRelation, path: Path) -> Written:
+    names = relation.columns
+    rows = 0
+    with path.open("wb") as out:
+        out.write(b"[")
+        while batch := relation.fetchmany(10_000):
+            for row in batch:
+                out.write(b"\n" if rows == 0 else b",\n")
+                out.write(orjson.dumps({n: jsonable(v) for n, v in zip(names, row, strict=True)}, default=str))
+                rows += 1
+        out.write(b"\n]\n")
+    return Written(rows, path.stat().st_size, None)

@@ -191,7 +191,8 @@ class Selection:
     table: str
 
     def sql(self, columns: str = "*") -> str:
-        return f"SELECT {columns} FROM {self.source} WHERE {self.where} ORDER BY {', '.join(self.order)}"
+        order = f" ORDER BY {', '.join(self.order)}" if self.order else ""
+        return f"SELECT {columns} FROM {self.source} WHERE {self.where}{order}"
 
 
 OBSERVATION_COLUMNS = ("dataset, zone, quantity, interval_start_utc, interval_minutes, value, unit, status, "

@@ -4,7 +4,7 @@ them by the aggregates' own builders."""
 
 import csv
 import io
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import duckdb
 import pytest
@@ -14,7 +14,7 @@ from energy_orchestration.serving.config import ServerConfig
 from energy_orchestration.serving.server import ApiServer
 from energy_orchestration.streaming.broker import free_port
 from energy_orchestration.warehouse import Warehouse
-from tests.integration.serving_support import build_aggregates
+from tests.integration.serving_support import build_aggregates, generated_observations
 
 pytestmark = pytest.mark.integration
 
@@ -23,24 +23,10 @@ DAYS = 7
 PARQUET = "application/vnd.apache.parquet"
 
 
-def fill(warehouse: Warehouse, zone: str, first: datetime, days: int) -> None:
-    """Five-minute observations of three quantities (deterministic values), as landing writes them."""
-    with warehouse.transaction() as db:
-        db.execute("""
-            INSERT INTO observations (dataset, zone, quantity, interval_start_utc, interval_minutes, value, unit,
-                                      status, fetched_at_utc, landed_at_utc)
-            SELECT 'ElectricityProdex5MinRealtime', ?, q.quantity, t.ts, 5,
-                   round(100 + 50 * sin(epoch(t.ts) / 7200.0) + q.k, 3), 'MW', 'realtime', t.ts + INTERVAL 1 MINUTE,
-                   t.ts + INTERVAL 2 MINUTE
-            FROM generate_series(?::TIMESTAMP, ?::TIMESTAMP - INTERVAL 5 MINUTE, INTERVAL 5 MINUTE) AS t(ts)
-            CROSS JOIN (VALUES ('consumption', 0), ('production_wind_onshore', 7), ('production_solar', 3))
-                       AS q(quantity, k)""", [zone, first, first + timedelta(days=days)])
-
-
 @pytest.fixture(scope="module")
 def api(tmp_path_factory):
     warehouse = Warehouse(tmp_path_factory.mktemp("exports") / "warehouse.duckdb", lock_timeout_seconds=30)
-    fill(warehouse, "DK-DK1", FIRST, DAYS)
+    generated_observations(warehouse, "DK-DK1", FIRST, DAYS)
     build_aggregates(warehouse)
     with ApiServer(ServerConfig(port=free_port()), warehouse, None) as server:
         yield server.url, warehouse
