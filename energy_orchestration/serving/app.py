@@ -169,7 +169,7 @@ def output_format(request: Request, format: Annotated[Format | None, Query(
     accept = request.headers.get("accept")
     chosen = exports.negotiate(accept)
     if chosen is None:
-        raise HTTPException(406, f"cannot answer 'Accept: {accept}'; this endpoint answers "
+        raise HTTPException(406, f"cannot answer 'Accept: {accept[:200]}'; this endpoint answers "
                                  f"{', '.join(exports.ACCEPTED)} (or pass ?format={'|'.join(exports.FORMATS)})")
     return chosen
 
