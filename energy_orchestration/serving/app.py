@@ -64,7 +64,6 @@ Limit = Annotated[int, Query(ge=1, le=10_000)]
 
 
 Grain = StrEnum("Grain", {g: g for g in queries.AGGREGATE_TABLES})  # the schema's zone tables, like Zone/Quantity above
-Format = StrEnum("Format", {f: f for f in exports.FORMATS})
 PageLimit = Annotated[int | None, Query(ge=1, le=10_000, description=(
     "rows per page (1..10,000); default 1,000 for JSON; CSV/Parquet without a limit answer every row"))]
 Cursor = Annotated[str | None, Query(max_length=500,
@@ -133,7 +132,7 @@ _ERRORS = {
     401: "missing or invalid bearer token (when authentication is on)",
     404: "no such table or resource",
     422: "a parameter is missing or not of the documented type or vocabulary",
-    406: "the Accept header asks for none of the media types the endpoint answers (see ?format=)",
+    406: "the format asked for (?format= or the Accept header) is not one the endpoint answers",
     503: "the warehouse is busy (Retry-After) or does not exist yet",
     500: "an unexpected server error (a bug: logged with its traceback)",
 }
@@ -161,11 +160,16 @@ EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
 """The extra media types and headers of the endpoints that answer CSV and Parquet too."""
 
 
-def output_format(request: Request, format: Annotated[Format | None, Query(
+def output_format(request: Request, format: Annotated[str | None, Query(
+        max_length=50, json_schema_extra={"enum": list(exports.FORMATS)},
         description="json (default), csv or parquet; wins over the Accept header")] = None) -> str:
-    """The answer's format: ``?format=``, else the ``Accept`` header (406 when it accepts none)."""
+    """The answer's format: ``?format=``, else the ``Accept`` header. A format the endpoint cannot
+    answer, asked either way, is one 406 naming what it can (not FastAPI's 422 for an enum)."""
     if format is not None:
-        return format.value
+        if format not in exports.FORMATS:
+            raise HTTPException(406, f"format {format!r} is not one this endpoint answers: "
+                                     f"?format={'|'.join(exports.FORMATS)} (or Accept: {', '.join(exports.ACCEPTED)})")
+        return format
     accept = request.headers.get("accept")
     chosen = exports.negotiate(accept)
     if chosen is None:

@@ -142,10 +142,13 @@ def test_an_unsatisfiable_accept_is_406_naming_what_is_served(api, path):
     assert "text/csv" in detail and "application/vnd.apache.parquet" in detail and "format=json|csv|parquet" in detail
 
 
-def test_an_unknown_format_is_a_problem_listing_the_formats(api):
-    answer = get(api, "/zones/DK-DK1/aggregates/daily", format="xlsx")
-    assert answer.status_code == 422 and answer.headers["content-type"] == "application/problem+json"
-    assert "'json', 'csv' or 'parquet'" in answer.json()["detail"]
+@pytest.mark.parametrize("path", ["/zones/DK-DK1/aggregates/daily", "/zones/DK-DK1/days/2025-03-30",
+                                  "/zones/DK-DK1/observations?from=2025-03-29&to=2025-03-30"])
+def test_an_unknown_format_is_406_listing_the_formats(api, path):
+    answer = get(api, path, format="xlsx")
+    assert answer.status_code == 406 and answer.headers["content-type"] == "application/problem+json"
+    assert answer.json()["detail"].startswith("format 'xlsx' is not one this endpoint answers: "
+                                              "?format=json|csv|parquet")
 
 
 @pytest.mark.parametrize("grain, key", [("hourly", "hour_start_utc"), ("daily", "local_date")])
