@@ -4,7 +4,7 @@ them by the aggregates' own builders."""
 
 import csv
 import io
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import duckdb
 import pytest
@@ -209,3 +209,22 @@ def test_an_empty_export_is_the_header_only(api):
     answer = get(api, "/zones/FR-84/aggregates/daily", format="csv")
     assert answer.status_code == 200 and answer.headers["x-row-count"] == "0"
     assert answer.text.splitlines()[0].startswith("zone,local_date,") and len(answer.text.splitlines()) == 1
+
+
+def test_the_warehouse_lock_is_free_while_an_export_is_still_being_read(warehouse):
+    """The export is written under the read lock, then streamed from its file: the landing
+    consumer (a writer, which waits for readers) is never held up by a slow download."""
+    from energy_orchestration.serving import exports, queries
+
+    generated_observations(warehouse, "DK-DK1", FIRST, 1)
+    selection = queries.observation_selection("DK-DK1", FIRST, FIRST + timedelta(days=1))
+    handle, written = exports.spool(warehouse, selection, "csv")
+    try:
+        assert written.rows == 24 * 12 * 3 and handle.read(100).startswith(b"dataset,zone,quantity,")
+        impatient = Warehouse(warehouse.path, lock_timeout_seconds=1)
+        with impatient.transaction() as db:  # WarehouseBusy after 1 s if the export still held the lock
+            db.execute("DELETE FROM observations WHERE zone = 'DK-DK1'")
+        rest = handle.read()
+    finally:
+        handle.close()
+    assert len(rest) + 100 == written.bytes  # the file, already unlinked, still reads to its end
