@@ -143,6 +143,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     Parquet, through the API's export code (``serving.exports``); read-only on the warehouse."""
     from datetime import date
 
+    from energy_orchestration.backfill import Progress
     from energy_orchestration.model import ZONES
     from energy_orchestration.serving import exports, queries
     from energy_orchestration.warehouse import default_warehouse
@@ -177,10 +178,16 @@ def cmd_export(args: argparse.Namespace) -> int:
         with warehouse.connect(read_only=True) as db:
             return exports.write(db, selection, args.format, path)
 
+    line = Progress(sys.stderr) if sys.stderr.isatty() else None  # redrawn in place on a terminal only
     try:
-        written = exports.to_output(produce, args.output, args.format, sys.stdout.buffer)
+        written = exports.to_output(produce, args.output, args.format, sys.stdout.buffer,
+                                    (lambda size: line.show(f"energy export: {size / 1e6:.1f} MB written ..."))
+                                    if line else None)
     except queries.NoSuchTable as exc:
         return fail(f"{exc} (the aggregates are built by Dagster; `energy demo` or a backfill builds them)")
+    finally:
+        if line:
+            line.done()
     print(f"energy export: {_written(written, args.format, args.output, started)}", file=sys.stderr)
     if written.rows == 0:
         print(f"energy export: 0 rows: {what} holds nothing for {args.zone} between {first} and {last}; "

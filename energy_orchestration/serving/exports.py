@@ -21,9 +21,11 @@ are the JSON items'.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -163,9 +165,13 @@ def filename(*parts: str | None, fmt: str) -> str:
 
 # --- the command line (energy export, energy query --format) --------------------------------
 
-def to_output(produce: Callable[[Path], Written], output: str, fmt: str, stdout: IO[bytes]) -> Written:
+def to_output(produce: Callable[[Path], Written], output: str, fmt: str, stdout: IO[bytes],
+              progress: Callable[[int], None] | None = None) -> Written:
     """Run ``produce`` on a temporary file, then move it to ``output`` (atomically: a reader
-    never sees half a file, a failed export leaves no file) or, for ``-``, copy it to stdout."""
+    never sees half a file, a failed export leaves no file) or, for ``-``, copy it to stdout.
+    ``progress`` is called with the bytes written so far, twice a second, while DuckDB writes."""
+    if progress is not None:
+        produce = _watched(produce, progress)
     if output == "-":
         descriptor, name = tempfile.mkstemp(prefix="energy-export-", suffix=SUFFIX.get(fmt, ".json"))
         os.close(descriptor)
@@ -186,6 +192,29 @@ def to_output(produce: Callable[[Path], Written], output: str, fmt: str, stdout:
     finally:
         partial.unlink(missing_ok=True)
     return written
+
+
+def _watched(produce: Callable[[Path], Written], progress: Callable[[int], None],
+             every: float = 0.5) -> Callable[[Path], Written]:
+    """``produce`` with a thread reporting the size of the file it is writing until it returns."""
+
+    def run(path: Path) -> Written:
+        stop = threading.Event()
+
+        def watch() -> None:
+            while not stop.wait(every):
+                with contextlib.suppress(FileNotFoundError):
+                    progress(path.stat().st_size)
+
+        watcher = threading.Thread(target=watch, name="export-progress", daemon=True)
+        watcher.start()
+        try:
+            return produce(path)
+        finally:
+            stop.set()
+            watcher.join()
+
+    return run
 
 
 def write_relation(relation: duckdb.DuckDBPyRelation, fmt: str, path: Path) -> Written:
