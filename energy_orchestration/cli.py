@@ -8,8 +8,13 @@ import signal
 import sys
 import threading
 import time
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from energy_orchestration import settings
+
+if TYPE_CHECKING:
+    from energy_orchestration.serving.exports import Written
 
 
 def _logging(verbose: bool) -> None:
@@ -97,19 +102,100 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_query(args: argparse.Namespace) -> int:
     """Read-only and sandboxed: the SQL sees the warehouse and nothing else (no COPY TO, ATTACH,
-    INSTALL, local files); any DuckDB error, at planning or while rows are produced, is one line."""
+    INSTALL, local files); any DuckDB error, at planning or while rows are produced, is one line.
+    ``--format csv|json|parquet`` writes every row (``serving.exports``, the API's value rules)."""
     import duckdb
 
+    from energy_orchestration.serving import exports
     from energy_orchestration.warehouse import default_warehouse
 
+    if args.format == "table" and args.output:
+        print("energy query: -o needs --format csv, json or parquet", file=sys.stderr)
+        return 2
+    if args.format == "parquet" and args.output in (None, "-"):
+        print("energy query: --format parquet needs -o FILE (Parquet is binary)", file=sys.stderr)
+        return 2
     with default_warehouse().connect(read_only=True, sandboxed=True) as connection:
         try:
             relation = connection.sql(args.sql)
-            if relation is not None:
-                relation.show(max_rows=args.max_rows, max_width=200)
+            if args.format == "table":
+                if relation is not None:
+                    relation.show(max_rows=args.max_rows, max_width=200)
+                return 0
+            if relation is None:
+                print("energy query: the statement returns no rows to write", file=sys.stderr)
+                return 2
+            started = time.monotonic()
+            written = exports.to_output(lambda path: exports.write_relation(relation, args.format, path),
+                                        args.output or "-", args.format, sys.stdout.buffer)
         except duckdb.Error as exc:
             print(f"energy query: {' '.join(str(exc).split())}", file=sys.stderr)
             return 2
+    print(f"energy query: {_written(written, args.format, args.output or '-', started)}", file=sys.stderr)
+    return 0
+
+
+def _written(written: Written, fmt: str, output: str, started: float) -> str:
+    """The status line of a written export: rows, MB, where, how long."""
+    return (f"{written.rows:,} rows, {written.bytes / 1e6:.2f} MB {fmt} -> {'stdout' if output == '-' else output} "
+            f"in {time.monotonic() - started:.1f} s")
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """A zone's observations (``minute``) or aggregates between two local dates, as CSV or
+    Parquet, through the API's export code (``serving.exports``); read-only on the warehouse."""
+    from datetime import date
+
+    from energy_orchestration.backfill import Progress
+    from energy_orchestration.model import ZONES
+    from energy_orchestration.serving import exports, queries
+    from energy_orchestration.warehouse import default_warehouse
+
+    def fail(message: str) -> int:
+        print(f"energy export: {message}", file=sys.stderr)
+        return 2
+
+    if args.zone not in ZONES:
+        return fail(f"unknown zone {args.zone!r}; known: {', '.join(ZONES)}")
+    try:
+        first, last = date.fromisoformat(args.start), date.fromisoformat(args.end)
+    except ValueError as exc:
+        return fail(f"dates must be YYYY-MM-DD ({exc})")
+    if first > last:
+        return fail(f"--from {first} is after --to {last}")
+    if not (1970 <= first.year and last.year <= 2100):
+        return fail("dates must be between 1970 and 2100")
+    if args.format == "parquet" and args.output == "-":
+        return fail("--format parquet needs -o FILE (Parquet is binary); -o - writes CSV")
+    if args.grain == "minute":
+        start, end = queries.local_day_bounds(args.zone, first)[0], queries.local_day_bounds(args.zone, last)[1]
+        selection, what = queries.observation_selection(args.zone, start, end), "observations"
+    else:
+        selection = queries.aggregate_selection(args.grain, args.zone, first, last)
+        what = f"zone_{args.grain}" if args.grain != "hourly" else "zone_hourly"
+    warehouse = default_warehouse()
+    print(f"energy export: {args.zone} {args.grain} {first}..{last} (local dates) from {what} ...", file=sys.stderr)
+    started = time.monotonic()
+
+    def produce(path: Path) -> Written:
+        with warehouse.connect(read_only=True) as db:
+            return exports.write(db, selection, args.format, path)
+
+    line = Progress(sys.stderr) if sys.stderr.isatty() else None  # redrawn in place on a terminal only
+    try:
+        written = exports.to_output(produce, args.output, args.format, sys.stdout.buffer,
+                                    (lambda size: line.show(f"energy export: {size / 1e6:.1f} MB written ..."))
+                                    if line else None)
+    except queries.NoSuchTable as exc:
+        return fail(f"{exc} (the aggregates are built by Dagster; `energy demo` or a backfill builds them)")
+    finally:
+        if line:
+            line.done()
+    print(f"energy export: {_written(written, args.format, args.output, started)}", file=sys.stderr)
+    if written.rows == 0:
+        print(f"energy export: 0 rows: {what} holds nothing for {args.zone} between {first} and {last}; "
+              "the file has the header only", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -280,7 +366,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     query = sub.add_parser("query", help="run read-only SQL on the warehouse (safe while the demo runs)")
     query.add_argument("sql")
-    query.add_argument("--max-rows", type=_positive_int, default=60, help="rows shown at most (>= 1)")
+    query.add_argument("--max-rows", type=_positive_int, default=60, help="rows shown at most (>= 1; table only)")
+    query.add_argument("--format", choices=["table", "csv", "json", "parquet"], default="table",
+                       help="table (default: boxed, --max-rows) or every row as csv/json (stdout or -o), parquet (-o)")
+    query.add_argument("-o", "--output", help="write to FILE (csv, json, parquet); - = stdout")
     query.set_defaults(func=cmd_query)
 
     explain = sub.add_parser("explain", help="show what one aggregate cell was built from (datasets, coverage, "
@@ -291,6 +380,16 @@ def build_parser() -> argparse.ArgumentParser:
                          help="hourly: the hour's UTC start (2025-06-01T12:00Z); else the period's first local date")
     explain.add_argument("--json", action="store_true", help="print JSON instead of text")
     explain.set_defaults(func=cmd_explain)
+
+    export = sub.add_parser("export", help="write a zone's observations or aggregates to CSV or Parquet")
+    export.add_argument("--zone", required=True, help="zone id, e.g. DK-DK1 or FR-84")
+    export.add_argument("--from", dest="start", required=True, help="first local day, YYYY-MM-DD")
+    export.add_argument("--to", dest="end", required=True, help="last local day, YYYY-MM-DD (inclusive)")
+    export.add_argument("--grain", required=True, choices=["minute", "hourly", "daily", "weekly", "monthly"],
+                        help="minute = the observations as landed; else the zone_<grain> aggregate table")
+    export.add_argument("--format", choices=["csv", "parquet"], default="csv", help="default csv")
+    export.add_argument("-o", "--output", required=True, help="FILE, or - for CSV on stdout")
+    export.set_defaults(func=cmd_export)
 
     backfill = sub.add_parser("backfill", help="re-fetch past local days through Kafka and rebuild their aggregates")
     backfill.add_argument("--from", dest="start", required=True, help="first local day, YYYY-MM-DD")

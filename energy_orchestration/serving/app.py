@@ -23,7 +23,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
@@ -31,7 +31,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.websockets import WebSocketDisconnect
 
 from energy_orchestration.model import QUANTITIES, ZONES, utc_now
-from energy_orchestration.serving import history, queries
+from energy_orchestration.serving import exports, history, queries
 from energy_orchestration.serving.auth import bearer_token
 from energy_orchestration.serving.cache import LatestCache, iso_utc
 from energy_orchestration.serving.config import ServerConfig
@@ -67,6 +67,10 @@ AsOf = Annotated[datetime | None, Query(description=(
 
 
 Grain = StrEnum("Grain", {g: g for g in queries.AGGREGATE_TABLES})  # the schema's zone tables, like Zone/Quantity above
+PageLimit = Annotated[int | None, Query(ge=1, le=10_000, description=(
+    "rows per page (1..10,000); default 1,000 for JSON; CSV/Parquet without a limit answer every row"))]
+Cursor = Annotated[str | None, Query(max_length=500,
+                                      description="the next_cursor (or Link rel=next) of the previous page")]
 
 
 class ReadingOut(BaseModel):
@@ -89,6 +93,8 @@ class ObservationsOut(BaseModel):
     zone: str
     items: list[dict[str, Any]]
     next_cursor: str | None
+    truncated: bool
+    """True exactly when more rows follow (then ``next_cursor`` fetches them)."""
 
 
 class DayOut(BaseModel):
@@ -104,6 +110,9 @@ class AggregatesOut(BaseModel):
     zone: str
     grain: str
     items: list[dict[str, Any]]
+    next_cursor: str | None
+    truncated: bool
+    """True exactly when more rows follow (then ``next_cursor`` fetches them)."""
 
 
 PROBLEM_JSON = "application/problem+json"
@@ -126,13 +135,69 @@ _ERRORS = {
     401: "missing or invalid bearer token (when authentication is on)",
     404: "no such table or resource",
     422: "a parameter is missing or not of the documented type or vocabulary",
+    406: "the format asked for (?format= or the Accept header) is not one the endpoint answers",
     503: "the warehouse is busy (Retry-After) or does not exist yet",
     500: "an unexpected server error (a bug: logged with its traceback)",
 }
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"description": text, "model": Problem,
              "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
-    for status, text in _ERRORS.items()}
+    for status, text in _ERRORS.items() if status != 406}
+EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "JSON (default), or CSV / Parquet (`Accept` or `?format=`): the JSON items' columns; "
+                         "CSV times are ISO 8601 UTC with Z, Parquet times UTC instants; a cut page says so "
+                         "in `X-Truncated` and `Link`",
+          "content": {"text/csv": {"schema": {"type": "string"}},
+                      "application/vnd.apache.parquet": {"schema": {"type": "string", "format": "binary"}}},
+          "headers": {
+              "X-Row-Count": {"description": "rows in this CSV/Parquet answer", "schema": {"type": "integer"}},
+              "X-Truncated": {"description": "CSV/Parquet: true when the page was cut at `limit` and more rows "
+                                             "follow", "schema": {"type": "boolean"}},
+              "Link": {"description": "CSV/Parquet, only when cut: `<URL with cursor>; rel=\"next\"`",
+                       "schema": {"type": "string"}},
+              "Content-Disposition": {"description": "CSV/Parquet: `attachment; filename=…` (zone, range, grain)",
+                                      "schema": {"type": "string"}}}},
+    406: {"description": _ERRORS[406], "model": Problem,
+          "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}},
+}
+"""The extra media types and headers of the endpoints that answer CSV and Parquet too."""
+
+
+def output_format(request: Request, format: Annotated[str | None, Query(
+        max_length=50, json_schema_extra={"enum": list(exports.FORMATS)},
+        description="json (default), csv or parquet; wins over the Accept header")] = None) -> str:
+    """The answer's format: ``?format=``, else the ``Accept`` header. A format the endpoint cannot
+    answer, asked either way, is one 406 naming what it can (not FastAPI's 422 for an enum)."""
+    if format is not None:
+        if format not in exports.FORMATS:
+            raise HTTPException(406, f"format {format!r} is not one this endpoint answers: "
+                                     f"?format={'|'.join(exports.FORMATS)} (or Accept: {', '.join(exports.ACCEPTED)})")
+        return format
+    accept = request.headers.get("accept")
+    chosen = exports.negotiate(accept)
+    if chosen is None:
+        raise HTTPException(406, f"cannot answer 'Accept: {accept[:200]}'; this endpoint answers "
+                                 f"{', '.join(exports.ACCEPTED)} (or pass ?format={'|'.join(exports.FORMATS)})")
+    return chosen
+
+
+OutputFormat = Annotated[str, Depends(output_format)]
+
+
+def export_response(request: Request, warehouse: Warehouse, selection: queries.Selection, fmt: str,
+                    limit: int | None, name: str) -> Response:
+    """A CSV/Parquet answer, streamed in chunks from a file DuckDB wrote (``serving.exports``):
+    the row count, and when the page is cut ``X-Truncated: true`` + ``Link: <…>; rel="next"``."""
+    try:
+        handle, written = exports.spool(warehouse, selection, fmt, limit)
+    except queries.NoSuchTable as exc:
+        raise HTTPException(404, str(exc)) from None
+    headers = {"Content-Disposition": f'attachment; filename="{name}"', "Content-Length": str(written.bytes),
+               "X-Row-Count": str(written.rows), "X-Truncated": "true" if written.next_cursor else "false"}
+    if written.next_cursor:
+        headers["Link"] = f'<{request.url.include_query_params(cursor=written.next_cursor)}>; rel="next"'
+    media = exports.MEDIA_TYPES[fmt] + ("; charset=utf-8" if fmt == "csv" else "")
+    return StreamingResponse(exports.chunks(handle), media_type=media, headers=headers)
 
 
 def problem(status: int, detail: str, headers: dict[str, str] | None = None,
@@ -199,7 +264,7 @@ def create_app(config: ServerConfig, warehouse: Warehouse, bootstrap_servers: st
     app.state.cache, app.state.hub, app.state.feeder, app.state.config = cache, hub, feeder, config
     if config.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(config.cors_origins), allow_methods=["GET"],
-                           allow_headers=["Authorization"])
+                           allow_headers=["Authorization"], expose_headers=list(exports.EXPOSED_HEADERS))
     _install_error_handlers(app)
 
     bearer = HTTPBearer(auto_error=False, description="Required when the server is not bound to loopback.")
@@ -306,36 +371,50 @@ def readings_router(warehouse: Warehouse) -> APIRouter:
     """Readings (observations) from the warehouse: a local day, or a UTC range a page at a time."""
     router = APIRouter()
 
-    @router.get("/zones/{zone}/days/{day}", tags=["readings"], response_model=DayOut)
-    def day(zone: ZonePath, day: Annotated[date, PathParam(description="the zone's local calendar day")],
-            quantity: Quantity | None = None, dataset: Dataset | None = None, as_of: AsOf = None) -> Response:
+    @router.get("/zones/{zone}/days/{day}", tags=["readings"], response_model=DayOut, responses=EXPORT_RESPONSES)
+    def day(request: Request, zone: ZonePath,
+            day: Annotated[date, PathParam(description="the zone's local calendar day")],
+            fmt: OutputFormat, quantity: Quantity | None = None, dataset: Dataset | None = None,
+            as_of: AsOf = None) -> Response:
         """Every reading of the zone's local day (Europe/Copenhagen or Europe/Paris); with
         ``as_of``, as the platform knew it at that time."""
         _check_year(day, "date")
         start, end = queries.local_day_bounds(zone.value, day)
+        if fmt != "json":
+            selection = queries.observation_selection(zone.value, start, end, quantity.value if quantity else None,
+                                                      dataset.value if dataset else None, as_of=_as_of(as_of))
+            return export_response(request, warehouse, selection, fmt, None,
+                                   exports.filename(zone.value, day.isoformat(), fmt=fmt))
         items = queries.day_readings(warehouse, zone.value, day, quantity.value if quantity else None,
                                      dataset.value if dataset else None, _as_of(as_of))
         return _json({"zone": zone.value, "date": day.isoformat(), "time_zone": queries.zone_time_zone(zone.value).key,
                       "from_utc": iso_utc(start), "to_utc": iso_utc(end), "items": items})
 
-    @router.get("/zones/{zone}/observations", tags=["readings"], response_model=ObservationsOut)
-    def observations(zone: ZonePath, from_: Annotated[datetime, Query(alias="from")],
-                     to: Annotated[datetime, Query()], limit: Limit = 1000,
-                     cursor: Annotated[str | None, Query(max_length=500)] = None,
-                     quantity: Quantity | None = None, dataset: Dataset | None = None,
-                     as_of: AsOf = None) -> Response:
+    @router.get("/zones/{zone}/observations", tags=["readings"], response_model=ObservationsOut,
+                responses=EXPORT_RESPONSES)
+    def observations(request: Request, zone: ZonePath, from_: Annotated[datetime, Query(alias="from")],
+                     to: Annotated[datetime, Query()], fmt: OutputFormat, limit: PageLimit = None,
+                     cursor: Cursor = None, quantity: Quantity | None = None,
+                     dataset: Dataset | None = None, as_of: AsOf = None) -> Response:
         """Readings with ``from <= interval start < to``, a page at a time: pass ``next_cursor``
         back as ``cursor`` until it is null. With ``as_of``: as the platform knew them then."""
         start, end = _utc(from_, "from"), _utc(to, "to")
         if start >= end:
             raise HTTPException(400, "'from' must be before 'to'")
         try:
+            if fmt != "json":
+                selection = queries.observation_selection(zone.value, start, end, quantity.value if quantity else None,
+                                                          dataset.value if dataset else None, cursor, _as_of(as_of))
+                return export_response(request, warehouse, selection, fmt, limit, exports.filename(
+                    zone.value, "observations", iso_utc(start), iso_utc(end), fmt=fmt))
+            limit = 1000 if limit is None else limit
             page = queries.range_page(warehouse, zone.value, start, end, limit, cursor,
                                       quantity.value if quantity else None, dataset.value if dataset else None,
                                       _as_of(as_of))
         except queries.BadCursor as exc:
             raise HTTPException(400, str(exc)) from None
-        return _json({"zone": zone.value, "items": page.items, "next_cursor": page.next_cursor})
+        return _json({"zone": zone.value, "items": page.items, "next_cursor": page.next_cursor,
+                      "truncated": page.next_cursor is not None})
 
     return router
 
@@ -344,13 +423,16 @@ def aggregates_router(warehouse: Warehouse) -> APIRouter:
     """The hourly/daily/weekly/monthly zone tables."""
     router = APIRouter()
 
-    @router.get("/zones/{zone}/aggregates/{grain}", tags=["aggregates"], response_model=AggregatesOut)
-    def aggregates(zone: ZonePath, grain: Grain, from_: Annotated[date | None, Query(alias="from")] = None,
-                   to: date | None = None, limit: Limit = 1000, as_of: AsOf = None) -> dict[str, Any]:
+    @router.get("/zones/{zone}/aggregates/{grain}", tags=["aggregates"], response_model=AggregatesOut,
+                responses=EXPORT_RESPONSES)
+    def aggregates(request: Request, zone: ZonePath, grain: Grain, fmt: OutputFormat,
+                   from_: Annotated[date | None, Query(alias="from")] = None, to: date | None = None,
+                   limit: PageLimit = None, cursor: Cursor = None, as_of: AsOf = None) -> Response:
         """Every column of ``zone_<grain>`` for the zone, between two local dates (inclusive;
-        hourly rows are picked by their local date). ``as_of`` (hourly only, with ``from`` and
-        ``to``): the hours rebuilt on the fly from what the platform knew then; the stored table
-        is not changed."""
+        hourly rows are picked by their local date), a page at a time: pass ``next_cursor`` back
+        as ``cursor`` until it is null. ``as_of`` (hourly only, with ``from`` and ``to``; JSON):
+        the hours rebuilt on the fly from what the platform knew then; the stored table is not
+        changed."""
         for value, name in ((from_, "from"), (to, "to")):
             if value is not None:
                 _check_year(value, name)
@@ -359,13 +441,28 @@ def aggregates_router(warehouse: Warehouse) -> APIRouter:
         if as_of is not None:
             if grain.value != "hourly" or from_ is None or to is None:
                 raise HTTPException(400, "as_of is answered for the hourly grain with both 'from' and 'to'")
-            items = queries.hourly_rows_as_of(warehouse, zone.value, from_, to, _as_of(as_of), limit)
-            return {"zone": zone.value, "grain": grain.value, "items": items}
+            if fmt != "json":
+                raise HTTPException(406, "as_of aggregates are answered as JSON only")
+            try:
+                page = queries.hourly_page_as_of(warehouse, zone.value, from_, to, _as_of(as_of),
+                                                 1000 if limit is None else limit, cursor)
+            except queries.BadCursor as exc:
+                raise HTTPException(400, str(exc)) from None
+            return _json({"zone": zone.value, "grain": grain.value, "items": page.items,
+                          "next_cursor": page.next_cursor, "truncated": page.next_cursor is not None})
         try:
-            items = queries.aggregate_rows(warehouse, grain.value, zone.value, from_, to, limit)
+            if fmt != "json":
+                selection = queries.aggregate_selection(grain.value, zone.value, from_, to, cursor)
+                return export_response(request, warehouse, selection, fmt, limit, exports.filename(
+                    zone.value, grain.value, str(from_ or "start"), str(to or "end"), fmt=fmt))
+            page = queries.aggregate_page(warehouse, grain.value, zone.value, from_, to,
+                                          1000 if limit is None else limit, cursor)
         except queries.NoSuchTable as exc:
             raise HTTPException(404, str(exc)) from None
-        return {"zone": zone.value, "grain": grain.value, "items": items}
+        except queries.BadCursor as exc:
+            raise HTTPException(400, str(exc)) from None
+        return _json({"zone": zone.value, "grain": grain.value, "items": page.items,
+                      "next_cursor": page.next_cursor, "truncated": page.next_cursor is not None})
 
     @router.get("/zones/{zone}/aggregates/{grain}/{period}/explain", tags=["aggregates"])
     def explain(zone: ZonePath, grain: Grain, period: Annotated[str, PathParam(description=(

@@ -139,17 +139,31 @@ class BadCursor(ValueError):
     """The pagination cursor was not one this API handed out."""
 
 
-def encode_cursor(row: dict[str, Any]) -> str:
-    key = [row["interval_start_utc"], row["dataset"], row["quantity"]]
+def encode_key(key: list[Any]) -> str:
+    """A keyset cursor: the JSON values of the last row's sort key, URL-safe base64. The one
+    cursor format of the API (observations and aggregates, JSON and CSV/Parquet pages)."""
     return base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
+
+
+def decode_key(cursor: str) -> list[Any]:
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, TypeError, UnicodeDecodeError):
+        key = None
+    if not isinstance(key, list):
+        raise BadCursor("invalid cursor: pass back the next_cursor of the previous page unchanged")
+    return key
+
+
+def encode_cursor(row: dict[str, Any]) -> str:
+    return encode_key([row["interval_start_utc"], row["dataset"], row["quantity"]])
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, str, str]:
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        moment, dataset, quantity = json.loads(raw)
+        moment, dataset, quantity = decode_key(cursor)
         return datetime.strptime(moment, "%Y-%m-%dT%H:%M:%SZ"), str(dataset), str(quantity)
-    except (ValueError, TypeError, UnicodeDecodeError):
+    except (ValueError, TypeError):  # BadCursor is a ValueError
         raise BadCursor("invalid cursor: pass back the next_cursor of the previous page unchanged") from None
 
 
@@ -184,36 +198,119 @@ class NoSuchTable(LookupError):
     """The aggregate table has not been created in this warehouse (yet)."""
 
 
-def aggregate_rows(warehouse: Warehouse, grain: str, zone: str, first: date | None, last: date | None,
-                   limit: int) -> list[dict[str, Any]]:
-    """All columns of the grain's wide table for a zone, between two local dates (inclusive).
+@dataclass(frozen=True)
+class Selection:
+    """One read as SQL parts (``SELECT * FROM {source} WHERE {where} ORDER BY {order}``), so
+    the JSON page and the CSV/Parquet export (``serving.exports``) run the same filter, order
+    and keyset. ``key`` turns a row's JSON values into its cursor key."""
+
+    source: str
+    where: str
+    params: list[Any]
+    order: tuple[str, ...]
+    table: str
+
+    def sql(self, columns: str = "*") -> str:
+        order = f" ORDER BY {', '.join(self.order)}" if self.order else ""
+        return f"SELECT {columns} FROM {self.source} WHERE {self.where}{order}"
+
+
+OBSERVATION_COLUMNS = ("dataset, zone, quantity, interval_start_utc, interval_minutes, value, unit, status, "
+                       "fetched_at_utc, landed_at_utc")
+"""The observation endpoints' columns, in their order (as ``OBSERVATION_SELECT``), typed."""
+
+
+def observation_selection(zone: str, start: datetime, end: datetime, quantity: str | None = None,
+                          dataset: str | None = None, cursor: str | None = None,
+                          as_of: datetime | None = None) -> Selection:
+    """Readings in [start, end) ordered by (interval, dataset, quantity), after ``cursor``: the
+    filter of ``range_page``/``day_readings`` for exports (same cursor, same order), over the
+    current values or, with ``as_of`` (naive UTC), over what the platform knew then."""
+    where = ("zone = ? AND interval_start_utc >= ? AND interval_start_utc < ? "
+             "AND (?::VARCHAR IS NULL OR quantity = ?) AND (?::VARCHAR IS NULL OR dataset = ?)")
+    source, first = (f"(SELECT {OBSERVATION_COLUMNS} FROM observations)", []) if as_of is None else \
+        (f"(SELECT {OBSERVATION_COLUMNS} FROM {AS_OF_OBSERVATIONS})", [as_of, as_of])
+    params: list[Any] = [*first, zone, start, end, quantity, quantity, dataset, dataset]
+    if cursor:
+        moment, after_dataset, after_quantity = decode_cursor(cursor)
+        where += """ AND (interval_start_utc > ? OR (interval_start_utc = ? AND
+                          (dataset > ? OR (dataset = ? AND quantity > ?))))"""
+        params += [moment, moment, after_dataset, after_dataset, after_quantity]
+    return Selection(source, where, params, ("interval_start_utc", "dataset", "quantity"), "observations")
+
+
+def aggregate_selection(grain: str, zone: str, first: date | None, last: date | None,
+                        cursor: str | None = None) -> Selection:
+    """A zone's rows of the grain's wide table between two local dates (inclusive), ordered by
+    the table's key (``hour_start_utc`` or the period's start date), after ``cursor``.
 
     ``SELECT *`` on purpose: the aggregates own their columns and the API passes them through.
     """
     table, date_column = AGGREGATE_TABLES[grain]
     order = AGGREGATE_ORDER[grain]
+    where = f"zone = ? AND (?::DATE IS NULL OR {date_column} >= ?) AND (?::DATE IS NULL OR {date_column} <= ?)"
+    params: list[Any] = [zone, first, first, last, last]
+    if cursor:
+        where += f" AND {order} > ?"
+        params.append(_aggregate_key(grain, cursor))
+    return Selection(table, where, params, (order,), table)
+
+
+def _aggregate_key(grain: str, cursor: str) -> datetime | date:
+    try:
+        [value] = decode_key(cursor)
+        if grain == "hourly":
+            return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ")
+        return date.fromisoformat(value)
+    except (ValueError, TypeError):
+        raise BadCursor(f"invalid cursor for {grain} aggregates: pass back the next_cursor of the previous "
+                        "page unchanged") from None
+
+
+def cursor_after(selection: Selection, row: dict[str, Any]) -> str:
+    """The cursor of the page that follows ``row`` (a row as the API answers it: JSON values)."""
+    return encode_key([row[column] for column in selection.order])
+
+
+def require_table(db: Any, table: str) -> None:
+    exists = db.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
+                        [table]).fetchall()[0][0]
+    if not exists:
+        raise NoSuchTable(f"aggregate table {table} does not exist in this warehouse yet")
+
+
+def aggregate_page(warehouse: Warehouse, grain: str, zone: str, first: date | None, last: date | None,
+                   limit: int, cursor: str | None = None) -> Page:
+    """All columns of the grain's wide table (``aggregate_selection``), keyset-paginated like
+    ``range_page``: ``next_cursor`` is set exactly when rows beyond ``limit`` exist."""
+    selection = aggregate_selection(grain, zone, first, last, cursor)
     with warehouse.connect(read_only=True) as db:
-        exists = db.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
-                            [table]).fetchall()[0][0]
-        if not exists:
-            raise NoSuchTable(f"aggregate table {table} does not exist in this warehouse yet")
-        cursor = db.execute(f"""SELECT * FROM {table}
-            WHERE zone = ? AND (?::DATE IS NULL OR {date_column} >= ?) AND (?::DATE IS NULL OR {date_column} <= ?)
-            ORDER BY {order} LIMIT ?""", [zone, first, first, last, last, limit])
-        return _rows(cursor)
+        require_table(db, selection.table)
+        rows = _rows(db.execute(f"{selection.sql()} LIMIT ?", selection.params + [limit + 1]))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return Page(rows, cursor_after(selection, rows[-1]) if more else None)
 
 
-def hourly_rows_as_of(warehouse: Warehouse, zone: str, first: date, last: date, as_of: datetime,
-                      limit: int) -> list[dict[str, Any]]:
+def hourly_page_as_of(warehouse: Warehouse, zone: str, first: date, last: date, as_of: datetime,
+                      limit: int, cursor: str | None = None) -> Page:
     """``zone_hourly`` rows for the zone's local days ``first`` to ``last``, rebuilt on the fly from
-    what the platform knew at ``as_of`` (naive UTC); the stored table is not touched."""
+    what the platform knew at ``as_of`` (naive UTC); the stored table is not touched. Paginated
+    with the hourly aggregates' cursor, so a cut page says so and can be continued."""
     from energy_orchestration.warehouse.aggregates import zone_hourly_as_of
 
+    after = _aggregate_key("hourly", cursor) if cursor else None
     start, end = local_day_bounds(zone, first)[0], local_day_bounds(zone, last)[1]
+    if after is not None:
+        start = max(start, after + timedelta(hours=1))
     with warehouse.connect(read_only=True) as db:
-        rows = zone_hourly_as_of(db, zone, start, end, as_of)
-        names = [d[0] for d in db.description]
-    return [{n: jsonable(v) for n, v in zip(names, row, strict=False)} for row in rows[:limit]]
+        rows = zone_hourly_as_of(db, zone, start, end, as_of) if start < end else []
+        names = [d[0] for d in db.description] if rows else []
+    items = sorted(({n: jsonable(v) for n, v in zip(names, row, strict=False)} for row in rows),
+                   key=lambda row: row["hour_start_utc"])
+    more = len(items) > limit
+    items = items[:limit]
+    return Page(items, encode_key([items[-1]["hour_start_utc"]]) if more else None)
 
 
 def explain(warehouse: Warehouse, zone: str, grain: str, period: date | datetime) -> dict[str, Any]:

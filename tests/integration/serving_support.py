@@ -78,3 +78,17 @@ def build_aggregates(warehouse: Warehouse) -> None:
         build_zone_hourly(db, start, end)
         for grain in ("daily", "weekly", "monthly"):
             build_zone_periods(db, grain, (start - timedelta(days=1)).date(), (end + timedelta(days=1)).date())
+
+
+def generated_observations(warehouse: Warehouse, zone: str, first: datetime, days: int) -> None:
+    """Five-minute observations of three quantities (deterministic values), as landing writes them."""
+    with warehouse.transaction() as db:
+        db.execute("""
+            INSERT INTO observations (dataset, zone, quantity, interval_start_utc, interval_minutes, value, unit,
+                                      status, fetched_at_utc, landed_at_utc)
+            SELECT 'ElectricityProdex5MinRealtime', ?, q.quantity, t.ts, 5,
+                   round(100 + 50 * sin(epoch(t.ts) / 7200.0) + q.k, 3), 'MW', 'realtime', t.ts + INTERVAL 1 MINUTE,
+                   t.ts + INTERVAL 2 MINUTE
+            FROM generate_series(?::TIMESTAMP, ?::TIMESTAMP - INTERVAL 5 MINUTE, INTERVAL 5 MINUTE) AS t(ts)
+            CROSS JOIN (VALUES ('consumption', 0), ('production_wind_onshore', 7), ('production_solar', 3))
+                       AS q(quantity, k)""", [zone, first, first + timedelta(days=days)])

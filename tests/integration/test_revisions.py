@@ -94,6 +94,10 @@ def test_as_of_on_the_api_answers_what_was_known_then_and_rebuilds_the_hour(ware
                           "v1 local": [(800.0, "realtime")]}
         day = get("/days/2025-06-01", as_of="2025-06-01T13:30:00Z").json()["items"]
         assert [(i["value"], i["landed_at_utc"]) for i in day] == [(800.0, "2025-06-01T13:00:00Z")]
+        # the CSV export answers the same as-of question as the JSON
+        for path, params in (("/observations", window), ("/days/2025-06-01", {})):
+            csv_lines = get(path, **params, as_of="2025-06-01T13:30:00Z", format="csv").text.splitlines()
+            assert len(csv_lines) == 2 and ",800.0,realtime," in csv_lines[1], csv_lines
 
         def hourly(**extra):
             answer = get("/aggregates/hourly", **{"from": "2025-06-01", "to": "2025-06-01"}, **extra)
@@ -104,6 +108,11 @@ def test_as_of_on_the_api_answers_what_was_known_then_and_rebuilds_the_hour(ware
         assert hourly() == [("2025-06-01T12:00:00Z", 900.0)]
         assert hourly(as_of="2025-06-01T13:30:00Z") == [("2025-06-01T12:00:00Z", 800.0)]
         assert hourly(as_of="2025-06-01T12:00:00Z") == []
+        cut = get("/aggregates/hourly", **{"from": "2025-06-01", "to": "2025-06-01"}, as_of="2025-06-01T13:30:00Z",
+                  limit=1).json()
+        assert cut["truncated"] is False and cut["next_cursor"] is None  # one hour holds data: nothing cut
+        assert get("/aggregates/hourly", **{"from": "2025-06-01", "to": "2025-06-01"}, as_of="2025-06-01T13:30:00Z",
+                   format="csv").status_code == 406
 
         assert get("/observations", **window, as_of="yesterday").status_code == 422
         assert get("/observations", **window, as_of="1900-01-01T00:00:00Z").status_code == 400
