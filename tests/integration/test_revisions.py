@@ -97,7 +97,7 @@ def test_as_of_on_the_api_answers_what_was_known_then_and_rebuilds_the_hour(ware
         # the CSV export answers the same as-of question as the JSON
         for path, params in (("/observations", window), ("/days/2025-06-01", {})):
             csv_lines = get(path, **params, as_of="2025-06-01T13:30:00Z", format="csv").text.splitlines()
-            assert len(csv_lines) == 2 and ",800.0,realtime," in csv_lines[1], csv_lines
+            assert len(csv_lines) == 2 and ",800.0,MW,realtime," in csv_lines[1], csv_lines
 
         def hourly(**extra):
             answer = get("/aggregates/hourly", **{"from": "2025-06-01", "to": "2025-06-01"}, **extra)
