@@ -339,7 +339,7 @@ class LandingConsumer:
         log.debug("consumer settings: %s", redacted(config))
         consumer = Consumer(config)
         consumer.subscribe(topics)
-        log.info("landing consumer %s reading %s into %s", self.group_id, ", ".join(topics), self.warehouse.path)
+        log.info("landing consumer %s reading %s into %s", self.group_id, ", ".join(topics), self.warehouse.location)
         self.health.finished("landing")
         to_write: queue.Queue[PreparedBatch | None] = queue.Queue(maxsize=1)
         written: queue.Queue[tuple[PreparedBatch, bool]] = queue.Queue()

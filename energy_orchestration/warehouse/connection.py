@@ -13,10 +13,11 @@ import fcntl
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 
@@ -24,6 +25,8 @@ from energy_orchestration import settings
 from energy_orchestration.warehouse.schema import migrate
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class WarehouseBusy(TimeoutError):
@@ -33,9 +36,9 @@ class WarehouseBusy(TimeoutError):
 class WarehouseMissing(FileNotFoundError):
     """A reader asked for a warehouse file that does not exist: reading never creates one."""
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(f"no warehouse at {path} (check ENERGY_WAREHOUSE_PATH / ENERGY_STATE_DIR; "
-                         "the landing consumer or `energy demo` creates it)")
+    def __init__(self, path: Path, message: str | None = None) -> None:
+        super().__init__(message or f"no warehouse at {path} (check ENERGY_WAREHOUSE_PATH / ENERGY_STATE_DIR; "
+                                    "the landing consumer or `energy demo` creates it)")
         self.path = path
 
 
@@ -43,6 +46,11 @@ class WarehouseMissing(FileNotFoundError):
 class Warehouse:
     path: Path
     lock_timeout_seconds: float = float(settings.default("ENERGY_WAREHOUSE_LOCK_TIMEOUT_SECONDS"))
+
+    @property
+    def location(self) -> str:
+        """Where the data is, for messages and status lines (never a secret)."""
+        return str(self.path)
 
     @property
     def lock_path(self) -> Path:
@@ -87,6 +95,13 @@ class Warehouse:
                 connection.execute("ROLLBACK")
                 raise
             connection.execute("COMMIT")
+
+    def write(self, action: Callable[[duckdb.DuckDBPyConnection], T], *, what: str = "a warehouse write") -> T:
+        """``action`` inside one :meth:`transaction`. The file backend's exclusive lock means no
+        other writer interleaves, so there is nothing to retry (DuckLake's override retries
+        transaction conflicts)."""
+        with self.transaction() as connection:
+            return action(connection)
 
 
 @contextmanager
