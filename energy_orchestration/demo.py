@@ -95,10 +95,10 @@ class DemoStack:
             self.embedded_broker = False
         # The demo owns its warehouse: create (and migrate) it now, so the readers started next
         # (API, Dagster sensors and checks) find it; readers never create one themselves.
-        from energy_orchestration.warehouse import Warehouse
+        from energy_orchestration.warehouse import configured_warehouse
 
-        with Warehouse(Path(self.env["ENERGY_WAREHOUSE_PATH"]),
-                       settings.get_float("ENERGY_WAREHOUSE_LOCK_TIMEOUT_SECONDS")).connect():
+        with configured_warehouse(Path(self.env["ENERGY_WAREHOUSE_PATH"]),
+                                  settings.get_float("ENERGY_WAREHOUSE_LOCK_TIMEOUT_SECONDS")).connect():
             pass
         standin = f"http://127.0.0.1:{settings.get_int('ENERGY_STANDIN_PORT')}"
         live = {"ENERGY_EDS_BASE_URL": EDS_LIVE_URL, "ENERGY_ODRE_BASE_URL": ODRE_LIVE_URL}

@@ -15,7 +15,7 @@ import dagster as dg
 from energy_orchestration import settings
 from energy_orchestration.sources.energidataservice import EnergiDataServiceClient
 from energy_orchestration.sources.http import PoliteSession, RetryPolicy
-from energy_orchestration.warehouse import Warehouse
+from energy_orchestration.warehouse import Warehouse, configured_warehouse
 
 if TYPE_CHECKING:
     from energy_orchestration.sources.odre import OdreClient
@@ -28,14 +28,17 @@ def env(name: str) -> str:
 
 
 class WarehouseResource(dg.ConfigurableResource):
-    """The DuckDB warehouse file, opened only through warehouse.Warehouse's lock discipline."""
+    """The configured warehouse (DuckDB file or DuckLake), from warehouse.configured_warehouse.
+
+    ``url`` empty means ``ENERGY_WAREHOUSE_URL`` (itself empty = the file at ``path``)."""
 
     path: str = ""
     lock_timeout_seconds: float = float(settings.default("ENERGY_WAREHOUSE_LOCK_TIMEOUT_SECONDS"))
+    url: str = ""
 
     def get(self) -> Warehouse:
-        return Warehouse(Path(self.path).resolve() if self.path else settings.warehouse_path(),
-                         self.lock_timeout_seconds)
+        return configured_warehouse(Path(self.path).resolve() if self.path else None, self.lock_timeout_seconds,
+                                    self.url or None)
 
 
 class KafkaResource(dg.ConfigurableResource):
@@ -87,7 +90,8 @@ class OdreResource(dg.ConfigurableResource):
 def default_resources() -> dict[str, dg.ConfigurableResource]:
     return {
         "warehouse": WarehouseResource(path=env("ENERGY_WAREHOUSE_PATH"),
-                                       lock_timeout_seconds=settings.get_float("ENERGY_WAREHOUSE_LOCK_TIMEOUT_SECONDS")),
+                                       lock_timeout_seconds=settings.get_float("ENERGY_WAREHOUSE_LOCK_TIMEOUT_SECONDS"),
+                                       url=env("ENERGY_WAREHOUSE_URL")),
         "kafka": KafkaResource(bootstrap_servers=env("KAFKA_BOOTSTRAP_SERVERS")),
         "energidataservice": EnergiDataServiceResource(base_url=env("ENERGY_EDS_BASE_URL")),
         "odre": OdreResource(base_url=env("ENERGY_ODRE_BASE_URL"), api_key=env("ENERGY_ODRE_API_KEY")),

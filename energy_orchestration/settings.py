@@ -86,6 +86,10 @@ def _dataset_names(value: str) -> str | None:
     return f"comma-separated dataset names from {', '.join(sorted(DATASETS))}" if unknown else None
 
 
+def _ducklake_url(value: str) -> str | None:
+    return None if value == "" or value.startswith("ducklake:") else "empty, or a `ducklake:…` catalog"
+
+
 _PORT = _integer(1, 65535)
 
 
@@ -103,6 +107,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ENERGY_STATE_DIR", ".state", "Folder holding all local state (warehouse, Dagster home, logs)."),
     Setting("ENERGY_WAREHOUSE_PATH", "", "DuckDB file; empty means `$ENERGY_STATE_DIR/warehouse.duckdb`."),
     Setting("ENERGY_WAREHOUSE_LOCK_TIMEOUT_SECONDS", "60", "Longest wait for the warehouse's inter-process lock before a clear error.", check=_number(0)),
+    Setting("ENERGY_WAREHOUSE_URL", "", "Warehouse backend: empty = the single DuckDB file at `ENERGY_WAREHOUSE_PATH`; `ducklake:postgres:host=… port=… dbname=… user=…` = DuckLake with that PostgreSQL catalog (many processes and hosts, no file lock); `password=…` in it is never logged.", check=_ducklake_url),
+    Setting("ENERGY_WAREHOUSE_CATALOG_PASSWORD", "", "Password of the DuckLake catalog's PostgreSQL role, if not in `ENERGY_WAREHOUSE_URL`; never logged.", secret=True),
+    Setting("ENERGY_WAREHOUSE_DATA_PATH", "", "Where DuckLake writes its Parquet files: a folder or `s3://bucket/prefix/`; empty means `$ENERGY_STATE_DIR/lake/`. Fixed when the catalog is created."),
+    Setting("ENERGY_WAREHOUSE_S3_ENDPOINT", "", "S3-compatible endpoint (`host:port`) for an `s3://` data path; empty = AWS."),
+    Setting("ENERGY_WAREHOUSE_S3_REGION", "us-east-1", "Region of the `s3://` data path's bucket."),
+    Setting("ENERGY_WAREHOUSE_S3_ACCESS_KEY_ID", "", "Access key id for the `s3://` data path."),
+    Setting("ENERGY_WAREHOUSE_S3_SECRET_ACCESS_KEY", "", "Secret access key for the `s3://` data path; never logged.", secret=True),
+    Setting("ENERGY_WAREHOUSE_S3_URL_STYLE", "vhost", "`vhost` (AWS) or `path` (most S3-compatible servers).", check=_choice("vhost", "path")),
+    Setting("ENERGY_WAREHOUSE_S3_USE_SSL", "1", "`1` = HTTPS to the S3 endpoint, `0` = plain HTTP (a local server).", check=_choice("0", "1")),
+    Setting("ENERGY_WAREHOUSE_CONFLICT_RETRIES", "5", "DuckLake only: how often a write that lost a transaction conflict to another writer is retried (with backoff) before it fails.", check=_integer(0)),
     Setting("KAFKA_BOOTSTRAP_SERVERS", "", "Kafka cluster to use; empty means start the embedded broker."),
     Setting("KAFKA_SECURITY_PROTOCOL", "", "Passed to librdkafka `security.protocol` (e.g. `SASL_SSL`)."),
     Setting("KAFKA_SASL_MECHANISM", "", "Passed to librdkafka `sasl.mechanism` (e.g. `SCRAM-SHA-512`)."),
@@ -241,6 +255,16 @@ def state_dir() -> Path:
 def warehouse_path() -> Path:
     explicit = get("ENERGY_WAREHOUSE_PATH")
     return Path(explicit).resolve() if explicit else state_dir() / "warehouse.duckdb"
+
+
+def lake_data_path() -> str:
+    """Where DuckLake keeps its Parquet files (``ENERGY_WAREHOUSE_DATA_PATH``, else under the state dir)."""
+    explicit = get("ENERGY_WAREHOUSE_DATA_PATH")
+    if not explicit:
+        return str(state_dir() / "lake") + "/"
+    if "://" in explicit:
+        return explicit if explicit.endswith("/") else explicit + "/"
+    return str(Path(explicit).resolve()) + "/"
 
 
 def markdown_table() -> str:

@@ -117,13 +117,17 @@ class LocalPostgres:
         self._create_database(bin_dir)
         return self
 
-    def _create_database(self, bin_dir: Path) -> None:
+    def create_database(self, name: str) -> None:
+        """Another empty database on this server (owned by ``user``), e.g. one per test."""
+        self._create_database(postgres_bin_dir(), name)
+
+    def _create_database(self, bin_dir: Path, name: str | None = None) -> None:
         env_password = {"PGPASSWORD": self.password}
         old = {k: os.environ.get(k) for k in env_password}
         os.environ.update(env_password)
         try:
             self._run(str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user,
-                      self.database)
+                      name or self.database)
         finally:
             for key, value in old.items():
                 if value is None:

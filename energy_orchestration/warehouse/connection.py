@@ -13,10 +13,11 @@ import fcntl
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 
@@ -25,17 +26,28 @@ from energy_orchestration.warehouse.schema import migrate
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
+LANDING_CLAIM = "landing"
+"""The claim (see :meth:`Warehouse.write`) of every write of landed data: observations, raw
+records, quarantine, ingest log."""
+
 
 class WarehouseBusy(TimeoutError):
     """Another process held the warehouse longer than the configured wait."""
 
 
+class WarehouseConflict(RuntimeError):
+    """A DuckLake write kept losing transaction conflicts to other writers (retried a bounded
+    number of times first); nothing of it landed, so the caller may retry the whole write later."""
+
+
 class WarehouseMissing(FileNotFoundError):
     """A reader asked for a warehouse file that does not exist: reading never creates one."""
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(f"no warehouse at {path} (check ENERGY_WAREHOUSE_PATH / ENERGY_STATE_DIR; "
-                         "the landing consumer or `energy demo` creates it)")
+    def __init__(self, path: Path, message: str | None = None) -> None:
+        super().__init__(message or f"no warehouse at {path} (check ENERGY_WAREHOUSE_PATH / ENERGY_STATE_DIR; "
+                                    "the landing consumer or `energy demo` creates it)")
         self.path = path
 
 
@@ -43,6 +55,11 @@ class WarehouseMissing(FileNotFoundError):
 class Warehouse:
     path: Path
     lock_timeout_seconds: float = float(settings.default("ENERGY_WAREHOUSE_LOCK_TIMEOUT_SECONDS"))
+
+    @property
+    def location(self) -> str:
+        """Where the data is, for messages and status lines (never a secret)."""
+        return str(self.path)
 
     @property
     def lock_path(self) -> Path:
@@ -87,6 +104,14 @@ class Warehouse:
                 connection.execute("ROLLBACK")
                 raise
             connection.execute("COMMIT")
+
+    def write(self, action: Callable[[duckdb.DuckDBPyConnection], T], *, what: str = "a warehouse write",
+              claim: str | None = None) -> T:
+        """``action`` inside one :meth:`transaction`. The file backend's exclusive lock means no
+        other writer interleaves, so there is nothing to retry and ``claim`` is moot (DuckLake's
+        override retries transaction conflicts and makes writes with the same claim conflict)."""
+        with self.transaction() as connection:
+            return action(connection)
 
 
 @contextmanager

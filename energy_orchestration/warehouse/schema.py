@@ -7,6 +7,8 @@ different hours on different machines.
 
 from __future__ import annotations
 
+import re
+
 import duckdb
 
 from energy_orchestration.model import QUANTITIES
@@ -247,9 +249,24 @@ MIGRATIONS: tuple[str, ...] = (
 )
 
 
-def migrate(connection: duckdb.DuckDBPyConnection) -> None:
+def without_constraints(statement: str) -> str:
+    """A migration's DDL with PRIMARY KEY / UNIQUE removed, for DuckLake (which refuses them).
+
+    ``MIGRATIONS`` stays the one schema: the keys only ever guarded uniqueness, which the writes
+    in landing.py and aggregates.py keep themselves (anti-joins, DELETE + INSERT), so the same
+    statements minus the constraints give the same tables. Comments go first: one sits between
+    a column and its PRIMARY KEY clause."""
+    text = re.sub(r"--[^\n]*", "", statement)
+    text = re.sub(r",\s*(PRIMARY\s+KEY|UNIQUE)\s*\([^)]*\)", "", text, flags=re.IGNORECASE)
+    return re.sub(r"\s+(PRIMARY\s+KEY|UNIQUE)\b", "", text, flags=re.IGNORECASE)
+
+
+def migrate(connection: duckdb.DuckDBPyConnection, *, constraints: bool = True, guard: str | None = None) -> None:
     """Apply the migrations this file has not seen yet, then make sure the reference data
-    (emission factors) is present; cheap when everything is up to date."""
+    (emission factors) is present; cheap when everything is up to date. ``constraints=False``
+    (DuckLake) applies them through :func:`without_constraints`. ``guard`` (DuckLake) is a
+    statement run first in each of these transactions so that two processes migrating at once
+    conflict (and one retries) instead of both applying a migration or seeding twice."""
     connection.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
     row = connection.execute("SELECT max(version) FROM schema_version").fetchall()[0]
     current = row[0] if row and row[0] is not None else 0
@@ -258,13 +275,28 @@ def migrate(connection: duckdb.DuckDBPyConnection) -> None:
             continue
         connection.execute("BEGIN TRANSACTION")
         try:
-            connection.execute(statement)
+            if guard:  # and look again inside the transaction: another process may have been first
+                connection.execute(guard)
+                if (connection.execute("SELECT max(version) FROM schema_version").fetchall()[0][0] or 0) >= number:
+                    connection.execute("ROLLBACK")
+                    continue
+            connection.execute(statement if constraints else without_constraints(statement))
             connection.execute("INSERT INTO schema_version VALUES (?)", [number])
-            connection.execute("COMMIT")
         except BaseException:
             connection.execute("ROLLBACK")
             raise
-    _seed_emission_factors(connection)
+        connection.execute("COMMIT")  # outside the try: a failed commit is already rolled back
+    if guard is None:
+        _seed_emission_factors(connection)
+        return
+    connection.execute("BEGIN TRANSACTION")
+    try:
+        connection.execute(guard)
+        _seed_emission_factors(connection)
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
 
 
 def _seed_emission_factors(connection: duckdb.DuckDBPyConnection) -> None:
@@ -273,5 +305,11 @@ def _seed_emission_factors(connection: duckdb.DuckDBPyConnection) -> None:
     known = connection.execute("SELECT count(*) FROM emission_factors").fetchall()[0][0]
     if known >= len(FACTORS):
         return
-    connection.executemany("INSERT OR IGNORE INTO emission_factors VALUES (?, ?, ?, ?, ?)",
-                           [[f.version, f.zone, f.mode, f.g_co2eq_per_kwh, f.source] for f in FACTORS])
+    # an anti-join, not INSERT OR IGNORE: the same on both backends (DuckLake has no keys)
+    rows = ", ".join("(?, ?, ?, ?, ?)" for _ in FACTORS)
+    connection.execute(f"""
+        INSERT INTO emission_factors
+        SELECT f.* FROM (VALUES {rows}) AS f(version, zone, mode, g_co2eq_per_kwh, source)
+        WHERE NOT EXISTS (SELECT 1 FROM emission_factors e
+                          WHERE e.version = f.version AND e.zone = f.zone AND e.mode = f.mode)
+    """, [v for f in FACTORS for v in (f.version, f.zone, f.mode, f.g_co2eq_per_kwh, f.source)])

@@ -81,7 +81,7 @@ def warehouse_status(warehouse: Warehouse) -> str:
         ingest = ingest.astype({c: "Int64" for c in ("new", "changed", "unchanged")})
     landing = describe_landing(read_landing_health(warehouse.path), utc_now().replace(tzinfo=None))
     return "\n\n".join([
-        f"# Warehouse {warehouse.path}",
+        f"# Warehouse {warehouse.location}",
         f"Landing: {'ok' if landing['ok'] else 'NOT OK'}: {landing['message']}",
         "## Freshness per dataset\n" + markdown_preview(freshness, "(nothing landed yet)"),
         "## Landed observations\n" + markdown_preview(landed, "(none yet)"),

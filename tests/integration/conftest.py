@@ -9,6 +9,7 @@ import pytest
 from energy_orchestration.streaming.broker import EmbeddedBroker
 from energy_orchestration.streaming.consumer import ConsumerStats, LandingConsumer
 from energy_orchestration.warehouse import Warehouse
+from tests.warehouse_backends import any_warehouse, lake_postgres  # noqa: F401 (fixtures for every module)
 
 
 @pytest.fixture(scope="session")
