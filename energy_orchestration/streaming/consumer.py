@@ -37,7 +37,7 @@ from energy_orchestration.streaming.batch import (
 from energy_orchestration.streaming.config import consumer_config, producer_config, redacted
 from energy_orchestration.streaming.health import HealthRecorder
 from energy_orchestration.streaming.topics import dead_letter_topic, ensure_topics, raw_topic
-from energy_orchestration.warehouse import Warehouse, WarehouseBusy
+from energy_orchestration.warehouse import Warehouse, WarehouseBusy, WarehouseConflict
 from energy_orchestration.warehouse.landing import IngestLogRow, LandingBatch, QuarantineRow, insert_quarantine, land
 
 log = logging.getLogger(__name__)
@@ -276,7 +276,7 @@ keeping the batch), so SIGTERM always ends the process within about this long.""
 def environmental(exc: BaseException) -> bool:
     """Failures of the machine or of other processes, not of the batch's content: retried as they
     are, never blamed on a message (splitting the batch would only quarantine good data)."""
-    return isinstance(exc, (WarehouseBusy, OSError, MemoryError, duckdb.IOException,
+    return isinstance(exc, (WarehouseBusy, WarehouseConflict, OSError, MemoryError, duckdb.IOException,
                             duckdb.OutOfMemoryException, duckdb.ConnectionException, duckdb.InterruptException,
                             duckdb.FatalException, duckdb.InternalException))
 
@@ -480,8 +480,10 @@ class LandingConsumer:
         return True
 
     def _land(self, landing: LandingBatch) -> None:
-        with self._write_warehouse.transaction() as connection:
-            land(connection, landing, utc_now().replace(tzinfo=None))
+        # DuckLake: landing writes claim "landing", so two consumers' upserts never interleave
+        # (a conflict is retried on the newer snapshot); the file backend's lock already ensures it
+        self._write_warehouse.write(lambda connection: land(connection, landing, utc_now().replace(tzinfo=None)),
+                                    what="landing a batch", claim="landing")
 
     def _isolate(self, prepared: PreparedBatch) -> list[DeadLetter]:
         """Land the batch by halves; quarantine the single messages whose write fails, with the
@@ -499,8 +501,9 @@ class LandingConsumer:
                                       reason=reason, payload=_payload_text(message.value())))
             poison_letters.append(_dead_letter(message, "write", "write_failed", reason))
         if rows:
-            with self._write_warehouse.transaction() as connection:
-                insert_quarantine(connection, rows, utc_now().replace(tzinfo=None))
+            self._write_warehouse.write(lambda connection: insert_quarantine(connection, rows,
+                                                                             utc_now().replace(tzinfo=None)),
+                                        what="quarantining unlandable messages", claim="landing")
         return letters + poison_letters
 
     def _land_halves(self, messages: list[MessageLike]) -> tuple[list[DeadLetter],

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from energy_orchestration.warehouse.connection import Warehouse, WarehouseBusy, WarehouseMissing
+from energy_orchestration.warehouse.connection import Warehouse, WarehouseBusy, WarehouseConflict, WarehouseMissing
 
-__all__ = ["Warehouse", "WarehouseBusy", "WarehouseMissing", "configured_warehouse", "default_warehouse"]
+__all__ = ["Warehouse", "WarehouseBusy", "WarehouseConflict", "WarehouseMissing", "configured_warehouse",
+           "default_warehouse"]
 
 
 def default_warehouse() -> Warehouse:

@@ -33,6 +33,11 @@ class WarehouseBusy(TimeoutError):
     """Another process held the warehouse longer than the configured wait."""
 
 
+class WarehouseConflict(RuntimeError):
+    """A DuckLake write kept losing transaction conflicts to other writers (retried a bounded
+    number of times first); nothing of it landed, so the caller may retry the whole write later."""
+
+
 class WarehouseMissing(FileNotFoundError):
     """A reader asked for a warehouse file that does not exist: reading never creates one."""
 
@@ -96,10 +101,11 @@ class Warehouse:
                 raise
             connection.execute("COMMIT")
 
-    def write(self, action: Callable[[duckdb.DuckDBPyConnection], T], *, what: str = "a warehouse write") -> T:
+    def write(self, action: Callable[[duckdb.DuckDBPyConnection], T], *, what: str = "a warehouse write",
+              claim: str | None = None) -> T:
         """``action`` inside one :meth:`transaction`. The file backend's exclusive lock means no
-        other writer interleaves, so there is nothing to retry (DuckLake's override retries
-        transaction conflicts)."""
+        other writer interleaves, so there is nothing to retry and ``claim`` is moot (DuckLake's
+        override retries transaction conflicts and makes writes with the same claim conflict)."""
         with self.transaction() as connection:
             return action(connection)
 

@@ -30,7 +30,7 @@ from typing import TypeVar
 
 import duckdb
 
-from energy_orchestration.warehouse.connection import Warehouse, WarehouseMissing
+from energy_orchestration.warehouse.connection import Warehouse, WarehouseConflict, WarehouseMissing
 from energy_orchestration.warehouse.schema import migrate
 
 log = logging.getLogger(__name__)
@@ -45,10 +45,6 @@ EXTENSIONS: tuple[tuple[str, str], ...] = (
     ("duckdb_extension_httpfs", "httpfs"),
 )
 """(PyPI package, extension) pairs, loaded by path from the installed wheels: no network."""
-
-
-class WarehouseConflict(RuntimeError):
-    """A DuckLake write kept losing transaction conflicts to other writers; nothing of it landed."""
 
 
 def redact(text: str, *secrets: str) -> str:
@@ -115,6 +111,13 @@ def retry_on_conflict(action: Callable[[], T], *, retries: int, what: str, backo
                         " ".join(str(exc).split())[:300], attempt, retries, delay)
             sleep(delay)
 
+
+CLAIMS_TABLE = "lake_write_claims"
+"""DuckLake-only machinery, not warehouse data (hence not in MIGRATIONS): one row per claim name,
+bumped by every write that holds that claim (see :meth:`DuckLakeWarehouse.write`)."""
+
+LANDING_CLAIM = "landing"
+"""The claim of every write of landed data (observations, raw records, quarantine, ingest log)."""
 
 _instances: dict[tuple[object, ...], duckdb.DuckDBPyConnection] = {}
 _instances_lock = threading.Lock()
@@ -188,13 +191,19 @@ class DuckLakeWarehouse(Warehouse):
                     if read_only:
                         self._require_schema(database)
                     else:
-                        retry_on_conflict(lambda: migrate(database, constraints=False),
-                                          retries=self.conflict_retries, what="migrating the DuckLake catalog")
+                        retry_on_conflict(lambda: self._prepare(database), retries=self.conflict_retries,
+                                          what="migrating the DuckLake catalog")
                 except BaseException:
                     database.close()
                     raise
                 _instances[key] = database
             return database.cursor()
+
+    def _prepare(self, database: duckdb.DuckDBPyConnection) -> None:
+        migrate(database, constraints=False)
+        database.execute(f"CREATE TABLE IF NOT EXISTS {CLAIMS_TABLE} (name VARCHAR NOT NULL, turns BIGINT NOT NULL)")
+        database.execute(f"""INSERT INTO {CLAIMS_TABLE} SELECT name, 0 FROM (VALUES ('{LANDING_CLAIM}')) AS c(name)
+                             WHERE name NOT IN (SELECT name FROM {CLAIMS_TABLE})""")
 
     def _require_schema(self, database: duckdb.DuckDBPyConnection) -> None:
         found = database.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = $db "
@@ -250,13 +259,31 @@ class DuckLakeWarehouse(Warehouse):
             except duckdb.Error:
                 pass
 
-    def write(self, action: Callable[[duckdb.DuckDBPyConnection], T], *, what: str = "a warehouse write") -> T:
-        """``action`` inside one transaction, retried on a DuckLake transaction conflict."""
+    def write(self, action: Callable[[duckdb.DuckDBPyConnection], T], *, what: str = "a warehouse write",
+              claim: str | None = None) -> T:
+        """``action`` inside one transaction, retried on a DuckLake transaction conflict.
+
+        DuckLake detects conflicts per table, and two transactions that only INSERT into a table
+        never conflict. That is not enough for a read-then-write upsert (landing: "insert the keys
+        not stored yet"): two writers landing the same keys at once would both insert them. So a
+        write naming a ``claim`` first bumps that claim's row in :data:`CLAIMS_TABLE`; two such
+        writes then always conflict, the later commit is retried on the newer snapshot and its
+        upsert sees the other's rows. Optimistic: nobody waits, readers are never involved, and
+        writes without a claim (or with another) are not serialised against it."""
         def attempt() -> T:
             with self.transaction() as connection:
+                if claim is not None:
+                    self._claim(connection, claim)
                 return action(connection)
 
         return retry_on_conflict(attempt, retries=self.conflict_retries, what=what)
+
+    @staticmethod
+    def _claim(connection: duckdb.DuckDBPyConnection, claim: str) -> None:
+        bumped = connection.execute(f"UPDATE {CLAIMS_TABLE} SET turns = turns + 1 WHERE name = ?",
+                                    [claim]).fetchall()[0][0]
+        if not bumped:  # the first write of this claim; a concurrent first insert is harmless (both bump)
+            connection.execute(f"INSERT INTO {CLAIMS_TABLE} VALUES (?, 1)", [claim])
 
 
 def _literal(text: str) -> str:

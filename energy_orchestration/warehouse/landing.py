@@ -81,14 +81,18 @@ def land(connection: duckdb.DuckDBPyConnection, batch: LandingBatch, landed_at: 
     raw_written = _upsert_raw(connection, batch.raw_records, landed_at)
     quarantined = insert_quarantine(connection, batch.quarantine, landed_at)
     if batch.ingest_log:
+        # replace on (batch_id, dataset) by DELETE + INSERT, not INSERT OR REPLACE: the same on
+        # both backends (DuckLake has no keys); both run in the caller's transaction
+        rows = [[r.batch_id, r.dataset, r.consumer_group, landed_at, r.messages, r.observations, r.quarantined,
+                 r.dead_lettered, r.min_interval_utc, r.max_interval_utc, r.offsets, r.lag,
+                 (w := written.get(r.dataset, Written())).new, w.changed, w.unchanged] for r in batch.ingest_log]
+        connection.executemany("DELETE FROM ingest_log WHERE batch_id = ? AND dataset = ?",
+                               [[row[0], row[1]] for row in rows])
         connection.executemany(
-            """INSERT OR REPLACE INTO ingest_log (batch_id, dataset, consumer_group, landed_at_utc, messages,
+            """INSERT INTO ingest_log (batch_id, dataset, consumer_group, landed_at_utc, messages,
                    observations, quarantined, dead_lettered, min_interval_utc, max_interval_utc, offsets, lag,
                    observations_new, observations_changed, observations_unchanged)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            [[r.batch_id, r.dataset, r.consumer_group, landed_at, r.messages, r.observations, r.quarantined,
-              r.dead_lettered, r.min_interval_utc, r.max_interval_utc, r.offsets, r.lag,
-              (w := written.get(r.dataset, Written())).new, w.changed, w.unchanged] for r in batch.ingest_log])
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""", rows)
     total = sum(w.new + w.changed for w in written.values())
     return LandingResult(total, raw_written, quarantined, written)
 
@@ -180,19 +184,24 @@ def _upsert_raw(connection: duckdb.DuckDBPyConnection, frame: pd.DataFrame, land
         return 0
     connection.register("incoming_raw", frame)
     try:
+        # MERGE, not INSERT ... ON CONFLICT: the same statement on both backends (DuckLake has no
+        # keys); a record whose payload is unchanged is neither updated nor counted
         result = connection.execute("""
-            INSERT INTO raw_records
-            SELECT dataset, record_key, interval_start_utc, payload, fetched_at_utc,
-                   kafka_partition, kafka_offset, ? AS landed_at_utc
-            FROM incoming_raw
-            QUALIFY row_number() OVER (
-                PARTITION BY dataset, record_key
-                ORDER BY fetched_at_utc DESC NULLS LAST, kafka_partition DESC, kafka_offset DESC) = 1
-            ON CONFLICT (dataset, record_key) DO UPDATE SET
+            MERGE INTO raw_records AS r
+            USING (
+                SELECT dataset, record_key, interval_start_utc, payload, fetched_at_utc,
+                       kafka_partition, kafka_offset, ? AS landed_at_utc
+                FROM incoming_raw
+                QUALIFY row_number() OVER (
+                    PARTITION BY dataset, record_key
+                    ORDER BY fetched_at_utc DESC NULLS LAST, kafka_partition DESC, kafka_offset DESC) = 1
+            ) AS excluded
+            ON r.dataset = excluded.dataset AND r.record_key = excluded.record_key
+            WHEN MATCHED AND r.payload::VARCHAR IS DISTINCT FROM excluded.payload::VARCHAR THEN UPDATE SET
                 payload = excluded.payload, interval_start_utc = excluded.interval_start_utc,
                 fetched_at_utc = excluded.fetched_at_utc, kafka_partition = excluded.kafka_partition,
                 kafka_offset = excluded.kafka_offset, landed_at_utc = excluded.landed_at_utc
-            WHERE raw_records.payload::VARCHAR IS DISTINCT FROM excluded.payload::VARCHAR
+            WHEN NOT MATCHED THEN INSERT BY NAME
         """, [landed_at]).fetchall()
     finally:
         _unregister(connection, "incoming_raw")
@@ -214,9 +223,11 @@ def insert_quarantine(connection: duckdb.DuckDBPyConnection, rows: list[Quaranti
             INSERT INTO quarantine BY NAME
             SELECT source_id, rule, quantity, stage, dataset, record_key, zone, reason, payload, quarantined_at_utc,
                    interval_start_utc::TIMESTAMP AS interval_start_utc
-            FROM incoming_quarantine
+            FROM incoming_quarantine AS i
+            WHERE NOT EXISTS (  -- an anti-join, not ON CONFLICT DO NOTHING: DuckLake has no keys
+                SELECT 1 FROM quarantine q WHERE q.source_id = i.source_id AND q.rule = i.rule
+                  AND q.quantity = i.quantity AND q.zone = i.zone)
             QUALIFY row_number() OVER (PARTITION BY source_id, rule, quantity, zone) = 1
-            ON CONFLICT DO NOTHING
         """)
     finally:
         _unregister(connection, "incoming_quarantine")

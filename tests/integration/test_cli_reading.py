@@ -12,6 +12,12 @@ import pytest
 pytestmark = pytest.mark.integration
 
 
+@pytest.fixture
+def warehouse(any_warehouse):
+    """Every test here runs on both backends: the DuckDB file and DuckLake (tests/warehouse_backends.py)."""
+    return any_warehouse
+
+
 def energy(*argv: str, warehouse: Path, **env: str) -> subprocess.CompletedProcess:
     environ = {**os.environ, "ENERGY_WAREHOUSE_PATH": str(warehouse), **env}
     return subprocess.run([sys.executable, "-m", "energy_orchestration.cli", *argv], env=environ,
@@ -61,12 +67,22 @@ def test_status_prints_counts_as_integers(landed):
 ])
 def test_query_refuses_anything_but_reading_the_warehouse(landed, tmp_path, sql):
     out = tmp_path / "written.csv"
-    before = landed.path.read_bytes()
+    before = state_of(landed)
     done = energy("query", sql.format(out=out), warehouse=landed.path)
     assert done.returncode == 2, done
     assert done.stderr.startswith("energy query: ") and len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert "Traceback" not in done.stderr
-    assert not out.exists() and landed.path.read_bytes() == before
+    assert not out.exists() and state_of(landed) == before
+
+
+def state_of(warehouse) -> object:
+    """What changes with any write: the file's bytes, or DuckLake's newest snapshot."""
+    from energy_orchestration.warehouse.lake import DuckLakeWarehouse
+
+    if isinstance(warehouse, DuckLakeWarehouse):
+        with warehouse.connect(read_only=True) as db:
+            return db.execute("SELECT max(snapshot_id), count(*) FROM ducklake_snapshots('lake')").fetchall()
+    return warehouse.path.read_bytes()
 
 
 def test_query_runtime_errors_are_one_line(landed):

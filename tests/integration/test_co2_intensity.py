@@ -10,6 +10,12 @@ from energy_orchestration.warehouse.landing import LandingBatch, land
 
 pytestmark = pytest.mark.integration
 
+
+@pytest.fixture
+def warehouse(any_warehouse):
+    """Every test here runs on both backends: the DuckDB file and DuckLake (tests/warehouse_backends.py)."""
+    return any_warehouse
+
 T = datetime(2025, 6, 1, 12, 0)
 
 

@@ -13,6 +13,12 @@ from energy_orchestration.streaming.topics import dead_letter_topic, raw_topic
 
 pytestmark = pytest.mark.integration
 
+
+@pytest.fixture
+def warehouse(any_warehouse):
+    """Every test here runs on both backends: the DuckDB file and DuckLake (tests/warehouse_backends.py)."""
+    return any_warehouse
+
 MAPPINGS = len(POWER_SYSTEM_RIGHT_NOW.mappings)
 
 
