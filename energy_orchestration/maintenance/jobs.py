@@ -40,7 +40,7 @@ class LakeMaintenanceConfig(dg.Config):
     """DuckLake snapshots older than this many hours are expired (launchpad can override)."""
 
 
-@dg.op(description=("DuckLake: flush inlined rows, merge small Parquet files, expire snapshots older than the "
+@dg.op(description=("DuckLake: merge small Parquet files, expire snapshots older than the "
                     "retention and delete the files no snapshot needs; a no-op on the single DuckDB file."))
 def maintain_lake_op(context: dg.OpExecutionContext, config: LakeMaintenanceConfig,
                      warehouse: WarehouseResource) -> None:

@@ -8,18 +8,24 @@ the catalog and the storage only grow, because DuckLake keeps every snapshot (ti
 every file a snapshot references until told otherwise. DuckLake's own maintenance functions do
 the work; this module only runs them in the right order and measures what they did:
 
-1. ``ducklake_flush_inlined_data``: rows DuckLake kept inside the catalog (tiny inserts) go to Parquet;
-2. ``ducklake_merge_adjacent_files``: adjacent small files of a table become one file;
-3. ``ducklake_rewrite_data_files``: files most of whose rows were deleted (upserts) are rewritten;
-4. ``ducklake_expire_snapshots``: snapshots older than the retention are forgotten (the newest
+1. ``ducklake_merge_adjacent_files``: adjacent small files of a table become one file (which still
+   answers time travel to the snapshots it replaces); the small ones are scheduled for deletion;
+2. ``ducklake_rewrite_data_files``: files most of whose rows were deleted (upserts) are rewritten;
+3. ``ducklake_expire_snapshots``: snapshots older than the retention are forgotten (the newest
    always stays), which releases the files only they referenced;
-5. ``ducklake_cleanup_old_files``: those released files are deleted from the data path.
+4. ``ducklake_cleanup_old_files``: files scheduled for deletion before the same cutoff are deleted
+   from the data path, so a query that started on an older snapshot just before a merge still
+   finds its small files; they go one retention period later.
 
-Merged-away files stay on storage until the snapshots that still reference them expire, so the
-bytes freed by a compaction show up one retention period later. Files written by a writer that
-has not committed yet are never touched (no ``ducklake_delete_orphaned_files``: an uncommitted
-file looks orphaned). A reader holding a snapshot older than the retention would lose its files;
-our readers hold a snapshot for one request or one query only.
+Not ``ducklake_flush_inlined_data``: DuckLake keeps tiny inserts (the ingest log's and the
+quarantine's few rows per batch) inside the catalog, and flushing them made a long-lived
+reader (another DuckDB instance, as in an API process) fail with an internal error on its next
+read of that table (DuckDB 1.5.5's DuckLake; seen in tests/integration/test_lake_maintenance.py
+with the flush added), which would break every API process. Those rows stay in PostgreSQL, where they are small.
+Files written by a writer that has not committed yet are never touched (no
+``ducklake_delete_orphaned_files``: an uncommitted file looks orphaned). A reader holding a
+snapshot older than the retention would lose its files; our readers hold a snapshot for one
+request or one query only.
 
 On the single-file backend there is nothing of this kind to do (DuckDB reuses the file's free
 blocks itself): the function says so and changes nothing.
@@ -37,7 +43,7 @@ from energy_orchestration.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
 
-STEPS = ("ducklake_flush_inlined_data", "ducklake_merge_adjacent_files", "ducklake_rewrite_data_files")
+STEPS = ("ducklake_merge_adjacent_files", "ducklake_rewrite_data_files")
 
 
 @dataclass(frozen=True)
@@ -65,7 +71,6 @@ class LakeMaintenanceReport:
     files_merged: int = 0
     """Input files the merge and rewrite steps replaced (by ``files_created`` new ones)."""
     files_created: int = 0
-    rows_flushed: int = 0
     snapshots_expired: int = 0
     files_deleted: int = 0
 
@@ -79,10 +84,11 @@ class LakeMaintenanceReport:
         if not self.applicable or self.before is None or self.after is None:
             return self.message
         return (f"DuckLake maintenance: live data files {self.before.live_data_files} -> {self.after.live_data_files} "
-                f"({self.files_merged} merged into {self.files_created}, {self.rows_flushed} inlined rows flushed); "
+                f"({self.files_merged} merged into {self.files_created}); "
                 f"snapshots {self.before.snapshots} -> {self.after.snapshots} ({self.snapshots_expired} older than "
                 f"{self.cutoff:%Y-%m-%d %H:%M:%S} UTC expired); files on storage {self.before.files_on_storage} -> "
-                f"{self.after.files_on_storage} ({self.files_deleted} deleted, {self.bytes_freed} bytes freed)")
+                f"{self.after.files_on_storage} ({self.files_deleted} deleted), bytes on storage "
+                f"{self.before.bytes_on_storage} -> {self.after.bytes_on_storage}")
 
     def metadata(self) -> dict[str, object]:
         """Figures for a Dagster op's output metadata."""
@@ -99,7 +105,7 @@ class LakeMaintenanceReport:
                 "bytes_freed": self.bytes_freed,
                 "snapshots_before": self.before.snapshots, "snapshots_after": self.after.snapshots,
                 "snapshots_expired": self.snapshots_expired, "files_merged": self.files_merged,
-                "files_created": self.files_created, "rows_flushed": self.rows_flushed,
+                "files_created": self.files_created,
                 "files_deleted": self.files_deleted})
         return figures
 
@@ -128,19 +134,18 @@ def maintain_lake(warehouse: Warehouse, retention: timedelta, now: datetime | No
         return retry_on_conflict(run, retries=warehouse.conflict_retries, what=what)
 
     before = _figures(warehouse)
-    flushed = sum(int(r[2]) for r in step(f"SELECT * FROM ducklake_flush_inlined_data('{lake}')",
-                                           "flushing inlined DuckLake rows"))
     merged = created = 0
-    for function in STEPS[1:]:
+    for function in STEPS:
         for _schema, _table, processed, made in step(f"SELECT * FROM {function}('{lake}')", f"DuckLake {function}"):
             merged += int(processed)
             created += int(made)
     expired = step(f"SELECT snapshot_id FROM ducklake_expire_snapshots('{lake}', older_than => "
                    f"'{cutoff:%Y-%m-%d %H:%M:%S.%f}+00'::TIMESTAMPTZ)", "expiring DuckLake snapshots")
-    deleted = step(f"SELECT path FROM ducklake_cleanup_old_files('{lake}', cleanup_all => true)",
+    deleted = step(f"SELECT path FROM ducklake_cleanup_old_files('{lake}', older_than => "
+                   f"'{cutoff:%Y-%m-%d %H:%M:%S.%f}+00'::TIMESTAMPTZ)",
                    "deleting DuckLake files no snapshot needs")
     report = LakeMaintenanceReport(True, "", cutoff.replace(tzinfo=None), before, _figures(warehouse), merged, created,
-                                   flushed, len(expired), len(deleted))
+                                   len(expired), len(deleted))
     log.info(report.summary())
     return report
 
