@@ -19,7 +19,7 @@ from energy_orchestration.sources.contract import SourceClient
 from energy_orchestration.sources.http import NotYetPublished, SourceError
 from energy_orchestration.streaming.producer import publish_records
 from energy_orchestration.streaming.topics import all_topics, ensure_topics, raw_topic
-from energy_orchestration.warehouse import Warehouse
+from energy_orchestration.warehouse import LANDING_CLAIM, Warehouse
 from energy_orchestration.warehouse.landing import QuarantineRow, insert_quarantine
 
 log = logging.getLogger(__name__)
@@ -136,11 +136,11 @@ def fetch_and_publish(client: SourceClient, bootstrap_servers: str, window: Wind
         return FetchOutcome(window, 0, 0, None, note=str(exc))
     except SourceError as exc:
         if warehouse is not None and exc.body and exc.status is not None and exc.status < 300:
-            with warehouse.transaction() as connection:
-                insert_quarantine(connection, [QuarantineRow(
-                    source_id=f"fetch:{exc.url}@{fetched_at.isoformat()}", rule="bad_page", stage="fetch",
-                    reason=str(exc)[:1000], dataset=window.dataset, payload=exc.body[:1_000_000])],
-                    fetched_at.replace(tzinfo=None))
+            row = QuarantineRow(source_id=f"fetch:{exc.url}@{fetched_at.isoformat()}", rule="bad_page",
+                                stage="fetch", reason=str(exc)[:1000], dataset=window.dataset,
+                                payload=exc.body[:1_000_000])
+            warehouse.write(lambda connection: insert_quarantine(connection, [row], fetched_at.replace(tzinfo=None)),
+                            what="quarantining a bad page", claim=LANDING_CLAIM)
         raise
     if on_records is not None:
         on_records(records)

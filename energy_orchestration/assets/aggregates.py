@@ -7,6 +7,7 @@ completeness check in the same run, so a backfilled partition shows whether it i
 from datetime import date, datetime, timedelta, timezone
 
 import dagster as dg
+import duckdb
 import pandas as pd
 
 from energy_orchestration.assets.keys import ZONE_DAILY_KEY, ZONE_HOURLY_KEY
@@ -83,15 +84,18 @@ def build_metadata(stats: BuildStats, preview: pd.DataFrame, periods_label: str)
 def zone_hourly(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     window = context.partition_time_window
     start, end = _naive_utc(window.start), _naive_utc(window.end)
-    with warehouse.get().transaction() as connection:
-        stats = build_zone_hourly(connection, start, end)
-        preview = connection.execute("""
+    def build(connection: duckdb.DuckDBPyConnection) -> tuple[BuildStats, pd.DataFrame]:
+        return build_zone_hourly(connection, start, end), connection.execute("""
             SELECT zone, hour_start_utc, round(production_total) AS production_mw, round(consumption) AS consumption_mw,
                    round(co2_intensity_computed) AS co2_computed, round(renewable_share_pct, 1) AS renewable_pct,
                    round(coverage_pct, 1) AS coverage_pct
             FROM zone_hourly WHERE hour_start_utc >= ? AND hour_start_utc < ?
             ORDER BY hour_start_utc DESC, zone LIMIT 12
         """, [start, end]).df()
+
+    # claimed per table: two builds of it never both insert the same rows (DuckLake; see write())
+    stats, preview = warehouse.get().write(build, what=f"building zone_hourly {start:%Y-%m-%d %H:%M}",
+                                           claim="zone_hourly")
     context.log.info(f"zone_hourly [{start:%Y-%m-%d %H:%M}, {end:%Y-%m-%d %H:%M}): {stats.rows} rows, "
                      f"{stats.zones} zones, coverage {stats.coverage_pct:.1f} %")
     yield dg.MaterializeResult(metadata=build_metadata(stats, preview, "hours_with_data"))
@@ -133,14 +137,15 @@ def period_asset(grain: str) -> dg.AssetsDefinition:
         last: date = (window.end - timedelta(days=1)).date()
         start_utc = _naive_utc(window.start)
         end_utc = min(_naive_utc(window.end), _naive_utc(utc_now()).replace(minute=0, second=0, microsecond=0))
-        with warehouse.get().transaction() as connection:
-            stats = build_zone_periods(connection, grain, first, last)
-            preview = connection.execute(f"""
+        def build(connection: duckdb.DuckDBPyConnection) -> tuple[BuildStats, pd.DataFrame]:
+            return build_zone_periods(connection, grain, first, last), connection.execute(f"""
                 SELECT zone, {key_column}, hours_present || '/' || hours_expected AS hours,
                        round(production_mwh) AS production_mwh, round(consumption_mwh) AS consumption_mwh,
                        round(co2_intensity_computed) AS co2_computed, round(renewable_share_pct, 1) AS renewable_pct
                 FROM {table} WHERE {key_column} BETWEEN ? AND ? ORDER BY {key_column} DESC, zone LIMIT 12
             """, [first, last]).df()
+
+        stats, preview = warehouse.get().write(build, what=f"building {table} {first} .. {last}", claim=table)
         context.log.info(f"{table} {first} .. {last}: {stats.rows} rows, coverage {stats.coverage_pct:.1f} %")
         yield dg.MaterializeResult(metadata=build_metadata(stats, preview, "periods_with_data"))
         with warehouse.get().connect(read_only=True) as connection:

@@ -37,7 +37,7 @@ from energy_orchestration.streaming.batch import (
 from energy_orchestration.streaming.config import consumer_config, producer_config, redacted
 from energy_orchestration.streaming.health import HealthRecorder
 from energy_orchestration.streaming.topics import dead_letter_topic, ensure_topics, raw_topic
-from energy_orchestration.warehouse import Warehouse, WarehouseBusy, WarehouseConflict
+from energy_orchestration.warehouse import LANDING_CLAIM, Warehouse, WarehouseBusy, WarehouseConflict
 from energy_orchestration.warehouse.landing import IngestLogRow, LandingBatch, QuarantineRow, insert_quarantine, land
 
 log = logging.getLogger(__name__)
@@ -483,7 +483,7 @@ class LandingConsumer:
         # DuckLake: landing writes claim "landing", so two consumers' upserts never interleave
         # (a conflict is retried on the newer snapshot); the file backend's lock already ensures it
         self._write_warehouse.write(lambda connection: land(connection, landing, utc_now().replace(tzinfo=None)),
-                                    what="landing a batch", claim="landing")
+                                    what="landing a batch", claim=LANDING_CLAIM)
 
     def _isolate(self, prepared: PreparedBatch) -> list[DeadLetter]:
         """Land the batch by halves; quarantine the single messages whose write fails, with the
@@ -503,7 +503,7 @@ class LandingConsumer:
         if rows:
             self._write_warehouse.write(lambda connection: insert_quarantine(connection, rows,
                                                                              utc_now().replace(tzinfo=None)),
-                                        what="quarantining unlandable messages", claim="landing")
+                                        what="quarantining unlandable messages", claim=LANDING_CLAIM)
         return letters + poison_letters
 
     def _land_halves(self, messages: list[MessageLike]) -> tuple[list[DeadLetter],

@@ -5,10 +5,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from energy_orchestration.warehouse.connection import Warehouse, WarehouseBusy, WarehouseConflict, WarehouseMissing
+from energy_orchestration.warehouse.connection import (
+    LANDING_CLAIM,
+    Warehouse,
+    WarehouseBusy,
+    WarehouseConflict,
+    WarehouseMissing,
+)
 
-__all__ = ["Warehouse", "WarehouseBusy", "WarehouseConflict", "WarehouseMissing", "configured_warehouse",
-           "default_warehouse"]
+__all__ = ["LANDING_CLAIM", "Warehouse", "WarehouseBusy", "WarehouseConflict", "WarehouseMissing",
+           "configured_warehouse", "default_warehouse"]
 
 
 def default_warehouse() -> Warehouse:

@@ -28,6 +28,10 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+LANDING_CLAIM = "landing"
+"""The claim (see :meth:`Warehouse.write`) of every write of landed data: observations, raw
+records, quarantine, ingest log."""
+
 
 class WarehouseBusy(TimeoutError):
     """Another process held the warehouse longer than the configured wait."""

@@ -30,7 +30,7 @@ from typing import TypeVar
 
 import duckdb
 
-from energy_orchestration.warehouse.connection import Warehouse, WarehouseConflict, WarehouseMissing
+from energy_orchestration.warehouse.connection import LANDING_CLAIM, Warehouse, WarehouseConflict, WarehouseMissing
 from energy_orchestration.warehouse.schema import migrate
 
 log = logging.getLogger(__name__)
@@ -112,12 +112,14 @@ def retry_on_conflict(action: Callable[[], T], *, retries: int, what: str, backo
             sleep(delay)
 
 
-CLAIMS_TABLE = "lake_write_claims"
-"""DuckLake-only machinery, not warehouse data (hence not in MIGRATIONS): one row per claim name,
-bumped by every write that holds that claim (see :meth:`DuckLakeWarehouse.write`)."""
+def claim_table(claim: str) -> str:
+    """The one-row table behind a claim. DuckLake-only machinery, not warehouse data (hence not in
+    MIGRATIONS). One table per claim because DuckLake detects conflicts per table: claims sharing
+    a table would all conflict with each other."""
+    if not re.fullmatch(r"[a-z][a-z0-9_]{0,40}", claim):
+        raise ValueError(f"a claim is a lower-case identifier, not {claim!r}")
+    return f"lake_claim_{claim}"
 
-LANDING_CLAIM = "landing"
-"""The claim of every write of landed data (observations, raw records, quarantine, ingest log)."""
 
 _instances: dict[tuple[object, ...], duckdb.DuckDBPyConnection] = {}
 _instances_lock = threading.Lock()
@@ -201,9 +203,13 @@ class DuckLakeWarehouse(Warehouse):
 
     def _prepare(self, database: duckdb.DuckDBPyConnection) -> None:
         migrate(database, constraints=False)
-        database.execute(f"CREATE TABLE IF NOT EXISTS {CLAIMS_TABLE} (name VARCHAR NOT NULL, turns BIGINT NOT NULL)")
-        database.execute(f"""INSERT INTO {CLAIMS_TABLE} SELECT name, 0 FROM (VALUES ('{LANDING_CLAIM}')) AS c(name)
-                             WHERE name NOT IN (SELECT name FROM {CLAIMS_TABLE})""")
+        self._create_claim(database, LANDING_CLAIM)
+
+    @staticmethod
+    def _create_claim(connection: duckdb.DuckDBPyConnection, claim: str) -> None:
+        table = claim_table(claim)
+        connection.execute(f"CREATE TABLE IF NOT EXISTS {table} (turns BIGINT NOT NULL)")
+        connection.execute(f"INSERT INTO {table} SELECT 0 WHERE NOT EXISTS (FROM {table})")
 
     def _require_schema(self, database: duckdb.DuckDBPyConnection) -> None:
         found = database.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = $db "
@@ -266,24 +272,36 @@ class DuckLakeWarehouse(Warehouse):
         DuckLake detects conflicts per table, and two transactions that only INSERT into a table
         never conflict. That is not enough for a read-then-write upsert (landing: "insert the keys
         not stored yet"): two writers landing the same keys at once would both insert them. So a
-        write naming a ``claim`` first bumps that claim's row in :data:`CLAIMS_TABLE`; two such
-        writes then always conflict, the later commit is retried on the newer snapshot and its
-        upsert sees the other's rows. Optimistic: nobody waits, readers are never involved, and
-        writes without a claim (or with another) are not serialised against it."""
+        write naming a ``claim`` first bumps the row of that claim's table (:func:`claim_table`);
+        two such writes then always conflict, the later commit is retried on the newer snapshot
+        and its upsert sees the other's rows. Optimistic: nobody waits, readers are never
+        involved, and writes without a claim (or with another) are not serialised against it."""
+        if claim is not None:
+            self._ensure_claim(claim)
+
         def attempt() -> T:
             with self.transaction() as connection:
                 if claim is not None:
-                    self._claim(connection, claim)
+                    connection.execute(f"UPDATE {claim_table(claim)} SET turns = turns + 1")
                 return action(connection)
 
         return retry_on_conflict(attempt, retries=self.conflict_retries, what=what)
 
-    @staticmethod
-    def _claim(connection: duckdb.DuckDBPyConnection, claim: str) -> None:
-        bumped = connection.execute(f"UPDATE {CLAIMS_TABLE} SET turns = turns + 1 WHERE name = ?",
-                                    [claim]).fetchall()[0][0]
-        if not bumped:  # the first write of this claim; a concurrent first insert is harmless (both bump)
-            connection.execute(f"INSERT INTO {CLAIMS_TABLE} VALUES (?, 1)", [claim])
+    def _ensure_claim(self, claim: str) -> None:
+        """Create a claim's table on its first use in this process (landing's exists from the start)."""
+        key = (os.getpid(), self.url, claim)
+        if claim == LANDING_CLAIM or key in _claims_known:
+            return
+
+        def create() -> None:
+            with self.transaction() as connection:
+                self._create_claim(connection, claim)
+
+        retry_on_conflict(create, retries=self.conflict_retries, what=f"creating the claim {claim}")
+        _claims_known.add(key)
+
+
+_claims_known: set[tuple[object, ...]] = set()
 
 
 def _literal(text: str) -> str:
