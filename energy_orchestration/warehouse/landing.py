@@ -182,27 +182,33 @@ def _insert_observations(connection: duckdb.DuckDBPyConnection, source: str, lan
 def _upsert_raw(connection: duckdb.DuckDBPyConnection, frame: pd.DataFrame, landed_at: datetime) -> int:
     if frame.empty:
         return 0
+    # The key fixes the interval (record_key holds the parsed time), so a stored row with the same
+    # key lies in the batch's interval range: restricting the match to it lets zone maps skip
+    # most of the table instead of scanning every raw record (ON CONFLICT had an index for that).
+    low, high = frame["interval_start_utc"].min(), frame["interval_start_utc"].max()
+    in_range = ("r.interval_start_utc BETWEEN $low AND $high" if pd.notna(low) else "FALSE") + (
+        " OR r.interval_start_utc IS NULL" if frame["interval_start_utc"].isna().any() else "")
     connection.register("incoming_raw", frame)
     try:
         # MERGE, not INSERT ... ON CONFLICT: the same statement on both backends (DuckLake has no
         # keys); a record whose payload is unchanged is neither updated nor counted
-        result = connection.execute("""
+        result = connection.execute(f"""
             MERGE INTO raw_records AS r
             USING (
                 SELECT dataset, record_key, interval_start_utc, payload, fetched_at_utc,
-                       kafka_partition, kafka_offset, ? AS landed_at_utc
+                       kafka_partition, kafka_offset, $landed_at AS landed_at_utc
                 FROM incoming_raw
                 QUALIFY row_number() OVER (
                     PARTITION BY dataset, record_key
                     ORDER BY fetched_at_utc DESC NULLS LAST, kafka_partition DESC, kafka_offset DESC) = 1
             ) AS excluded
-            ON r.dataset = excluded.dataset AND r.record_key = excluded.record_key
+            ON r.dataset = excluded.dataset AND r.record_key = excluded.record_key AND ({in_range})
             WHEN MATCHED AND r.payload::VARCHAR IS DISTINCT FROM excluded.payload::VARCHAR THEN UPDATE SET
                 payload = excluded.payload, interval_start_utc = excluded.interval_start_utc,
                 fetched_at_utc = excluded.fetched_at_utc, kafka_partition = excluded.kafka_partition,
                 kafka_offset = excluded.kafka_offset, landed_at_utc = excluded.landed_at_utc
             WHEN NOT MATCHED THEN INSERT BY NAME
-        """, [landed_at]).fetchall()
+        """, {"landed_at": landed_at, **({"low": low, "high": high} if pd.notna(low) else {})}).fetchall()
     finally:
         _unregister(connection, "incoming_raw")
     return int(result[0][0]) if result else 0
