@@ -58,6 +58,14 @@ def redact(text: str, *secrets: str) -> str:
     return text
 
 
+def split_password(url: str) -> tuple[str, str]:
+    """``url`` without its ``password=…`` part, and that password ('' when there is none)."""
+    found = re.search(r"\s*\bpassword\s*=\s*('[^']*'|[^\s']+)", url, flags=re.IGNORECASE)
+    if found is None:
+        return url, ""
+    return (url[:found.start()] + url[found.end():]).strip(), found.group(1).strip("'")
+
+
 def extension_path(package: str, name: str) -> Path:
     """The ``.duckdb_extension`` file shipped in a PyPI package, with a clear error if missing."""
     spec = importlib.util.find_spec(package)
@@ -166,8 +174,14 @@ class DuckLakeWarehouse(Warehouse):
                 if s3.key_id:
                     options += [f"KEY_ID {_literal(s3.key_id)}", f"SECRET {_literal(s3.secret)}"]
                 database.execute(f"CREATE SECRET lake_s3 (TYPE s3, {', '.join(options)})")
-            catalog = self.url + (f" password={self.catalog_password}" if self.catalog_password else "")
+            # The password goes into a DuckDB secret (shown redacted), never into the ATTACH string:
+            # DuckDB records attached paths in settings any query can read (allowed_paths).
+            catalog, password = split_password(self.url)
             options = [f"DATA_PATH {_literal(self.data_path)}"] + (["READ_ONLY"] if read_only else [])
+            if self.catalog_password or password:
+                database.execute(f"CREATE SECRET lake_catalog (TYPE postgres, "
+                                 f"PASSWORD {_literal(self.catalog_password or password)})")
+                options.append("META_SECRET 'lake_catalog'")
             database.execute(f"ATTACH {_literal(catalog)} AS {CATALOG_ALIAS} ({', '.join(options)})")
             database.execute(f"USE {CATALOG_ALIAS}")
             database.execute("SET TimeZone = 'UTC'")
@@ -245,6 +259,11 @@ class DuckLakeWarehouse(Warehouse):
             database = self._open(read_only=True)
             try:
                 self._require_schema(database)
+                if "://" in self.data_path:
+                    # DuckLake reads remote Parquet through the same file system the user's SQL
+                    # would use: allow the data path, and only it (COPY TO there could add stray
+                    # objects under the prefix, never change the catalog: see docs/architecture.md)
+                    database.execute(f"SET allowed_directories = [{_literal(self.data_path)}]")
                 database.execute("SET enable_external_access = false")
                 database.execute("SET lock_configuration = true")
                 yield database

@@ -1,5 +1,6 @@
 """One warehouse interface, two backends: what every caller relies on holds on both."""
 
+import os
 from pathlib import Path
 
 import duckdb
@@ -34,6 +35,19 @@ def test_a_sandboxed_connection_reads_the_warehouse_and_nothing_else(any_warehou
         with pytest.raises(duckdb.Error):
             db.execute("DELETE FROM emission_factors").fetchall()
     assert not (tmp_path / "out.csv").exists() and not (tmp_path / "other.duckdb").exists()
+
+
+def test_a_sandboxed_query_cannot_find_the_catalog_password(tmp_path: Path, request, monkeypatch):
+    """DuckDB lists attached paths in a setting any query reads: the password must not be in them."""
+    from tests.warehouse_backends import new_warehouse
+
+    lake = new_warehouse("ducklake", tmp_path, request, monkeypatch)
+    password = os.environ["ENERGY_WAREHOUSE_CATALOG_PASSWORD"]
+    with lake.connect(read_only=True, sandboxed=True) as db:
+        seen = db.execute("SELECT (SELECT string_agg(value, ' ') FROM duckdb_settings()) || "
+                          "(SELECT string_agg(secret_string, ' ') FROM duckdb_secrets()) || "
+                          "(SELECT string_agg(coalesce(path, ''), ' ') FROM duckdb_databases())").fetchall()[0][0]
+    assert "lake_catalog" in seen and password not in seen
 
 
 def test_a_reader_never_creates_a_warehouse(any_warehouse: Warehouse, tmp_path: Path, request, monkeypatch):
