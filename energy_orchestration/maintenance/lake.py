@@ -120,8 +120,9 @@ def maintain_lake(warehouse: Warehouse, retention: timedelta, now: datetime | No
     from energy_orchestration.warehouse.lake import CATALOG_ALIAS, DuckLakeWarehouse, retry_on_conflict
 
     if not isinstance(warehouse, DuckLakeWarehouse):
-        return LakeMaintenanceReport(False, f"nothing to do: the warehouse is the single DuckDB file {warehouse.location}; "
-                                            "compaction and snapshot expiry apply to DuckLake (ENERGY_WAREHOUSE_URL) only")
+        return LakeMaintenanceReport(False, f"nothing to do: the warehouse is the single DuckDB file "
+                                            f"{warehouse.location}; compaction and snapshot expiry apply to "
+                                            "DuckLake (ENERGY_WAREHOUSE_URL) only")
     if retention < timedelta(0):
         raise ValueError(f"the snapshot retention must not be negative, got {retention}")
     cutoff = (now or datetime.now(timezone.utc)).astimezone(timezone.utc) - retention
