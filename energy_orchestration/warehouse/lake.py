@@ -129,6 +129,8 @@ def claim_table(claim: str) -> str:
     return f"lake_claim_{claim}"
 
 
+SCHEMA_CLAIM = "schema"
+
 _instances: dict[tuple[object, ...], duckdb.DuckDBPyConnection] = {}
 _instances_lock = threading.Lock()
 
@@ -194,6 +196,23 @@ class DuckLakeWarehouse(Warehouse):
                             f"{redact(str(exc), *self._secrets())}") from None
         return database
 
+    def _open_racing(self, *, read_only: bool) -> duckdb.DuckDBPyConnection:
+        """:meth:`_open`, again when another process was creating the same new catalog at that
+        moment (DuckLake's own catalog tables then collide in PostgreSQL); a few tries at most."""
+        for attempt in range(1, 6):
+            try:
+                return self._open(read_only=read_only)
+            except duckdb.Error as exc:
+                text = str(exc)
+                racing = "Failed to initialize DuckLake" in text and ("already exists" in text
+                                                                      or "duplicate key" in text)
+                if not racing or attempt == 5:
+                    raise
+                log.warning("another process is creating the DuckLake catalog %s; opening it again (%d)",
+                            self.location, attempt)
+                time.sleep(0.2 * attempt)
+        raise AssertionError("unreachable")
+
     def _shared(self, *, read_only: bool) -> duckdb.DuckDBPyConnection:
         """This process's instance for the catalog (created, and for writers migrated, once)."""
         key = (os.getpid(), self.url, self.data_path, self.s3, read_only)
@@ -202,7 +221,7 @@ class DuckLakeWarehouse(Warehouse):
             if database is None:
                 if not self.data_path.startswith("s3://") and not read_only:
                     Path(self.data_path).mkdir(parents=True, exist_ok=True)
-                database = self._open(read_only=read_only)
+                database = self._open_racing(read_only=read_only)
                 try:
                     if read_only:
                         self._require_schema(database)
@@ -216,8 +235,11 @@ class DuckLakeWarehouse(Warehouse):
             return database.cursor()
 
     def _prepare(self, database: duckdb.DuckDBPyConnection) -> None:
-        migrate(database, constraints=False)
+        """Claims first (idempotent), then the schema under the ``schema`` claim: processes that
+        start together on a new catalog conflict and retry instead of migrating twice."""
+        self._create_claim(database, SCHEMA_CLAIM)
         self._create_claim(database, LANDING_CLAIM)
+        migrate(database, constraints=False, guard=f"UPDATE {claim_table(SCHEMA_CLAIM)} SET turns = turns + 1")
 
     @staticmethod
     def _create_claim(connection: duckdb.DuckDBPyConnection, claim: str) -> None:
@@ -309,7 +331,7 @@ class DuckLakeWarehouse(Warehouse):
     def _ensure_claim(self, claim: str) -> None:
         """Create a claim's table on its first use in this process (landing's exists from the start)."""
         key = (os.getpid(), self.url, claim)
-        if claim == LANDING_CLAIM or key in _claims_known:
+        if claim in (LANDING_CLAIM, SCHEMA_CLAIM) or key in _claims_known:
             return
 
         def create() -> None:

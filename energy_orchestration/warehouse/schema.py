@@ -220,10 +220,12 @@ def without_constraints(statement: str) -> str:
     return re.sub(r"\s+(PRIMARY\s+KEY|UNIQUE)\b", "", text, flags=re.IGNORECASE)
 
 
-def migrate(connection: duckdb.DuckDBPyConnection, *, constraints: bool = True) -> None:
+def migrate(connection: duckdb.DuckDBPyConnection, *, constraints: bool = True, guard: str | None = None) -> None:
     """Apply the migrations this file has not seen yet, then make sure the reference data
     (emission factors) is present; cheap when everything is up to date. ``constraints=False``
-    (DuckLake) applies them through :func:`without_constraints`."""
+    (DuckLake) applies them through :func:`without_constraints`. ``guard`` (DuckLake) is a
+    statement run first in each of these transactions so that two processes migrating at once
+    conflict (and one retries) instead of both applying a migration or seeding twice."""
     connection.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
     row = connection.execute("SELECT max(version) FROM schema_version").fetchall()[0]
     current = row[0] if row and row[0] is not None else 0
@@ -232,13 +234,28 @@ def migrate(connection: duckdb.DuckDBPyConnection, *, constraints: bool = True) 
             continue
         connection.execute("BEGIN TRANSACTION")
         try:
+            if guard:  # and look again inside the transaction: another process may have been first
+                connection.execute(guard)
+                if (connection.execute("SELECT max(version) FROM schema_version").fetchall()[0][0] or 0) >= number:
+                    connection.execute("ROLLBACK")
+                    continue
             connection.execute(statement if constraints else without_constraints(statement))
             connection.execute("INSERT INTO schema_version VALUES (?)", [number])
-            connection.execute("COMMIT")
         except BaseException:
             connection.execute("ROLLBACK")
             raise
-    _seed_emission_factors(connection)
+        connection.execute("COMMIT")  # outside the try: a failed commit is already rolled back
+    if guard is None:
+        _seed_emission_factors(connection)
+        return
+    connection.execute("BEGIN TRANSACTION")
+    try:
+        connection.execute(guard)
+        _seed_emission_factors(connection)
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
 
 
 def _seed_emission_factors(connection: duckdb.DuckDBPyConnection) -> None:

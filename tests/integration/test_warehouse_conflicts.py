@@ -118,3 +118,31 @@ def test_only_conflicts_are_retried():
     with pytest.raises(duckdb.ConversionException):
         retry_on_conflict(fails, retries=5, what="x", sleep=lambda _s: None)
     assert len(calls) == 1
+
+
+def test_processes_starting_together_on_a_new_catalog_migrate_it_once(lake_postgres, tmp_path, monkeypatch):
+    """Three writers open an empty catalog at the same moment (as a scaled-out stack's first start
+    does): every migration and every emission factor is stored once. Whether their migrations
+    actually overlap depends on timing; the outcome must be right either way."""
+    import os
+    import subprocess
+    import sys
+
+    from energy_orchestration.emission_factors import FACTORS
+    from energy_orchestration.warehouse import configured_warehouse
+    from energy_orchestration.warehouse.schema import MIGRATIONS
+    from tests.warehouse_backends import lake_env
+
+    for name, value in lake_env(lake_postgres, str(tmp_path / "lake") + "/").items():
+        monkeypatch.setenv(name, value)
+    script = ("from energy_orchestration.warehouse import default_warehouse\n"
+              "with default_warehouse().connect() as db: db.execute('SELECT 1')\n")
+    children = [subprocess.Popen([sys.executable, "-c", script], env={**os.environ}, stderr=subprocess.PIPE,
+                                 text=True) for _ in range(3)]
+    for child in children:
+        _, errors = child.communicate(timeout=180)
+        assert child.returncode == 0, errors
+    with configured_warehouse(tmp_path / "w.duckdb").connect(read_only=True) as db:
+        assert db.execute("SELECT count(*), count(DISTINCT version) FROM schema_version").fetchall() == [
+            (len(MIGRATIONS), len(MIGRATIONS))]
+        assert db.execute("SELECT count(*) FROM emission_factors").fetchall() == [(len(FACTORS),)]
