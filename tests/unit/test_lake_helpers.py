@@ -1,0 +1,43 @@
+"""The DuckLake backend's pure helpers: constraint-free DDL, password handling, conflict retries."""
+
+import duckdb
+import pytest
+
+from energy_orchestration.warehouse import WarehouseConflict
+from energy_orchestration.warehouse.lake import redact, retry_on_conflict, split_password
+from energy_orchestration.warehouse.schema import MIGRATIONS, migrate, without_constraints
+
+
+def test_every_migration_loses_its_keys_and_nothing_else():
+    for statement in MIGRATIONS:
+        stripped = without_constraints(statement)
+        assert "PRIMARY KEY" not in stripped.upper() and "UNIQUE" not in stripped.upper()
+    with duckdb.connect() as db:  # the stripped schema is complete: same tables and columns as the keyed one
+        migrate(db, constraints=False)
+        stripped = db.execute("SELECT table_name, column_name, data_type FROM duckdb_columns() ORDER BY ALL").fetchall()
+        assert db.execute("SELECT count(*) FROM duckdb_constraints() WHERE constraint_type IN "
+                          "('PRIMARY KEY', 'UNIQUE')").fetchall() == [(0,)]
+    with duckdb.connect() as db:
+        migrate(db)
+        keyed = db.execute("SELECT table_name, column_name, data_type FROM duckdb_columns() ORDER BY ALL").fetchall()
+    assert stripped == keyed
+
+
+def test_the_password_leaves_the_url_and_never_shows():
+    url = "ducklake:postgres:host=db port=5432 password='s3 cr3t' dbname=lake user=energy"
+    assert split_password(url) == ("ducklake:postgres:host=db port=5432 dbname=lake user=energy", "s3 cr3t")
+    assert split_password("ducklake:postgres:host=db") == ("ducklake:postgres:host=db", "")
+    shown = redact(f"could not connect: {url} PASSWORD=plain key other-secret", "other-secret")
+    assert "s3 cr3t" not in shown and "plain" not in shown and "other-secret" not in shown
+
+
+def test_conflicts_are_retried_a_bounded_number_of_times_then_raised_clearly():
+    calls, slept = [], []
+
+    def conflicting() -> None:
+        calls.append(1)
+        raise duckdb.TransactionException("Failed to commit DuckLake transaction. Transaction conflict - ...")
+
+    with pytest.raises(WarehouseConflict, match="landing a batch: still conflicting with other writers after 3"):
+        retry_on_conflict(conflicting, retries=3, what="landing a batch", sleep=slept.append)
+    assert len(calls) == 4 and len(slept) == 3 and all(0 < s < 1 for s in slept)
