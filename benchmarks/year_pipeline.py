@@ -94,8 +94,9 @@ def aggregate_year(warehouse: Warehouse, days: int) -> dict:
     return timings
 
 
-def rebuild_daily_through_dagster(warehouse: Warehouse, days: int, baseline_days: int) -> dict:
-    res = {"warehouse": WarehouseResource(path=str(warehouse.path))}
+def rebuild_daily_through_dagster(warehouse: Warehouse, days: int, baseline_days: int,
+                                  resource: WarehouseResource | None = None) -> dict:
+    res = {"warehouse": resource or WarehouseResource(path=str(warehouse.path))}
     first, last = date(2025, 1, 1), date(2025, 1, 1) + timedelta(days=days - 1)
     with tempfile.TemporaryDirectory() as home, dg.instance_for_test(temp_dir=home) as instance:
         began = time.perf_counter()

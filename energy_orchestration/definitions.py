@@ -7,8 +7,8 @@ from energy_orchestration.assets.aggregates import AGGREGATE_ASSETS, PERIOD_JOBS
 from energy_orchestration.assets.history import HISTORY_ASSETS
 from energy_orchestration.assets.quality import COMPLETENESS_CHECKS, QUARANTINE_CHECKS, quality_job, quality_schedule
 from energy_orchestration.assets.raw import RAW_ASSETS
-from energy_orchestration.maintenance.jobs import run_cleanup_job
-from energy_orchestration.maintenance.schedules import run_cleanup_schedule
+from energy_orchestration.maintenance.jobs import lake_maintenance_job, run_cleanup_job
+from energy_orchestration.maintenance.schedules import lake_maintenance_schedule, run_cleanup_schedule
 from energy_orchestration.resources import default_resources
 from energy_orchestration.sensors.fetch import fetch_job, fetch_sensor
 from energy_orchestration.sensors.gap_repair import gap_repair_sensor
@@ -18,9 +18,9 @@ from energy_orchestration.sensors.revisit import revisit_schedule
 defs = dg.Definitions(
     assets=[*HISTORY_ASSETS, *RAW_ASSETS, *AGGREGATE_ASSETS],
     asset_checks=[*QUARANTINE_CHECKS, *COMPLETENESS_CHECKS],
-    jobs=[fetch_job, zone_hourly_job, *PERIOD_JOBS.values(), quality_job, run_cleanup_job],
+    jobs=[fetch_job, zone_hourly_job, *PERIOD_JOBS.values(), quality_job, run_cleanup_job, lake_maintenance_job],
     sensors=[fetch_sensor, landing_sensor, rollup_sensor, gap_repair_sensor],
-    schedules=[quality_schedule, run_cleanup_schedule, revisit_schedule],
+    schedules=[quality_schedule, run_cleanup_schedule, revisit_schedule, lake_maintenance_schedule],
     resources=default_resources(),
     executor=dg.in_process_executor,
 )

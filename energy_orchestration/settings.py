@@ -161,6 +161,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ENERGY_API_WS_QUEUE_SIZE", "1000", "Messages buffered per WebSocket client; when full the oldest is dropped (counted and logged).", check=_integer(1)),
     Setting("ENERGY_CLOCK_NOW", "", "Testing/demo knob: pins the platform's clock (stand-in data, sensors, the API's and the dashboard's \"now\") to this ISO 8601 instant, e.g. `2025-03-30T01:30:00Z`; it stands still there. Empty = the system clock.", check=_instant_or_empty),
     Setting("ENERGY_API_STALE_AFTER_SECONDS", "300", "A dataset is reported stale when nothing landed for this long (at least two of its intervals).", check=_number(above=0)),
+    Setting("ENERGY_LAKE_SNAPSHOT_RETENTION_HOURS", "24", "DuckLake only: snapshots older than this are expired by the hourly `lake_maintenance_job` (after it compacts small files), and the files only they referenced are deleted; time travel reaches back this far.", check=_integer(0)),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

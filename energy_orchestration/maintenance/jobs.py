@@ -1,4 +1,5 @@
-"""The daily run cleanup as a Dagster job: a thin shell over :func:`cleanup.delete_old_runs`."""
+"""Maintenance as Dagster jobs, thin shells over plain functions: the daily run cleanup
+(:func:`cleanup.delete_old_runs`) and the hourly DuckLake compaction (:func:`lake.maintain_lake`)."""
 
 
 from datetime import timedelta
@@ -7,7 +8,9 @@ import dagster as dg
 
 from energy_orchestration import settings
 from energy_orchestration.maintenance.cleanup import delete_old_runs
+from energy_orchestration.maintenance.lake import maintain_lake
 from energy_orchestration.model import utc_now
+from energy_orchestration.resources import WarehouseResource
 
 
 class RunCleanupConfig(dg.Config):
@@ -30,3 +33,24 @@ def delete_old_runs_op(context: dg.OpExecutionContext, config: RunCleanupConfig)
                      "ENERGY_RUN_RETENTION_DAYS (never runs in flight)."))
 def run_cleanup_job() -> None:
     delete_old_runs_op()
+
+
+class LakeMaintenanceConfig(dg.Config):
+    snapshot_retention_hours: int = settings.get_int("ENERGY_LAKE_SNAPSHOT_RETENTION_HOURS")
+    """DuckLake snapshots older than this many hours are expired (launchpad can override)."""
+
+
+@dg.op(description=("DuckLake: merge small Parquet files, expire snapshots older than the "
+                    "retention and delete the files no snapshot needs; a no-op on the single DuckDB file."))
+def maintain_lake_op(context: dg.OpExecutionContext, config: LakeMaintenanceConfig,
+                     warehouse: WarehouseResource) -> None:
+    report = maintain_lake(warehouse.get(), timedelta(hours=config.snapshot_retention_hours))
+    context.log.info(report.summary())
+    context.add_output_metadata(report.metadata())
+
+
+@dg.job(executor_def=dg.in_process_executor, tags={"energy/kind": "maintenance"},
+        description=("Keeps a DuckLake warehouse fast and bounded: compacts the minute micro-batches' small files, "
+                     "expires snapshots older than ENERGY_LAKE_SNAPSHOT_RETENTION_HOURS, deletes unreferenced files."))
+def lake_maintenance_job() -> None:
+    maintain_lake_op()

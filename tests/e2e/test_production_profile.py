@@ -6,7 +6,9 @@ dagster-webserver, dagster-daemon wired by workspace.yaml, the landing consumer,
 One test, in phases, because each phase needs the previous one's state: live data lands and
 aggregates build; a backfill launched over GraphQL completes; daemon and code server are
 killed and restarted and the fetch sensor resumes from its cursor (kept in PostgreSQL) with no
-gap and no duplicate; the run cleanup job deletes runs from PostgreSQL.
+gap and no duplicate; the run cleanup job deletes runs from PostgreSQL. The warehouse is
+DuckLake, as in docker/compose.yaml: its catalog in its own database of the same PostgreSQL,
+its Parquet files in tmp; the DuckLake maintenance job runs at the end.
 """
 
 import json
@@ -27,7 +29,8 @@ from energy_orchestration.backfill import launch, progress
 from energy_orchestration.profiles.postgres import LocalPostgres
 from energy_orchestration.profiles.production import ProductionStack
 from energy_orchestration.streaming.broker import EmbeddedBroker, free_port
-from energy_orchestration.warehouse import Warehouse
+from energy_orchestration.warehouse import WarehouseMissing
+from energy_orchestration.warehouse.lake import DuckLakeWarehouse
 
 # the whole stack as processes, minutes long on 2 cores: above the suite-wide 300 s timeout
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
@@ -116,10 +119,14 @@ def test_production_profile_runs_heals_and_cleans_up(tmp_path):
     began = time.monotonic()
     standin_port, api_port = free_port(), free_port()
     with LocalPostgres() as pg, EmbeddedBroker(log_file=tmp_path / "broker.log") as broker:
+        pg.create_database("energy_lake")
+        lake_url = f"ducklake:postgres:host=127.0.0.1 port={pg.port} dbname=energy_lake user={pg.user}"
         standin_url = f"http://127.0.0.1:{standin_port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith(("ENERGY_", "KAFKA_", "DAGSTER_"))}
         env.update({"KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
                     "ENERGY_WAREHOUSE_PATH": str(tmp_path / "warehouse.duckdb"),
+                    "ENERGY_WAREHOUSE_URL": lake_url, "ENERGY_WAREHOUSE_CATALOG_PASSWORD": pg.password,
+                    "ENERGY_WAREHOUSE_DATA_PATH": str(tmp_path / "lake") + "/",
                     "ENERGY_EDS_BASE_URL": standin_url, "ENERGY_ODRE_BASE_URL": standin_url,
                     "ENERGY_API_HOST": "127.0.0.1", "ENERGY_API_PORT": str(api_port),
                     # far enough back that the first fetch holds an hour closed for > 12 min,
@@ -138,13 +145,15 @@ def test_production_profile_runs_heals_and_cleans_up(tmp_path):
             assert not list(home.rglob("*.db")), "instance state must be in PostgreSQL, not in SQLite files"
 
             # 1. live data lands, the API serves it, and an hourly aggregate is built
-            warehouse = Warehouse(tmp_path / "warehouse.duckdb")
+            warehouse = DuckLakeWarehouse(tmp_path / "warehouse.duckdb", url=lake_url,
+                                          data_path=str(tmp_path / "lake") + "/", catalog_password=pg.password)
 
             def hourly_rows() -> int:
-                if not (tmp_path / "warehouse.duckdb").exists():
+                try:
+                    with warehouse.connect(read_only=True) as db:
+                        return db.execute("SELECT count(*) FROM zone_hourly WHERE zone = 'DK-DK1'").fetchone()[0]
+                except WarehouseMissing:  # the consumer has not created the catalog's tables yet
                     return 0
-                with warehouse.connect(read_only=True) as db:
-                    return db.execute("SELECT count(*) FROM zone_hourly WHERE zone = 'DK-DK1'").fetchone()[0]
 
             wait_for("a live hour of zone_hourly", hourly_rows, 300, stack, every=5)
             latest = wait_for("latest DK-DK1 values from the API", lambda: requests.get(
@@ -231,9 +240,24 @@ def test_production_profile_runs_heals_and_cleans_up(tmp_path):
                 assert cur.fetchone()[0] > 0
                 cur.execute("SELECT count(*) FROM runs WHERE run_id = %s", [cleanup])
                 assert cur.fetchone()[0] == 1
-            print(f"cleanup: runs {runs_before_cleanup} -> {runs_after_cleanup}; "
+            print(f"cleanup: runs {runs_before_cleanup} -> {runs_after_cleanup}")
+
+            # 5. the DuckLake maintenance job compacts and expires while the services keep writing
+            files_before = _live_data_files(warehouse)
+            run_job(stack, "lake_maintenance_job", {"ops": {"maintain_lake_op": {"config": {
+                "snapshot_retention_hours": 0}}}})
+            with warehouse.connect(read_only=True) as db:
+                assert db.execute("SELECT count(*) FROM observations").fetchone()[0] > 0
+                assert db.execute("SELECT count(*) FROM ducklake_snapshots('lake')").fetchone()[0] < 20
+            print(f"lake maintenance: live data files {files_before} -> {_live_data_files(warehouse)}; "
                   f"test took {time.monotonic() - began:.0f}s")
         finally:
             stack.stop()
             os.killpg(standin.pid, signal.SIGTERM)
             standin.wait(10)
+
+
+def _live_data_files(warehouse: DuckLakeWarehouse) -> int:
+    with warehouse.connect(read_only=True) as db:
+        return db.execute("SELECT count(*) FROM __ducklake_metadata_lake.ducklake_data_file "
+                          "WHERE end_snapshot IS NULL").fetchone()[0]
