@@ -86,7 +86,7 @@ def zone_hourly(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
     start, end = _naive_utc(window.start), _naive_utc(window.end)
 
     def build(connection: duckdb.DuckDBPyConnection) -> tuple[BuildStats, pd.DataFrame]:
-        return build_zone_hourly(connection, start, end, run_id=context.run_id), connection.execute("""
+        return build_zone_hourly(connection, start, end, run_id=context.run.run_id), connection.execute("""
             SELECT zone, hour_start_utc, round(production_total) AS production_mw, round(consumption) AS consumption_mw,
                    round(co2_intensity_computed) AS co2_computed, round(renewable_share_pct, 1) AS renewable_pct,
                    round(coverage_pct, 1) AS coverage_pct
@@ -139,7 +139,7 @@ def period_asset(grain: str) -> dg.AssetsDefinition:
         start_utc = _naive_utc(window.start)
         end_utc = min(_naive_utc(window.end), _naive_utc(utc_now()).replace(minute=0, second=0, microsecond=0))
         def build(connection: duckdb.DuckDBPyConnection) -> tuple[BuildStats, pd.DataFrame]:
-            return build_zone_periods(connection, grain, first, last, run_id=context.run_id), connection.execute(f"""
+            return build_zone_periods(connection, grain, first, last, run_id=context.run.run_id), connection.execute(f"""
                 SELECT zone, {key_column}, hours_present || '/' || hours_expected AS hours,
                        round(production_mwh) AS production_mwh, round(consumption_mwh) AS consumption_mwh,
                        round(co2_intensity_computed) AS co2_computed, round(renewable_share_pct, 1) AS renewable_pct

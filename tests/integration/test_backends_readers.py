@@ -66,6 +66,26 @@ def test_dagster_checks_the_api_and_status_read_the_same_on_each_backend(tmp_pat
         with warehouse.connect(read_only=True) as db:
             stored = db.execute("SELECT count(*) FROM observations WHERE zone = 'DK-DK1'").fetchall()[0][0]
         assert stored > 0 and len(observations.json()["items"]) == min(stored, 1000)
+        # the analysts' reads (issue 14) on each backend: CSV/Parquet exports, as_of, explain, the history series
+        csv_rows = requests.get(f"{server.url}/api/v1/zones/DK-DK1/aggregates/hourly",
+                                params={"from": "2025-06-01", "to": "2025-06-01", "format": "csv"}, timeout=30)
+        assert csv_rows.status_code == 200 and len(csv_rows.text.splitlines()) == 1 + 2, csv_rows.text[:300]
+        parquet = requests.get(f"{server.url}/api/v1/zones/DK-DK1/observations", timeout=30,
+                               params={"from": "2025-06-01T10:00:00Z", "to": "2025-06-01T12:00:00Z",
+                                       "format": "parquet"})
+        assert parquet.status_code == 200 and parquet.content[:4] == b"PAR1"
+        assert int(parquet.headers["X-Row-Count"]) == stored  # everything landed lies in the range, no limit
+        before = requests.get(f"{server.url}/api/v1/zones/DK-DK1/observations", timeout=30,
+                              params={"from": "2025-06-01T10:00:00Z", "to": "2025-06-01T12:00:00Z",
+                                      "as_of": "2000-01-01T00:00:00Z"})
+        assert before.status_code == 200 and before.json()["items"] == []
+        explained = requests.get(f"{server.url}/api/v1/zones/DK-DK1/aggregates/hourly/2025-06-01T10:00:00Z/explain",
+                                 timeout=30)
+        assert explained.status_code == 200, explained.text
+        assert "PowerSystemRightNow" in explained.text
+        series = requests.get(f"{server.url}/api/v1/zones/DK-DK1/series",
+                              params={"from": "2025-06-01", "to": "2025-06-01"}, timeout=30)
+        assert series.status_code == 200, series.text
     finally:
         server.__exit__(None, None, None)
 
