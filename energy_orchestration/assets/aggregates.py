@@ -138,8 +138,10 @@ def period_asset(grain: str) -> dg.AssetsDefinition:
         last: date = (window.end - timedelta(days=1)).date()
         start_utc = _naive_utc(window.start)
         end_utc = min(_naive_utc(window.end), _naive_utc(utc_now()).replace(minute=0, second=0, microsecond=0))
+
         def build(connection: duckdb.DuckDBPyConnection) -> tuple[BuildStats, pd.DataFrame]:
-            return build_zone_periods(connection, grain, first, last, run_id=context.run.run_id), connection.execute(f"""
+            stats = build_zone_periods(connection, grain, first, last, run_id=context.run.run_id)
+            return stats, connection.execute(f"""
                 SELECT zone, {key_column}, hours_present || '/' || hours_expected AS hours,
                        round(production_mwh) AS production_mwh, round(consumption_mwh) AS consumption_mwh,
                        round(co2_intensity_computed) AS co2_computed, round(renewable_share_pct, 1) AS renewable_pct
