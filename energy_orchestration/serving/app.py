@@ -430,22 +430,21 @@ def aggregates_router(warehouse: Warehouse) -> APIRouter:
                    limit: PageLimit = None, cursor: Cursor = None, as_of: AsOf = None) -> Response:
         """Every column of ``zone_<grain>`` for the zone, between two local dates (inclusive;
         hourly rows are picked by their local date), a page at a time: pass ``next_cursor`` back
-        as ``cursor`` until it is null. ``as_of`` (hourly only, with ``from`` and ``to``; JSON):
-        the hours rebuilt on the fly from what the platform knew then; the stored table is not
-        changed."""
+        as ``cursor`` until it is null. ``as_of`` (with ``from`` and ``to``; JSON): the rows
+        rebuilt on the fly from what the platform knew then; the stored tables are not changed."""
         for value, name in ((from_, "from"), (to, "to")):
             if value is not None:
                 _check_year(value, name)
         if from_ and to and from_ > to:
             raise HTTPException(400, "'from' must not be after 'to'")
         if as_of is not None:
-            if grain.value != "hourly" or from_ is None or to is None:
-                raise HTTPException(400, "as_of is answered for the hourly grain with both 'from' and 'to'")
+            if from_ is None or to is None:
+                raise HTTPException(400, "as_of needs both 'from' and 'to' (the rows are rebuilt on the fly)")
             if fmt != "json":
                 raise HTTPException(406, "as_of aggregates are answered as JSON only")
             try:
-                page = queries.hourly_page_as_of(warehouse, zone.value, from_, to, _as_of(as_of),
-                                                 1000 if limit is None else limit, cursor)
+                page = queries.aggregate_page_as_of(warehouse, grain.value, zone.value, from_, to, _as_of(as_of),
+                                                    1000 if limit is None else limit, cursor)
             except queries.BadCursor as exc:
                 raise HTTPException(400, str(exc)) from None
             return _json({"zone": zone.value, "grain": grain.value, "items": page.items,

@@ -292,25 +292,30 @@ def aggregate_page(warehouse: Warehouse, grain: str, zone: str, first: date | No
     return Page(rows, cursor_after(selection, rows[-1]) if more else None)
 
 
-def hourly_page_as_of(warehouse: Warehouse, zone: str, first: date, last: date, as_of: datetime,
-                      limit: int, cursor: str | None = None) -> Page:
-    """``zone_hourly`` rows for the zone's local days ``first`` to ``last``, rebuilt on the fly from
-    what the platform knew at ``as_of`` (naive UTC); the stored table is not touched. Paginated
-    with the hourly aggregates' cursor, so a cut page says so and can be continued."""
-    from energy_orchestration.warehouse.aggregates import zone_hourly_as_of
+def aggregate_page_as_of(warehouse: Warehouse, grain: str, zone: str, first: date, last: date, as_of: datetime,
+                         limit: int, cursor: str | None = None) -> Page:
+    """The zone's rows of the grain's table for local days ``first`` to ``last``, rebuilt on the fly
+    from what the platform knew at ``as_of`` (naive UTC); the stored tables are not touched.
+    Paginated with the aggregates' cursor, so a cut page says so and can be continued."""
+    from energy_orchestration.warehouse.aggregates import zone_hourly_as_of, zone_periods_as_of
 
-    after = _aggregate_key("hourly", cursor) if cursor else None
-    start, end = local_day_bounds(zone, first)[0], local_day_bounds(zone, last)[1]
-    if after is not None:
-        start = max(start, after + timedelta(hours=1))
+    after = _aggregate_key(grain, cursor) if cursor else None
+    order = AGGREGATE_ORDER[grain]
     with warehouse.connect(read_only=True) as db:
-        rows = zone_hourly_as_of(db, zone, start, end, as_of) if start < end else []
+        if grain == "hourly":
+            start, end = local_day_bounds(zone, first)[0], local_day_bounds(zone, last)[1]
+            if after is not None:
+                start = max(start, after + timedelta(hours=1))
+            rows = zone_hourly_as_of(db, zone, start, end, as_of) if start < end else []
+        else:
+            if after is not None:
+                first = max(first, after + timedelta(days=1))
+            rows = zone_periods_as_of(db, zone, grain, first, last, as_of) if first <= last else []
         names = [d[0] for d in db.description] if rows else []
-    items = sorted(({n: jsonable(v) for n, v in zip(names, row, strict=False)} for row in rows),
-                   key=lambda row: row["hour_start_utc"])
+    items = [{n: jsonable(v) for n, v in zip(names, row, strict=False)} for row in rows]
     more = len(items) > limit
     items = items[:limit]
-    return Page(items, encode_key([items[-1]["hour_start_utc"]]) if more else None)
+    return Page(items, encode_key([items[-1][order]]) if more else None)
 
 
 def explain(warehouse: Warehouse, zone: str, grain: str, period: date | datetime) -> dict[str, Any]:

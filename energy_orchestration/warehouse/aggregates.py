@@ -11,7 +11,7 @@ zone and period; a long table would need a pivot in every query, dashboard and A
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 
 import duckdb
 
@@ -158,29 +158,80 @@ def build_zone_periods(connection: duckdb.DuckDBPyConnection, grain: str, first:
     never arrived count as 0 % coverage rather than shrinking the denominator. ``run_id``: as in
     :func:`build_zone_hourly`.
     """
+    table, key = PERIOD_TABLES[_check_grain(grain)], PERIOD_KEYS[grain]
+    first_period, last_period = _period_bounds(connection, grain, first, last)
+    source = "zone_hourly" if grain == "daily" else "zone_daily"
+    connection.execute(f"DELETE FROM {table} WHERE {key} BETWEEN ? AND ?", [first_period, last_period])
+    connection.execute(f"INSERT INTO {table} BY NAME {_zone_periods_select(grain, source)}",
+                       {"first_period": first_period, "last_period": last_period, "built_at": _now_naive(),
+                        "run_id": run_id})
+    return _stats(connection, table, key, first_period, last_period, inclusive=True)
+
+
+def zone_periods_as_of(connection: duckdb.DuckDBPyConnection, zone: str, grain: str, first: date, last: date,
+                       as_of: datetime) -> list[tuple]:
+    """Rows of the ``grain`` table (daily, weekly, monthly) of one zone for the periods containing
+    local dates ``first`` to ``last``, computed on the fly from what the platform knew at ``as_of``
+    (naive UTC): the hours as :func:`zone_hourly_as_of` computes them, then days (and weeks or
+    months from those days) by the same SQL as :func:`build_zone_periods`. Nothing stored is
+    touched. Returns the cursor's rows ordered by period; names in ``connection.description``."""
+    first_period, last_period = _period_bounds(connection, _check_grain(grain), first, last)
+    day_last = connection.execute(f"SELECT ($last::DATE + INTERVAL {_PERIOD_UNITS[grain]} - INTERVAL 1 DAY)::DATE",
+                                  {"last": last_period}).fetchall()[0][0]
+    # hours a day either side: which UTC hours fall on a local date depends on the zone's offset
+    hours = f"({_zone_hourly_select(OBSERVATIONS_AS_OF, zone_filter=True)})"
+    select = _zone_periods_select("daily", hours, "$day_first", "$day_last")
+    if grain != "daily":
+        select = _zone_periods_select(grain, f"({select})", "$first_period", "$last_period")
+    return connection.execute(f"SELECT * FROM ({select}) ORDER BY {PERIOD_KEYS[grain]}", {
+        "start": datetime.combine(first_period - timedelta(days=1), time()),
+        "end": datetime.combine(day_last + timedelta(days=2), time()),
+        "zone": zone, "as_of": as_of, "built_at": _now_naive(), "run_id": None,
+        "day_first": first_period, "day_last": day_last,
+        **({"first_period": first_period, "last_period": last_period} if grain != "daily" else {}),
+    }).fetchall()
+
+
+_PERIOD_UNITS: dict[str, str] = {"daily": "1 DAY", "weekly": "7 DAY", "monthly": "1 MONTH"}
+
+
+def _check_grain(grain: str) -> str:
     if grain not in PERIOD_TABLES:
         raise ValueError(f"unknown grain {grain!r}; expected one of {sorted(PERIOD_TABLES)}")
-    table, key = PERIOD_TABLES[grain], PERIOD_KEYS[grain]
+    return grain
+
+
+def _period_of(grain: str) -> str:
+    """The SQL expression giving a row's period (its first local date) from ``local_date``."""
     if grain == "daily":
-        source, source_key, period_of = "zone_hourly", "local_date", "local_date"
+        return "local_date"
+    return f"date_trunc('{'week' if grain == 'weekly' else 'month'}', local_date)::DATE"
+
+
+def _period_bounds(connection: duckdb.DuckDBPyConnection, grain: str, first: date, last: date) -> tuple[date, date]:
+    """The first local dates of the periods holding ``first`` and ``last``."""
+    period_of = _period_of(grain)
+    row = connection.execute(f"SELECT {period_of.replace('local_date', '$first::DATE')}, "
+                             f"{period_of.replace('local_date', '$last::DATE')}",
+                             {"first": first, "last": last}).fetchall()[0]
+    return row[0], row[1]
+
+
+def _zone_periods_select(grain: str, source: str, first: str = "$first_period", last: str = "$last_period") -> str:
+    """The SELECT computing ``grain`` rows for the periods starting ``first`` .. ``last`` (SQL
+    parameters) from ``source``: ``zone_hourly`` for days, ``zone_daily`` for weeks and months,
+    or a parenthesised query shaped like them (the as-of path)."""
+    period_of, unit = _period_of(grain), _PERIOD_UNITS[grain]
+    if grain == "daily":
         weight, energy_weight = "1", "production_total"
     else:
-        source, source_key = "zone_daily", "local_date"
-        period_of = f"date_trunc('{'week' if grain == 'weekly' else 'month'}', local_date)::DATE"
         weight, energy_weight = "hours_present", "production_mwh"
-    unit = {"daily": "1 DAY", "weekly": "7 DAY", "monthly": "1 MONTH"}[grain]
-    bounds = connection.execute(f"SELECT {period_of.replace('local_date', '$first::DATE')}, "
-                                f"{period_of.replace('local_date', '$last::DATE')}",
-                                {"first": first, "last": last}).fetchall()[0]
-    first_period, last_period = bounds
     hours = "count(*)" if grain == "daily" else "sum(hours_present)"
     coverage = "sum(coverage_pct)" if grain == "daily" else "sum(coverage_pct * hours_expected)"
-    connection.execute(f"DELETE FROM {table} WHERE {key} BETWEEN ? AND ?", [first_period, last_period])
-    connection.execute(f"""
-        INSERT INTO {table} BY NAME
+    return f"""
         WITH rows AS (
-            SELECT *, {period_of} AS period FROM {source}
-            WHERE {source_key} >= $first_period AND {source_key} < $last_period + INTERVAL {unit}
+            SELECT *, {period_of} AS period FROM {source} AS source_rows
+            WHERE local_date >= {first} AND local_date < {last} + INTERVAL {unit}
         ),
         grouped AS (
             SELECT zone, period, any_value(time_zone) AS time_zone,
@@ -200,14 +251,13 @@ def build_zone_periods(connection: duckdb.DuckDBPyConnection, grain: str, first:
             FROM grouped
         )
         SELECT * EXCLUDE (period, coverage_weighted),
-               period AS {key},
+               period AS {PERIOD_KEYS[grain]},
                (epoch(period_end_utc - period_start_utc) / 3600)::INTEGER AS hours_expected,
                coverage_weighted / (epoch(period_end_utc - period_start_utc) / 3600) AS coverage_pct,
                100.0 * renewable_mwh / nullif(production_mwh, 0) AS renewable_share_pct,
                $built_at::TIMESTAMP AS built_at_utc, $run_id::VARCHAR AS built_by_run_id
         FROM bounded
-    """, {"first_period": first_period, "last_period": last_period, "built_at": _now_naive(), "run_id": run_id})
-    return _stats(connection, table, key, first_period, last_period, inclusive=True)
+    """
 
 
 def _now_naive() -> datetime:

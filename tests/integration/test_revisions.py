@@ -116,7 +116,9 @@ def test_as_of_on_the_api_answers_what_was_known_then_and_rebuilds_the_hour(ware
 
         assert get("/observations", **window, as_of="yesterday").status_code == 422
         assert get("/observations", **window, as_of="1900-01-01T00:00:00Z").status_code == 400
-        assert get("/aggregates/daily", as_of="2025-06-01T13:30:00Z").status_code == 400
+        assert get("/aggregates/daily", as_of="2025-06-01T13:30:00Z").status_code == 400  # needs from and to
+        daily = get("/aggregates/daily", **{"from": "2025-06-01", "to": "2025-06-01"}, as_of="2025-06-01T13:30:00Z")
+        assert [(i["local_date"], i["production_nuclear"]) for i in daily.json()["items"]] == [("2025-06-01", 800.0)]
     finally:
         server.__exit__(None, None, None)
 
@@ -257,3 +259,54 @@ def test_the_hourly_revisit_run_brings_consolidations_and_corrections_in(tmp_pat
     assert corrected > 0  # the fixed clock and rate correct some of the 15 minutes (derived, not assumed)
     assert superseded == {"PowerSystemRightNow/realtime": 3 * corrected, "eco2mix-regional-tr/realtime": live_rows}
     assert live_rows > 4 * 12 * 5 and statuses == [("consolidated",)]
+
+
+def test_every_grain_rebuilt_as_of_now_equals_the_stored_tables_and_as_of_before_a_revision_the_old_value(
+        warehouse):
+    from datetime import date
+
+    from energy_orchestration.warehouse.aggregates import (
+        build_zone_hourly,
+        build_zone_periods,
+        zone_hourly_as_of,
+        zone_periods_as_of,
+    )
+
+    land_at(warehouse, batch(800.0), T1)
+    land_at(warehouse, batch(900.0, "consolidated"), T2)
+    # a second value an hour later, never revised, so days/weeks/months average more than one hour
+    later = batch(600.0)
+    later.observations["interval_start_utc"] = pd.Timestamp(INTERVAL + timedelta(hours=1))
+    land_at(warehouse, later, T1)
+    day = date(2025, 6, 1)
+    with warehouse.transaction() as db:
+        build_zone_hourly(db, datetime(2025, 5, 31), datetime(2025, 6, 2))
+        for grain in ("daily", "weekly", "monthly"):
+            build_zone_periods(db, grain, day, day)
+
+    def without_build_stamps(db, rows):
+        names = [d[0] for d in db.description]
+        return [{n: v for n, v in zip(names, row, strict=True) if n not in ("built_at_utc", "built_by_run_id")}
+                for row in rows]
+
+    keys = {"daily": "local_date", "weekly": "week_start", "monthly": "month_start"}
+    with warehouse.connect(read_only=True) as db:
+        now = T4 + timedelta(days=1)
+        stored = without_build_stamps(db, db.execute(
+            "SELECT * FROM zone_hourly WHERE zone = 'FR-84' ORDER BY hour_start_utc").fetchall())
+        rebuilt = without_build_stamps(db, zone_hourly_as_of(db, "FR-84", datetime(2025, 5, 31), datetime(2025, 6, 2),
+                                                             now))
+        assert rebuilt == stored and len(stored) == 2
+        for grain, key in keys.items():
+            table = {"daily": "zone_daily", "weekly": "zone_weekly", "monthly": "zone_monthly"}[grain]
+            stored = without_build_stamps(db, db.execute(f"SELECT * FROM {table} WHERE zone = 'FR-84'").fetchall())
+            rebuilt = without_build_stamps(db, zone_periods_as_of(db, "FR-84", grain, day, day, now))
+            assert rebuilt == stored and len(stored) == 1, grain
+            # before the revision: the day's mean of its two hours used the real-time 800, not 900
+            before_revision = T1 + timedelta(minutes=30)
+            [old] = without_build_stamps(db, zone_periods_as_of(db, "FR-84", grain, day, day, before_revision))
+            assert old["production_nuclear"] == pytest.approx((800.0 + 600.0) / 2), grain
+            assert stored[0]["production_nuclear"] == pytest.approx((900.0 + 600.0) / 2), grain
+            assert old[key] == stored[0][key]
+            # before anything landed: no row at all, not a row of zeros
+            assert zone_periods_as_of(db, "FR-84", grain, day, day, T1 - timedelta(minutes=1)) == []
