@@ -180,7 +180,7 @@ class DemoStack:
         say("running. Where to look:")
         say(f"  Dashboard         {self.api_url()}/  (live; API docs at {self.api_url()}/docs)")
         say(f"  Dagster UI        http://127.0.0.1:{port}  (Assets: history -> raw -> agg/zone_*; "
-            "Automation: fetch, landing, rollup, gap_repair sensors)")
+            "Automation: fetch, landing, rollup, gap_repair, quality sensors)")
         say("  Backfill          `energy backfill --from YYYY-MM-DD --to YYYY-MM-DD`, or the `history` group in the UI")
         say(f"  Warehouse         {self.env['ENERGY_WAREHOUSE_PATH']}  (`energy status` summarises it)")
         say(f"  Source APIs       {self.env['ENERGY_EDS_BASE_URL']} (Energi Data Service), "
