@@ -109,7 +109,17 @@ def evaluate_landing(warehouse: Warehouse, cursor: str | None, now: datetime, se
     return events, requests, json.dumps({"through": through.isoformat(), "pending": still_open})
 
 
-@dg.sensor(minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING,
+LANDING_INTERVAL_SECONDS = 60
+"""Landed rows are reported as raw materialisations within this interval plus :data:`SETTLE`
+(90 s; 60 s with the 30 s interval before: each evaluation costs the idle stack CPU,
+benchmarks/README.md). The raw assets' freshness policies are minutes wide (the tightest warns
+after 5 minutes) and an hour is built only 12 minutes after it closes, so 30 s more is inside both."""
+
+ROLLUP_INTERVAL_SECONDS = 120
+"""Days, weeks and months follow rebuilt hours within two minutes (60 s before; same reason)."""
+
+
+@dg.sensor(minimum_interval_seconds=LANDING_INTERVAL_SECONDS, default_status=dg.DefaultSensorStatus.RUNNING,
            jobs=[zone_hourly_job],
            description=("Reports landed rows as hourly raw materialisations and rebuilds exactly the closed "
                         "hours of zone_hourly that received new, late or revised rows."))
@@ -160,7 +170,7 @@ def evaluate_rollup(instance: dg.DagsterInstance, cursor: str | None, now: datet
     return requests, json.dumps({"hourly": hourly_seen, "daily": daily_seen})
 
 
-@dg.sensor(minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,
+@dg.sensor(minimum_interval_seconds=ROLLUP_INTERVAL_SECONDS, default_status=dg.DefaultSensorStatus.RUNNING,
            jobs=list(PERIOD_JOBS.values()),
            description=("Rebuilds the local days whose hours were rebuilt, and the weeks and months whose days "
                         "were: late or revised data refreshes exactly the partitions it touches."))

@@ -146,7 +146,8 @@ def feeder_config(bootstrap_servers: str, group_id: str) -> dict[str, Any]:
     Fetch wait ``FEEDER_FETCH_WAIT_MS``: an idle broker answers an empty fetch after about that
     long, so it bounds the extra push latency (≤ 0.5 s, well inside the dashboard's 2 s), while
     100 ms made the idle embedded broker answer five times as many empty fetches
-    (benchmarks/README.md)."""
+    (benchmarks/README.md). 1 s was tried for idle CPU and broke tests/integration/test_live_push.py
+    (records replayed after the snapshot were pushed as new), so it stays 500 ms."""
     return {**consumer_config(bootstrap_servers, group_id), "fetch.wait.max.ms": FEEDER_FETCH_WAIT_MS,
             "auto.offset.reset": "earliest" if feeder_replays_topics(bootstrap_servers) else "latest"}
 

@@ -84,3 +84,25 @@ def test_the_dagster_completeness_check_names_a_stalled_consumer(warehouse, tmp_
     assert not evaluation.passed
     landing = evaluation.metadata["landing"].value
     assert "landing stalled since" in landing and "warehouse lock held for 600s" in landing
+
+
+def test_the_quality_sensor_turns_the_check_red_for_a_stalled_consumer_without_a_run(warehouse, tmp_path):
+    """The checks every 15 minutes come from `quality_sensor`'s tick (no run process): it must
+    report the same red check, naming the stall, as the check run above."""
+    import dagster as dg
+
+    from energy_orchestration.assets.quality import quality_sensor
+    from energy_orchestration.resources import WarehouseResource
+
+    with warehouse.connect():
+        pass
+    HealthRecorder(warehouse.path, "group").failed("WarehouseBusy: warehouse lock held for 600s")
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        context = dg.build_sensor_context(instance=instance,
+                                          resources={"warehouse": WarehouseResource(path=str(warehouse.path))})
+        result = quality_sensor(context)
+        assert instance.get_runs_count() == 0
+    evaluations = {(e.asset_key.to_user_string(), e.check_name): e for e in result.asset_events}
+    psrn = evaluations[("raw/powersystemrightnow", "complete_trailing_window")]
+    assert not psrn.passed and "landing stalled since" in psrn.metadata["landing"].value
+    assert "raw/powersystemrightnow:complete_trailing_window" in result.skip_reason.skip_message.split("failing: ")[1]

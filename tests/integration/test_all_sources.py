@@ -6,7 +6,7 @@ import dagster as dg
 import pytest
 import requests
 
-from energy_orchestration.assets.quality import quality_job
+from energy_orchestration.assets.quality import quality_job, quality_sensor
 from energy_orchestration.definitions import defs
 from energy_orchestration.ingest import WindowPolicy, fetch_and_publish, plan_window
 from energy_orchestration.model import ZONES, utc_now
@@ -74,6 +74,17 @@ def test_all_five_datasets_land_and_every_record_is_accounted_for(standin, boots
         job = defs.resolve_job_def(quality_job.name)
         result = job.execute_in_process(instance=instance,
                                         resources={"warehouse": WarehouseResource(path=str(warehouse.path))})
+        # the same checks from quality_sensor's tick (what the demo runs every 15 minutes): no run,
+        # the same quarantine figures and verdicts
+        sensed = quality_sensor(dg.build_sensor_context(
+            instance=instance, resources={"warehouse": WarehouseResource(path=str(warehouse.path))}))
+    from_job = {(e.asset_key.to_user_string(), e.check_name): e for e in result.get_asset_check_evaluations()}
+    from_sensor = {(e.asset_key.to_user_string(), e.check_name): e for e in sensed.asset_events}
+    assert set(from_sensor) == set(from_job)
+    for key, evaluation in from_job.items():
+        if key[1] == "quarantine_last_24h":
+            assert from_sensor[key].passed == evaluation.passed, key
+            assert from_sensor[key].metadata["values_rejected"] == evaluation.metadata["values_rejected"], key
     evaluations = {e.asset_key.to_user_string(): e for e in result.get_asset_check_evaluations()}
     prodex = evaluations["raw/electricityprodex5minrealtime"]
     assert prodex.metadata["values_rejected"].value > 0

@@ -72,7 +72,7 @@ def test_definitions_load_with_lineage_from_history_to_monthly():
     assert parents("raw/powersystemrightnow") == {"history/powersystemrightnow"}
     assert parents("agg/zone_daily") == {"agg/zone_hourly"}
     assert parents("agg/zone_weekly") == parents("agg/zone_monthly") == {"agg/zone_daily"}
-    for sensor in ("fetch_sensor", "landing_sensor", "rollup_sensor", "gap_repair_sensor"):
+    for sensor in ("fetch_sensor", "landing_sensor", "rollup_sensor", "gap_repair_sensor", "quality_sensor"):
         assert defs.resolve_sensor_def(sensor).default_status == dg.DefaultSensorStatus.RUNNING
 
 

@@ -75,3 +75,14 @@ def test_every_asset_building_a_duckdb_table_is_in_the_warehouse_pool():
     assert writers, "no materializable DuckDB asset found"
     assert {node.key.to_user_string(): node.assets_def.op.pool for node in writers} == \
         {node.key.to_user_string(): WAREHOUSE_POOL for node in writers}
+
+
+def test_idle_daemon_loops_are_trimmed_but_freshness_and_retries_kept(instance):
+    """The loops the demo's idle CPU pays for (benchmarks/README.md): no auto-materialize loop
+    (no asset has an automation condition), the run queue read every 10 s; the loops that make
+    statuses true (freshness, run monitoring, retries of crashed runs) stay."""
+    required = set(instance.get_required_daemon_types())
+    assert "ASSET" not in required
+    assert {"SENSOR", "SCHEDULER", "QUEUED_RUN_COORDINATOR", "MONITORING", "EVENT_LOG_CONSUMER",
+            "FRESHNESS_DAEMON"} <= required
+    assert instance.run_coordinator.dequeue_interval_seconds == 10
