@@ -1,5 +1,5 @@
-"""The readers run unchanged on both backends: a Dagster aggregate build with its check, the HTTP
-API's reads and ``energy status``, over data landed by the real consumer."""
+"""The readers run unchanged on both backends: a Dagster aggregate build with its check, a raw
+asset's quality check, the HTTP API's reads and ``energy status``, over data landed by the real consumer."""
 
 from datetime import datetime, timedelta, timezone
 
@@ -44,6 +44,14 @@ def test_dagster_checks_the_api_and_status_read_the_same_on_each_backend(tmp_pat
     assert materialization.metadata["dagster/row_count"].value == 2 * 3  # DK, DK1, DK2 per hour
     [check] = result.get_asset_check_evaluations()
     assert check.passed and check.metadata["missing_field_intervals"].value == 0
+
+    # the raw assets' quality checks, as the raw_quality_job runs them
+    from energy_orchestration.assets.quality import QUARANTINE_CHECKS
+
+    [quarantine] = [c for c in QUARANTINE_CHECKS
+                    if "powersystemrightnow" in next(iter(c.check_keys)).asset_key.to_user_string().lower()]
+    verdict = quarantine(warehouse=resources["warehouse"])
+    assert verdict.metadata["records_landed"].value == 120  # two hours of minutes, from the warehouse
 
     server = start_api(warehouse, None)
     try:
