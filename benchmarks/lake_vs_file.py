@@ -97,24 +97,38 @@ def land_with_processes(bootstrap: str, settings_env: dict[str, str], consumers:
     log_files = [logs / f"consume-{uuid.uuid4().hex[:6]}.log" for _ in range(consumers)]
     processes = [subprocess.Popen([sys.executable, "-m", "energy_orchestration.cli", "consume"], env=env,
                                   stdout=open(log_file, "wb"), stderr=subprocess.STDOUT) for log_file in log_files]
+    first = None
+    cpu: list[float] = []
     try:
         while (done := landed_records(warehouse)) < records:
             if any(p.poll() is not None for p in processes):
                 raise RuntimeError(f"a consumer exited early (logs in {logs})")
+            if done and first is None:
+                first = time.perf_counter() - began
             time.sleep(1.0)  # each poll of the file takes its shared lock: rarely, not to slow the writer
         elapsed = time.perf_counter() - began
     finally:
         for process in processes:
             process.terminate()
         for process in processes:
-            process.wait(120)
+            cpu.append(_cpu_seconds(process))
     texts = [f.read_text(errors="replace") for f in log_files]
     return {"consumers": consumers, "records": done, "messages_landed": landed_messages(warehouse),
-            "seconds": round(elapsed, 1),
+            "seconds": round(elapsed, 1), "first_records_landed_after_s": first and round(first, 1),
+            # CPU the consumers used (user + system, start to exit) against the 2 cores' wall time:
+            # near 2 x seconds means landing was CPU-bound on this machine
+            "consumer_cpu_seconds": [round(c, 1) for c in cpu],
             "records_per_s": round(done / elapsed),
             # each DuckLake transaction conflict a consumer lost (and redid its batch for), from its log
             "conflict_retries": [t.count("landing a batch lost a transaction conflict") for t in texts],
             "landed_per_consumer": [_landed(t) for t in texts]}
+
+
+def _cpu_seconds(process: subprocess.Popen) -> float:
+    """Reap a terminated child and return its user + system CPU seconds (``os.wait4``)."""
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _landed(log_text: str) -> dict[str, int]:
