@@ -42,10 +42,10 @@ def landing_claims(partitions: Iterable[tuple[str, int]]) -> tuple[str, ...]:
 
     Why per partition and not one for all landing: a record's message key is a function of its
     natural key (``message_zone``), so one key always comes through the same partition (topics
-    are created with a fixed partition count; ``ensure_topics`` never adds partitions). Two batches can then only carry
-    the same keys when they share a partition (a rebalance hands it over while the old owner
-    still writes), and only those must conflict; consumers on disjoint partitions commit side
-    by side instead of redoing each other's batches."""
+    are created with a fixed partition count; ``ensure_topics`` never adds partitions). Two
+    batches can then only carry the same keys when they share a partition (a rebalance hands it
+    over while the old owner still writes), and only those must conflict; consumers on disjoint
+    partitions commit side by side instead of redoing each other's batches."""
     found = sorted({(str(topic), int(partition)) for topic, partition in partitions})
     return tuple(f"landing_{hashlib.sha1(topic.encode()).hexdigest()[:8]}_{partition}"
                  for topic, partition in found) or (LANDING_CLAIM,)
