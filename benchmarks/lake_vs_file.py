@@ -4,7 +4,9 @@ the single DuckDB file and DuckLake (a throwaway PostgreSQL catalog + Parquet in
 1. landing throughput: N pre-produced PowerSystemRightNow records (keyed by minute, so they
    spread over every partition) landed by `energy consume` *processes*: one on the file, one on
    DuckLake, two in one group on DuckLake (standing in for two machines). Clock from process
-   start (incl. the group join) to the last message in ``ingest_log``.
+   start (incl. the group join) until every record is in ``raw_records`` (distinct keys, so a
+   batch landed twice across a rebalance counts once); each consumer's lost conflicts are
+   counted from its log.
 2. the day query (the API's ``/zones/DK-DK1/days/{day}``, ``serving.queries.day_readings``) on
    the warehouses of stage 1, sequentially, median and p95.
 3. the year benchmark (benchmarks/year_pipeline.py) with ``--days`` days on each backend:
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -76,6 +79,14 @@ def landed_messages(warehouse: Warehouse) -> int:
         return int(db.execute("SELECT coalesce(sum(messages), 0) FROM ingest_log").fetchall()[0][0])
 
 
+def landed_records(warehouse: Warehouse) -> int:
+    """Distinct records landed: ``raw_records`` holds one row per key (an upsert), so a batch landed
+    twice (a rebalance hands a partition over before its offsets were committed) counts once,
+    where the ingest log's message sum would count it twice and flatter the throughput."""
+    with warehouse.connect(read_only=True) as db:
+        return int(db.execute("SELECT count(*) FROM raw_records").fetchall()[0][0])
+
+
 def land_with_processes(bootstrap: str, settings_env: dict[str, str], consumers: int, records: int,
                         logs: Path) -> dict:
     """``consumers`` `energy consume` processes in a new group over the pre-produced topic."""
@@ -83,22 +94,50 @@ def land_with_processes(bootstrap: str, settings_env: dict[str, str], consumers:
     env = {**os.environ, **settings_env, "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
            "ENERGY_CONSUMER_GROUP": f"bench-{uuid.uuid4().hex[:8]}"}
     began = time.perf_counter()
+    log_files = [logs / f"consume-{uuid.uuid4().hex[:6]}.log" for _ in range(consumers)]
     processes = [subprocess.Popen([sys.executable, "-m", "energy_orchestration.cli", "consume"], env=env,
-                                  stdout=open(logs / f"consume-{uuid.uuid4().hex[:6]}.log", "wb"),
-                                  stderr=subprocess.STDOUT) for _ in range(consumers)]
+                                  stdout=open(log_file, "wb"), stderr=subprocess.STDOUT) for log_file in log_files]
+    first, at_first = None, 0
+    cpu: list[float] = []
     try:
-        while (done := landed_messages(warehouse)) < records:
+        while (done := landed_records(warehouse)) < records:
             if any(p.poll() is not None for p in processes):
                 raise RuntimeError(f"a consumer exited early (logs in {logs})")
+            if done and first is None:
+                first, at_first = time.perf_counter() - began, done
             time.sleep(1.0)  # each poll of the file takes its shared lock: rarely, not to slow the writer
         elapsed = time.perf_counter() - began
     finally:
         for process in processes:
             process.terminate()
         for process in processes:
-            process.wait(120)
-    return {"consumers": consumers, "messages": done, "seconds": round(elapsed, 1),
-            "records_per_s": round(done / elapsed)}
+            cpu.append(_cpu_seconds(process))
+    texts = [f.read_text(errors="replace") for f in log_files]
+    return {"consumers": consumers, "records": done, "messages_landed": landed_messages(warehouse),
+            "seconds": round(elapsed, 1), "first_records_landed_after_s": first and round(first, 1),
+            # the rate once landing runs: from the first poll that saw landed records to the end,
+            # without the start-up (imports, opening the warehouse, the group join) in the figure
+            "records_per_s_after_first": round((done - at_first) / (elapsed - first)) if first else None,
+            # CPU the consumers used (user + system, start to exit) against the 2 cores' wall time:
+            # near 2 x seconds means landing was CPU-bound on this machine
+            "consumer_cpu_seconds": [round(c, 1) for c in cpu],
+            "records_per_s": round(done / elapsed),
+            # each DuckLake transaction conflict a consumer lost (and redid its batch for), from its log
+            "conflict_retries": [t.count("landing a batch lost a transaction conflict") for t in texts],
+            "landed_per_consumer": [_landed(t) for t in texts]}
+
+
+def _cpu_seconds(process: subprocess.Popen) -> float:
+    """Reap a terminated child and return its user + system CPU seconds (``os.wait4``)."""
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _landed(log_text: str) -> dict[str, int]:
+    """Messages and batches a consumer's last status line says it landed (logged when it stops)."""
+    found = re.findall(r"landed (\d+) messages in (\d+) batches", log_text)
+    return {"messages": int(found[-1][0]), "batches": int(found[-1][1])} if found else {}
 
 
 def day_query(warehouse: Warehouse, day: date, repeats: int) -> dict:

@@ -37,7 +37,8 @@ from energy_orchestration.streaming.batch import (
 from energy_orchestration.streaming.config import consumer_config, producer_config, redacted
 from energy_orchestration.streaming.health import HealthRecorder
 from energy_orchestration.streaming.topics import dead_letter_topic, ensure_topics, raw_topic
-from energy_orchestration.warehouse import LANDING_CLAIM, Warehouse, WarehouseBusy, WarehouseConflict
+from energy_orchestration.warehouse import Warehouse, WarehouseBusy, WarehouseConflict
+from energy_orchestration.warehouse.connection import landing_claims
 from energy_orchestration.warehouse.landing import IngestLogRow, LandingBatch, QuarantineRow, insert_quarantine, land
 
 log = logging.getLogger(__name__)
@@ -456,7 +457,7 @@ class LandingConsumer:
                 if may_isolate and failures >= WRITE_ATTEMPTS_BEFORE_ISOLATING:
                     dead_letters = self._isolate(prepared)
                 else:
-                    self._land(prepared.landing)
+                    self._land(prepared.landing, prepared.raw_messages)
                 log.debug("landed %d messages in %.3fs", prepared.messages, time.perf_counter() - began)
                 break
             except Exception as exc:
@@ -479,11 +480,13 @@ class LandingConsumer:
         self.health.landed()
         return True
 
-    def _land(self, landing: LandingBatch) -> None:
-        # DuckLake: landing writes claim "landing", so two consumers' upserts never interleave
-        # (a conflict is retried on the newer snapshot); the file backend's lock already ensures it
+    def _land(self, landing: LandingBatch, messages: list[MessageLike]) -> None:
+        # DuckLake: landing claims each Kafka partition of the batch, so two consumers' upserts of
+        # the same keys (only possible on a shared partition) never interleave (a conflict is
+        # retried on the newer snapshot), while disjoint partitions land side by side; the file
+        # backend's lock serialises every write anyway
         self._write_warehouse.write(lambda connection: land(connection, landing, utc_now().replace(tzinfo=None)),
-                                    what="landing a batch", claim=LANDING_CLAIM)
+                                    what="landing a batch", claim=_claims_of(messages))
 
     def _isolate(self, prepared: PreparedBatch) -> list[DeadLetter]:
         """Land the batch by halves; quarantine the single messages whose write fails, with the
@@ -503,7 +506,8 @@ class LandingConsumer:
         if rows:
             self._write_warehouse.write(lambda connection: insert_quarantine(connection, rows,
                                                                              utc_now().replace(tzinfo=None)),
-                                        what="quarantining unlandable messages", claim=LANDING_CLAIM)
+                                        what="quarantining unlandable messages",
+                                        claim=_claims_of([message for message, _ in poison]))
         return letters + poison_letters
 
     def _land_halves(self, messages: list[MessageLike]) -> tuple[list[DeadLetter],
@@ -514,7 +518,7 @@ class LandingConsumer:
         halves are upserted again harmlessly)."""
         prepared = prepare_batch(messages, self.group_id)
         try:
-            self._land(prepared.landing)
+            self._land(prepared.landing, messages)
             return prepared.dead_letters, []
         except Exception as exc:
             if environmental(exc):
@@ -582,6 +586,11 @@ class LandingConsumer:
         stalled = f"; STALLED since {self.health.stalled_since} UTC" if self.health.stalled_since else ""
         log.info("landed %d messages in %d batches (%d observations); quarantined %d; dead-lettered %d; lag %s%s",
                  s.messages, s.batches, s.observations, s.quarantined, s.dead_lettered, sum(s.lag.values()), stalled)
+
+
+def _claims_of(messages: list[MessageLike]) -> tuple[str, ...]:
+    """The warehouse claims of a write carrying these messages: one per Kafka partition."""
+    return landing_claims((message.topic(), message.partition()) for message in messages)
 
 
 def _lag(consumer: Consumer, next_offsets: dict[tuple[str, int], int]) -> dict[str, int]:

@@ -10,10 +10,11 @@ the file open while idle, so the others get their turn.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,8 +30,25 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 LANDING_CLAIM = "landing"
-"""The claim (see :meth:`Warehouse.write`) of every write of landed data: observations, raw
-records, quarantine, ingest log."""
+"""The claim (see :meth:`Warehouse.write`) of landed data that came through no Kafka partition
+(the bad-page quarantine of ``ingest.py``); the consumer claims per partition
+(:func:`landing_claims`)."""
+
+
+def landing_claims(partitions: Iterable[tuple[str, int]]) -> tuple[str, ...]:
+    """The claims of a landing write carrying messages of these Kafka ``(topic, partition)`` pairs:
+    one per partition (``landing_<8 hex of sha1(topic)>_<partition>``), sorted by topic and
+    partition; :data:`LANDING_CLAIM` when there are none.
+
+    Why per partition and not one for all landing: a record's message key is a function of its
+    natural key (``message_zone``), so one key always comes through the same partition (topics
+    are created with a fixed partition count; ``ensure_topics`` never adds partitions). Two
+    batches can then only carry the same keys when they share a partition (a rebalance hands it
+    over while the old owner still writes), and only those must conflict; consumers on disjoint
+    partitions commit side by side instead of redoing each other's batches."""
+    found = sorted({(str(topic), int(partition)) for topic, partition in partitions})
+    return tuple(f"landing_{hashlib.sha1(topic.encode()).hexdigest()[:8]}_{partition}"
+                 for topic, partition in found) or (LANDING_CLAIM,)
 
 
 class WarehouseBusy(TimeoutError):
@@ -106,7 +124,7 @@ class Warehouse:
             connection.execute("COMMIT")
 
     def write(self, action: Callable[[duckdb.DuckDBPyConnection], T], *, what: str = "a warehouse write",
-              claim: str | None = None) -> T:
+              claim: str | Sequence[str] | None = None) -> T:
         """``action`` inside one :meth:`transaction`. The file backend's exclusive lock means no
         other writer interleaves, so there is nothing to retry and ``claim`` is moot (DuckLake's
         override retries transaction conflicts and makes writes with the same claim conflict)."""

@@ -22,7 +22,7 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -307,39 +307,46 @@ class DuckLakeWarehouse(Warehouse):
                 pass
 
     def write(self, action: Callable[[duckdb.DuckDBPyConnection], T], *, what: str = "a warehouse write",
-              claim: str | None = None) -> T:
+              claim: str | Sequence[str] | None = None) -> T:
         """``action`` inside one transaction, retried on a DuckLake transaction conflict.
 
         DuckLake detects conflicts per table, and two transactions that only INSERT into a table
         never conflict. That is not enough for a read-then-write upsert (landing: "insert the keys
         not stored yet"): two writers landing the same keys at once would both insert them. So a
-        write naming a ``claim`` first bumps the row of that claim's table (:func:`claim_table`);
-        two such writes then always conflict, the later commit is retried on the newer snapshot
-        and its upsert sees the other's rows. Optimistic: nobody waits, readers are never
-        involved, and writes without a claim (or with another) are not serialised against it."""
-        if claim is not None:
-            self._ensure_claim(claim)
+        write naming a ``claim`` (or several: landing claims each Kafka partition of its batch,
+        :func:`~energy_orchestration.warehouse.connection.landing_claims`) first bumps the row of
+        each claim's table (:func:`claim_table`), in the order given; two writes sharing a claim
+        then always conflict, the later commit is retried on the newer snapshot and its upsert
+        sees the other's rows. Optimistic: nobody waits, readers are never involved, and writes
+        without a shared claim are not serialised against each other (they still conflict where
+        DuckLake's own rules say so, e.g. one inserts into a table the other deleted from)."""
+        claims = (claim,) if isinstance(claim, str) else tuple(claim or ())
+        self._ensure_claims(claims)
 
         def attempt() -> T:
             with self.transaction() as connection:
-                if claim is not None:
-                    connection.execute(f"UPDATE {claim_table(claim)} SET turns = turns + 1")
+                for name in claims:
+                    connection.execute(f"UPDATE {claim_table(name)} SET turns = turns + 1")
                 return action(connection)
 
         return retry_on_conflict(attempt, retries=self.conflict_retries, what=what)
 
-    def _ensure_claim(self, claim: str) -> None:
-        """Create a claim's table on its first use in this process (landing's exists from the start)."""
-        key = (os.getpid(), self.url, claim)
-        if claim in (LANDING_CLAIM, SCHEMA_CLAIM) or key in _claims_known:
+    def _ensure_claims(self, claims: Sequence[str]) -> None:
+        """Create the claims' tables not used yet by this process, in one transaction (landing's
+        and the schema's exist from the start). Two processes creating the same one at once
+        conflict; the retry finds it and adds nothing."""
+        missing = [c for c in claims if c not in (LANDING_CLAIM, SCHEMA_CLAIM)
+                   and (os.getpid(), self.url, c) not in _claims_known]
+        if not missing:
             return
 
         def create() -> None:
             with self.transaction() as connection:
-                self._create_claim(connection, claim)
+                for name in missing:
+                    self._create_claim(connection, name)
 
-        retry_on_conflict(create, retries=self.conflict_retries, what=f"creating the claim {claim}")
-        _claims_known.add(key)
+        retry_on_conflict(create, retries=self.conflict_retries, what=f"creating the claims {', '.join(missing)}")
+        _claims_known.update((os.getpid(), self.url, c) for c in missing)
 
 
 _claims_known: set[tuple[object, ...]] = set()

@@ -41,3 +41,15 @@ def test_conflicts_are_retried_a_bounded_number_of_times_then_raised_clearly():
     with pytest.raises(WarehouseConflict, match="landing a batch: still conflicting with other writers after 3"):
         retry_on_conflict(conflicting, retries=3, what="landing a batch", sleep=slept.append)
     assert len(calls) == 4 and len(slept) == 3 and all(0 < s < 1 for s in slept)
+
+
+def test_landing_claims_are_one_stable_valid_claim_per_partition_in_a_fixed_order():
+    from energy_orchestration.warehouse.connection import LANDING_CLAIM, landing_claims
+    from energy_orchestration.warehouse.lake import claim_table
+
+    claims = landing_claims([("energy.raw.b", 1), ("energy.raw.a", 10), ("energy.raw.b", 1), ("energy.raw.a", 2)])
+    assert claims == landing_claims([("energy.raw.a", 2), ("energy.raw.b", 1), ("energy.raw.a", 10)])
+    assert len(claims) == 3 and claims[0].endswith("_2") and claims[1].endswith("_10")  # a/2, a/10, b/1
+    assert claims[0].rsplit("_", 1)[0] == claims[1].rsplit("_", 1)[0] != claims[2].rsplit("_", 1)[0]
+    assert all(claim_table(c) for c in claims)  # valid identifiers
+    assert landing_claims([]) == (LANDING_CLAIM,)  # nothing to name: the claim of its own
