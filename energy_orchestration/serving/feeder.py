@@ -175,7 +175,7 @@ class CacheFeeder:
             log.info("cache feeder (group %s) reading %d partitions of %s from the %s", self.group_id,
                      len(partitions), ", ".join(topics),
                      "start (embedded broker)" if self.replay else "newest messages")
-            started = last_check = time.monotonic()
+            last_check = time.monotonic()
             while not self._stop.is_set():
                 batch = consumer.consume(num_messages=2000, timeout=0.2)
                 if brokers_down.is_set():
@@ -188,7 +188,7 @@ class CacheFeeder:
                 if self.caught_up.is_set():
                     if messages:
                         self.on_messages(messages)
-                elif self._at_high_watermarks(consumer, keys) or (not batch and time.monotonic() - started > 1.0):
+                elif self._at_high_watermarks(consumer, keys):
                     log.info("cache feeder caught up: %d messages read, %d values cached", self.stats.messages,
                              len(self.cache))
                     self.state, self.last_error = "live", None
@@ -218,6 +218,13 @@ class CacheFeeder:
                     log.warning("cache feeder: %s/%d ends at %d, before offset %d already read", key.topic,
                                 key.partition, high, position)
     def _at_high_watermarks(self, consumer: Consumer, partitions: list[TopicPartition]) -> bool:
+        """Caught up = every partition's high watermark, as its last fetch reported it, is reached.
+
+        Deliberately no "quiet for a second" shortcut: an empty poll also happens while the broker
+        holds a fetch (its fetch wait exceeds the poll's timeout), and declaring "caught up" then
+        pushed the rest of the replay to every client as if it were new (seen with a 1,000 ms
+        fetch wait). A partition no fetch has answered yet reports no watermark and keeps the
+        feeder "catching up"; an empty partition reports 0 and counts as reached."""
         for tp in partitions:
             key = TopicPartition(tp.topic, tp.partition)
             try:
