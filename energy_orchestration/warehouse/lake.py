@@ -31,7 +31,7 @@ from typing import TypeVar
 import duckdb
 
 from energy_orchestration.warehouse.connection import LANDING_CLAIM, Warehouse, WarehouseConflict, WarehouseMissing
-from energy_orchestration.warehouse.schema import migrate
+from energy_orchestration.warehouse.schema import MIGRATIONS, migrate
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +133,8 @@ SCHEMA_CLAIM = "schema"
 
 _instances: dict[tuple[object, ...], duckdb.DuckDBPyConnection] = {}
 _instances_lock = threading.Lock()
+_schemas_complete: set[tuple[object, ...]] = set()
+"""(pid, catalog, data path) whose schema a reader of this process has seen complete."""
 
 
 @dataclass(frozen=True, repr=False)
@@ -248,11 +250,24 @@ class DuckLakeWarehouse(Warehouse):
         connection.execute(f"INSERT INTO {table} SELECT 0 WHERE NOT EXISTS (FROM {table})")
 
     def _require_schema(self, database: duckdb.DuckDBPyConnection) -> None:
+        """Readers need the whole schema: a catalog being created holds the first migrations'
+        tables before the last ones (each migration is its own transaction, and readers take no
+        lock on DuckLake), and a query would then fail on a missing table instead of saying
+        "not ready yet". Once complete it stays complete, so the check is made until then only."""
+        key = (os.getpid(), self.url, self.data_path)
+        if key in _schemas_complete:
+            return
         found = database.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = $db "
                                  "AND table_name = 'schema_version'", {"db": CATALOG_ALIAS}).fetchall()[0][0]
         if not found:
             raise WarehouseMissing(self.path, f"the DuckLake catalog {self.location} holds no warehouse yet "
                                               "(the landing consumer or `energy demo` creates it)")
+        version = database.execute(f"SELECT coalesce(max(version), 0) FROM {CATALOG_ALIAS}.schema_version"
+                                   ).fetchall()[0][0]
+        if version < len(MIGRATIONS):
+            raise WarehouseMissing(self.path, f"the DuckLake catalog {self.location} is still being migrated "
+                                              f"(schema version {version} of {len(MIGRATIONS)}); try again shortly")
+        _schemas_complete.add(key)
 
     def _forget(self, read_only: bool) -> None:
         """Drop a broken instance (e.g. the catalog's server restarted), so the next connect reopens."""
@@ -294,6 +309,8 @@ class DuckLakeWarehouse(Warehouse):
             return
         cursor = self._shared(read_only=read_only)
         try:
+            if read_only:
+                self._require_schema(cursor)
             cursor.execute(f"USE {CATALOG_ALIAS}")
             cursor.execute("SET TimeZone = 'UTC'")
             yield cursor
