@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 import dagster as dg
 
 from energy_orchestration import settings
-from energy_orchestration.assets.keys import LIVE_DATASETS, raw_asset_key
+from energy_orchestration.assets.keys import LIVE_DATASETS, history_asset_key, raw_asset_key
 from energy_orchestration.ingest import (
     TickOutcome,
     Window,
@@ -114,14 +114,43 @@ IN_FLIGHT = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.Dag
              dg.DagsterRunStatus.STARTED]
 
 
+HISTORY_DEFERS_LIVE_MINUTES = 60
+"""A history run older than this no longer defers the live fetch of its dataset (a run stuck in
+STARTED must not stop live data for good; run monitoring fails vanished runs long before)."""
+
+
+def datasets_in_history_runs(instance: dg.DagsterInstance) -> dict[str, str]:
+    """Live datasets a history run (a backfill) is fetching right now, each with that run's id.
+
+    Why: Energi Data Service allows one request per dataset per minute per IP and the live fetch
+    spends all of it, so a backfill racing the minute tick for the same dataset kept losing
+    (HTTP 429 four times, run failed; seen in the production-profile e2e test). While the
+    backfill runs, the live fetch of that dataset waits; its cursor does not move, so the first
+    tick after the run fetches the whole gap in one request."""
+    since = time.time() - HISTORY_DEFERS_LIVE_MINUTES * 60  # run ages are wall-clock, like Dagster's timestamps
+    records = instance.get_run_records(dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTING,
+                                                               dg.DagsterRunStatus.STARTED]), limit=100)
+    busy: dict[str, str] = {}
+    for record in records:
+        if record.create_timestamp.timestamp() < since:
+            continue
+        selection = record.dagster_run.asset_selection or frozenset()
+        for dataset in LIVE_DATASETS:
+            if history_asset_key(dataset) in selection:
+                busy.setdefault(dataset, record.dagster_run.run_id)
+    return busy
+
+
 def plan_fetch(instance: dg.DagsterInstance, cursor: str | None, now: datetime,
                datasets: tuple[str, ...] | None = None,
-               policy: WindowPolicy | None = None) -> tuple[list[Window] | dg.SkipReason, dict[str, str],
-                                                            dict[str, object]]:
+               policy: WindowPolicy | None = None,
+               deferred: dict[str, str] | None = None) -> tuple[list[Window] | dg.SkipReason, dict[str, str],
+                                                               dict[str, object]]:
     """Which windows one tick fetches (or why none), with the acknowledged ends and the requests spent.
 
     Cursor: ``{"acked": {dataset: iso}, "spent": {"day": "YYYY-MM-DD", provider: requests}}``.
     Acknowledgements of ``fetch_job`` runs (manual runs, repairs) are folded in from their run tags.
+    ``deferred`` datasets (:func:`datasets_in_history_runs`) are left for a later tick.
     """
     state = json.loads(cursor) if cursor else {}
     acked: dict[str, str] = dict(state.get("acked", {}))
@@ -140,6 +169,8 @@ def plan_fetch(instance: dg.DagsterInstance, cursor: str | None, now: datetime,
     policy = policy or window_policy()
     windows, over_budget = [], []
     for dataset in datasets or LIVE_DATASETS:
+        if deferred and dataset in deferred:
+            continue
         last = datetime.fromisoformat(acked[dataset]) if dataset in acked else None
         window = plan_window(dataset, now, last, policy)
         if window is None:
@@ -155,8 +186,15 @@ def plan_fetch(instance: dg.DagsterInstance, cursor: str | None, now: datetime,
     if not windows:
         reason = (f"daily request budget used up for {', '.join(over_budget)}" if over_budget
                   else "no dataset has a new interval yet")
+        if deferred:
+            reason += f"; {deferral_note(deferred)}"
         return dg.SkipReason(reason), acked, spent
     return windows, acked, spent
+
+
+def deferral_note(deferred: dict[str, str]) -> str:
+    return "waiting for history runs to finish: " + ", ".join(
+        f"{dataset} (run {run_id[:8]})" for dataset, run_id in sorted(deferred.items()))
 
 
 @dataclass(frozen=True)
@@ -166,6 +204,8 @@ class FetchTick:
     cursor: str
     skip_reason: str | None = None
     outcome: TickOutcome | None = None
+    deferred: dict[str, str] | None = None
+    """Datasets left to a running history run (:func:`datasets_in_history_runs`)."""
 
     def asset_events(self) -> list[dg.AssetObservation]:
         """One observation on ``raw/<dataset>`` per window: fetched, failed or left for the next tick."""
@@ -185,6 +225,8 @@ class FetchTick:
         done = ", ".join(f"{o.window.dataset} {o.published}" if o.acked_until else f"{o.window.dataset} (not yet)"
                          for o in self.outcome.outcomes)
         text = f"no run needed, fetched in this tick; published: {done or 'nothing'}"
+        if self.deferred:
+            text += f"; {deferral_note(self.deferred)}"
         failed = [w.dataset for w, _ in self.outcome.failures] + [w.dataset for w in self.outcome.not_reached]
         if failed:
             text = f"FAILED for {', '.join(failed)} (see the tick's log; the next tick re-covers them); {text}"
@@ -218,16 +260,17 @@ def evaluate_fetch_sensor(instance: dg.DagsterInstance, cursor: str | None, now:
     but was lost before its cursor was stored (code server restarted) only re-publishes: landing
     is idempotent. Plain function so tests can drive the clock and the budget.
     """
-    plan, acked, spent = plan_fetch(instance, cursor, now, datasets, policy)
+    deferred = datasets_in_history_runs(instance)
+    plan, acked, spent = plan_fetch(instance, cursor, now, datasets, policy, deferred)
     if isinstance(plan, dg.SkipReason):
-        return FetchTick(_cursor(acked, spent), skip_reason=plan.skip_message)
+        return FetchTick(_cursor(acked, spent), skip_reason=plan.skip_message, deferred=deferred)
     outcome = fetch_windows_within(plan, client_for, bootstrap_servers, warehouse, deadline, clock)
     for done in outcome.outcomes:
         if done.acked_until is not None:
             value = done.acked_until.isoformat()
             if done.window.dataset not in acked or value > acked[done.window.dataset]:
                 acked[done.window.dataset] = value
-    return FetchTick(_cursor(acked, spent), outcome=outcome)
+    return FetchTick(_cursor(acked, spent), outcome=outcome, deferred=deferred)
 
 
 def _cursor(acked: dict[str, str], spent: dict[str, object]) -> str:

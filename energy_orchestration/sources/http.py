@@ -58,6 +58,10 @@ class RetryPolicy:
     max_backoff_seconds: float = 30.0
     max_retry_after_seconds: float = 90.0
     """A 429 asking us to wait longer than this fails the call instead of blocking a run."""
+    max_rate_limited_seconds: float = 600.0
+    """Waits a 429 asks for are not failed attempts (the provider said when to come back) and do not
+    use up ``max_attempts``; they are bounded by this total per call instead. Four attempts lost
+    to a minute tick sharing the one-request-per-minute budget failed a backfill."""
 
 
 @dataclass
@@ -76,7 +80,9 @@ class PoliteSession:
 
     def get_json(self, url: str, params: dict[str, Any]) -> Any:
         last_problem = ""
-        for attempt in range(1, self.retry.max_attempts + 1):
+        attempt = rate_limited = 0
+        while attempt < self.retry.max_attempts:
+            attempt += 1
             timeout = self._timeout(url, last_problem)
             try:
                 response = self.session.get(url, params=params, timeout=timeout,
@@ -99,7 +105,13 @@ class PoliteSession:
                 if self.deadline is not None and wait > self.deadline - time.monotonic():
                     raise SourceUnavailable(f"rate limited for {wait:g}s by {url}, beyond the time budget",
                                             status=429, body=response.text[:500], url=url)
-                if attempt < self.retry.max_attempts:
+                if rate_limited + wait <= self.retry.max_rate_limited_seconds:
+                    rate_limited += wait
+                    attempt -= 1  # not a failure: the provider said when to come back
+                    log.warning("rate limited by %s; waiting %.0fs as Retry-After asks (%.0fs of %.0fs waited)",
+                                url, wait, rate_limited, self.retry.max_rate_limited_seconds)
+                    self.sleep(wait)
+                elif attempt < self.retry.max_attempts:
                     log.warning("rate limited by %s; waiting %.0fs as Retry-After asks", url, wait)
                     self.sleep(wait)
                 continue

@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from energy_orchestration.assets.aggregates import zone_hourly
-from energy_orchestration.assets.keys import raw_asset_key
+from energy_orchestration.assets.keys import history_asset_key, raw_asset_key
 from energy_orchestration.assets.partitions import hour_key
 from energy_orchestration.definitions import defs
 from energy_orchestration.ingest import WindowPolicy
@@ -127,6 +127,51 @@ def test_a_manual_fetch_run_reports_its_acknowledgement_to_the_sensor(tmp_path, 
         assert acked_seen == {"PowerSystemRightNow": acked}
         assert windows[0].start == datetime.fromisoformat(acked) - timedelta(minutes=5)
     assert land_all().messages == 15
+
+
+def test_a_running_backfill_of_a_dataset_defers_its_live_fetch_and_the_next_tick_covers_the_gap(
+        tmp_path, bootstrap, warehouse, land_all):
+    """Energi Data Service allows one request per dataset per minute: a backfill racing the minute
+    tick for the same dataset lost every time (HTTP 429 until the run failed; production-profile
+    e2e). While a history run of the dataset is in flight the tick leaves that dataset alone and
+    its cursor stays; the first tick after the run fetches the whole gap."""
+    import uuid
+
+    from energy_orchestration.standin import StandinConfig, StandinServer
+
+    now = datetime(2026, 3, 2, 12, 0, 30, tzinfo=timezone.utc)  # pinned: the stand-in publishes up to `clock`
+    clock = {"now": now}
+    with StandinServer(StandinConfig(rate_limit_per_minute=0, now=lambda: clock["now"])) as server, \
+            dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        res = resources(server.url, bootstrap, warehouse)
+        first = run_tick(instance, None, now, res)
+        acked = json.loads(first.cursor)["acked"]["PowerSystemRightNow"]
+        backfill = dg.DagsterRun(job_name="__ASSET_JOB", run_id=str(uuid.uuid4()),
+                                 status=dg.DagsterRunStatus.STARTED,
+                                 asset_selection=frozenset({history_asset_key("PowerSystemRightNow")}))
+        instance.add_run(backfill)
+        other = dg.DagsterRun(job_name="__ASSET_JOB", run_id=str(uuid.uuid4()), status=dg.DagsterRunStatus.STARTED,
+                              asset_selection=frozenset({history_asset_key("CO2Emis")}))
+        instance.add_run(other)  # another dataset's backfill defers only that dataset
+
+        clock["now"] = now + timedelta(minutes=3)
+        waiting = run_tick(instance, first.cursor, clock["now"], res)
+        assert waiting.outcome is None
+        assert f"PowerSystemRightNow (run {backfill.run_id[:8]})" in waiting.skip_reason
+        assert "CO2Emis" in waiting.skip_reason
+        assert json.loads(waiting.cursor)["acked"]["PowerSystemRightNow"] == acked  # cursor kept: no gap
+
+        instance.report_run_failed(instance.get_run_by_id(backfill.run_id))
+        clock["now"] = now + timedelta(minutes=6)
+        after = run_tick(instance, waiting.cursor, clock["now"], res)
+        [done] = after.outcome.outcomes
+        assert done.window.start == datetime.fromisoformat(acked) - timedelta(minutes=5)
+        assert done.published == 11 and "waiting for history runs to finish: CO2Emis" in after.summary()
+    assert land_all().messages == 15 + 11  # the overlap is published again, and lands once:
+    with warehouse.connect(read_only=True) as db:
+        minutes = db.execute("""SELECT count(DISTINCT interval_start_utc), count(*) FROM raw_records
+                                WHERE dataset = 'PowerSystemRightNow'""").fetchone()
+    assert minutes == (15 + 6, 15 + 6)  # every minute of the gap, once
 
 
 def test_three_minutes_of_503_leave_no_gap(tmp_path, bootstrap, warehouse, land_all):

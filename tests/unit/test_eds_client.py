@@ -52,6 +52,23 @@ def test_honours_retry_after_on_429(psrn_records):
     assert sleeps == [17.0]
 
 
+def test_waits_a_429_asks_for_do_not_use_up_the_attempts(psrn_records):
+    """A backfill sharing the one-request-per-minute budget with the live tick may be told to wait
+    several times in a row; that is the provider pacing us, not failing."""
+    limited = response(429, {"statusCode": 429}, {"Retry-After": "60"})
+    eds, session, sleeps = client(*[limited] * 6, response(200, page(psrn_records)), max_attempts=4)
+    assert len(eds.fetch_window("PowerSystemRightNow", START, END)) == 2
+    assert sleeps == [60.0] * 6 and len(session.calls) == 7
+
+
+def test_rate_limited_waits_are_bounded_per_call():
+    limited = response(429, {"statusCode": 429}, {"Retry-After": "60"})
+    eds, session, sleeps = client(*[limited] * 20, max_attempts=2)  # 600 s of waits allowed, then 2 attempts
+    with pytest.raises(SourceUnavailable, match="after 2 attempts; last: HTTP 429"):
+        eds.fetch_window("PowerSystemRightNow", START, END)
+    assert sleeps == [60.0] * 11 and len(session.calls) == 12
+
+
 def test_a_429_asking_for_too_long_a_wait_fails_fast():
     eds, _, sleeps = client(response(429, {"statusCode": 429}, {"Retry-After": "3600"}))
     with pytest.raises(SourceUnavailable, match="rate limited for 3600s"):
