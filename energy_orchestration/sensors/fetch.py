@@ -184,10 +184,9 @@ def plan_fetch(instance: dg.DagsterInstance, cursor: str | None, now: datetime,
             spent[provider] = int(spent.get(provider, 0)) + cost  # type: ignore[arg-type]
         windows.append(window)
     if not windows:
-        reason = (f"daily request budget used up for {', '.join(over_budget)}" if over_budget
-                  else "no dataset has a new interval yet")
-        if deferred:
-            reason += f"; {deferral_note(deferred)}"
+        reasons = ([f"daily request budget used up for {', '.join(over_budget)}"] if over_budget else []) + (
+            [deferral_note(deferred)] if deferred else [])
+        reason = "; ".join(reasons) or "no dataset has a new interval yet"
         return dg.SkipReason(reason), acked, spent
     return windows, acked, spent
 
