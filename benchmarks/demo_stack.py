@@ -27,11 +27,16 @@ class DemoStack:
 
 
 @contextmanager
-def running_demo(folder: Path, ready_timeout: float = 240) -> Iterator[DemoStack]:
+def running_demo(folder: Path, ready_timeout: float = 240, code: Path | None = None) -> Iterator[DemoStack]:
+    """``code``: another checkout of the project (e.g. ``git worktree add /tmp/base <commit>``)
+    whose ``energy_orchestration`` the stack runs instead of this one, for a baseline measured in
+    the same run; it goes first on every process's PYTHONPATH."""
     port = free_port()
     env = {**os.environ, "ENERGY_STATE_DIR": str(folder), "ENERGY_DAGSTER_PORT": str(port),
            "ENERGY_BROKER_PORT": str(free_port()), "ENERGY_STANDIN_PORT": str(free_port()),
            "ENERGY_API_PORT": str(free_port())}
+    if code is not None:
+        env["PYTHONPATH"] = os.pathsep.join([str(code.resolve()), *filter(None, [env.get("PYTHONPATH")])])
     for name in ("KAFKA_BOOTSTRAP_SERVERS", "ENERGY_EDS_BASE_URL", "ENERGY_ODRE_BASE_URL", "ENERGY_WAREHOUSE_PATH"):
         env.pop(name, None)
     folder.mkdir(parents=True, exist_ok=True)

@@ -5,7 +5,7 @@ whose environment carries the stack's state folder, over a window after a warm-u
 the stack's memory at the end: RSS summed over its processes (counts shared pages once per
 process, so it overstates) and PSS (shared pages split between their users: the honest total).
 
-    .venv/bin/python -m benchmarks.idle_cpu [--warmup 90] [--seconds 600]
+    .venv/bin/python -m benchmarks.idle_cpu [--warmup 90] [--seconds 600] [--baseline-code DIR]
 """
 
 from __future__ import annotations
@@ -64,28 +64,39 @@ def memory_mb(marker: str) -> dict[str, dict[str, float]]:
     return used
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--warmup", type=float, default=90)
-    parser.add_argument("--seconds", type=float, default=600)
-    args = parser.parse_args()
-    with running_demo(Path(tempfile.mkdtemp(prefix="idle-cpu-"))) as stack:
-        time.sleep(args.warmup)
+def measure(warmup: float, seconds: float, code: Path | None = None) -> dict:
+    """CPU and memory of one demo stack (this checkout's code, or ``code``'s) after ``warmup``."""
+    with running_demo(Path(tempfile.mkdtemp(prefix="idle-cpu-")), code=code) as stack:
+        time.sleep(warmup)
         before = cpu_seconds(stack.marker)
-        print(f"measuring for {args.seconds:.0f}s ...", flush=True)
-        time.sleep(args.seconds)
+        print(f"measuring {'the baseline ' if code else ''}for {seconds:.0f}s ...", flush=True)
+        time.sleep(seconds)
         after = cpu_seconds(stack.marker)
         memory = memory_mb(stack.marker)
     per_process = {name: round(after[name] - before.get(name, 0.0), 1) for name in after}
     total = sum(per_process.values())
-    result = {"benchmark": "idle_cpu", "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-              "seconds": args.seconds, "cpu_seconds": round(total, 1),
-              "percent_of_one_core": round(100 * total / args.seconds, 1),
-              "by_process": dict(sorted(per_process.items(), key=lambda kv: -kv[1])),
-              "rss_mb": round(sum(m["rss"] for m in memory.values())),
-              "pss_mb": round(sum(m["pss"] for m in memory.values())),
-              "memory_by_process_mb": {name: {k: round(v) for k, v in m.items()}
-                                       for name, m in sorted(memory.items(), key=lambda kv: -kv[1]["pss"])}}
+    return {"seconds": seconds, "warmup_seconds": warmup, "cpu_seconds": round(total, 1),
+            "percent_of_one_core": round(100 * total / seconds, 1),
+            "by_process": dict(sorted(per_process.items(), key=lambda kv: -kv[1])),
+            "rss_mb": round(sum(m["rss"] for m in memory.values())),
+            "pss_mb": round(sum(m["pss"] for m in memory.values())),
+            "memory_by_process_mb": {name: {k: round(v) for k, v in m.items()}
+                                     for name, m in sorted(memory.items(), key=lambda kv: -kv[1]["pss"])}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--warmup", type=float, default=90)
+    parser.add_argument("--seconds", type=float, default=600)
+    parser.add_argument("--baseline-code", type=Path, default=None,
+                        help="a checkout of an earlier commit, measured first the same way (same run)")
+    args = parser.parse_args()
+    baseline = measure(args.warmup, args.seconds, args.baseline_code) if args.baseline_code else None
+    ours = measure(args.warmup, args.seconds)
+    result = {"benchmark": "idle_cpu", "at": datetime.now(timezone.utc).isoformat(timespec="seconds"), **ours}
+    if baseline is not None:
+        result["baseline"] = {"code": str(args.baseline_code), **baseline}
+        result["ratio_to_baseline"] = round(ours["cpu_seconds"] / max(baseline["cpu_seconds"], 0.1), 2)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "idle_cpu.json").write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))

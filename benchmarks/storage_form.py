@@ -48,8 +48,10 @@ class _Message:
     def __init__(self, value: bytes, offset: int) -> None:
         self._value, self._offset = value, offset
 
+    _topic = raw_topic(DATASET)  # a real message's topic() is a C attribute read, not a settings lookup
+
     def topic(self) -> str:
-        return raw_topic(DATASET)
+        return self._topic
 
     def partition(self) -> int:
         return 0
