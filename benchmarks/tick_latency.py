@@ -26,7 +26,7 @@ from energy_orchestration.warehouse import Warehouse
 RESULTS = Path(__file__).with_name("results")
 TICKS = """query($selector: SensorSelector!) { sensorOrError(sensorSelector: $selector) {
   ... on Sensor { sensorState { ticks(limit: 50) { timestamp endTimestamp status cursor } } } } }"""
-SELECTOR = {"repositoryLocationName": "energy_orchestration.definitions", "repositoryName": "__repository__",
+SELECTOR = {"repositoryLocationName": "energy_orchestration", "repositoryName": "__repository__",
             "sensorName": "fetch_sensor"}
 
 

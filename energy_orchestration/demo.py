@@ -4,6 +4,15 @@ Every part runs as its own process (as in production) in its own process group, 
 here stops them in order — Dagster first, then the API, the consumer (it finishes its batch), the
 stand-in, the broker last — and anything still alive after a grace period is killed with its
 whole group. Nothing is left behind.
+
+Dagster runs as three supervised processes rather than ``dagster dev``: the gRPC code server
+(``dagster api grpc``), the webserver and the daemon, the last two reaching the code location
+through a ``grpc_server`` workspace file. ``dagster dev`` puts a proxy (``dagster code-server``)
+between them and the code server, which costs about 1.4 % of a core at idle in its own gRPC
+threads (benchmarks/README.md, idle CPU) and brings nothing the demo needs: the supervisor
+below restarts any of the three that dies, and a restarted code server is picked up by the
+webserver and daemon (they watch its server id). The price: the UI's "Reload" reconnects but
+does not re-import changed code; restart ``energy demo`` for that.
 """
 
 from __future__ import annotations
@@ -24,9 +33,11 @@ import requests
 from energy_orchestration import settings
 from energy_orchestration.sources.energidataservice import LIVE_BASE_URL as EDS_LIVE_URL
 from energy_orchestration.sources.odre import LIVE_BASE_URL as ODRE_LIVE_URL
-from energy_orchestration.streaming.broker import broker_command, port_open
+from energy_orchestration.streaming.broker import broker_command, free_port, port_open
 
 DAGSTER_YAML = Path(__file__).with_name("dagster.yaml")
+CODE_LOCATION = "energy_orchestration"
+DEFINITIONS_MODULE = "energy_orchestration.definitions"
 
 
 @dataclass
@@ -79,6 +90,9 @@ class DemoStack:
         dagster_home = self.state_dir / "dagster"
         dagster_home.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(DAGSTER_YAML, dagster_home / "dagster.yaml")
+        self.code_port = settings.get_int("ENERGY_DAGSTER_CODE_PORT") or free_port()
+        self.workspace = self.state_dir / "workspace.yaml"
+        self.workspace.write_text(workspace_yaml("127.0.0.1", self.code_port))
         self.env.update({
             "ENERGY_STATE_DIR": str(self.state_dir),
             "ENERGY_WAREHOUSE_PATH": str(settings.warehouse_path() if settings.get("ENERGY_WAREHOUSE_PATH")
@@ -128,7 +142,7 @@ class DemoStack:
         self.configure()
         energy = [sys.executable, "-m", "energy_orchestration.cli"]
         say(f"state folder {self.state_dir}")
-        steps = 4 + int(self.embedded_broker) + int(self.source == "standin")
+        steps = 5 + int(self.embedded_broker) + int(self.source == "standin")
         step = 0
         if self.embedded_broker:
             step += 1
@@ -159,15 +173,24 @@ class DemoStack:
         api = self._spawn("api", [*energy, "serve"])
         self._wait_ready(api, lambda: _http_ok(f"{api_url}/health"), 60)
         step += 1
+        say(f"[{step}/{steps}] starting Dagster's code server (gRPC on 127.0.0.1:{self.code_port})")
+        if port_open(self.code_port):
+            raise RuntimeError(f"port {self.code_port} is busy; set ENERGY_DAGSTER_CODE_PORT to a free port "
+                               "(or 0 for any)")
+        code = self._spawn("code", [sys.executable, "-m", "dagster", "api", "grpc", "-h", "127.0.0.1",
+                                    "-p", str(self.code_port), "-m", DEFINITIONS_MODULE,
+                                    "--location-name", CODE_LOCATION])
+        self._wait_ready(code, lambda: port_open(self.code_port), 180)
+        step += 1
         port = settings.get_int("ENERGY_DAGSTER_PORT")
-        say(f"[{step}/{steps}] starting Dagster (webserver on 127.0.0.1:{port} + daemon)")
-        dagster = self._spawn("dagster", [sys.executable, "-m", "dagster", "dev",
-                                          "-m", "energy_orchestration.definitions",
-                                          "-h", "127.0.0.1", "-p", str(port)], stop_signal=signal.SIGINT)
-        self._wait_ready(dagster, lambda: _http_ok(f"http://127.0.0.1:{port}/server_info"), 180)
+        say(f"[{step}/{steps}] starting Dagster's webserver on 127.0.0.1:{port} and daemon")
+        webserver = self._spawn("webserver", [sys.executable, "-m", "dagster_webserver", "-h", "127.0.0.1",
+                                              "-p", str(port), "-w", str(self.workspace)])
+        daemon = self._spawn("daemon", [sys.executable, "-m", "dagster._daemon", "run", "-w", str(self.workspace)])
+        self._wait_ready(webserver, lambda: _http_ok(f"http://127.0.0.1:{port}/server_info"), 180)
         step += 1
         say(f"[{step}/{steps}] waiting for the daemon to pick up the sensor and schedule")
-        self._wait_ready(dagster, lambda: _sensor_daemon_healthy(port), 120)
+        self._wait_ready(daemon, lambda: _sensor_daemon_healthy(port), 120)
 
     def api_url(self) -> str:
         """Where the API answers locally (a wildcard bind address is reached through loopback)."""
@@ -229,7 +252,7 @@ class DemoStack:
         return fresh
 
     def stop(self, grace_seconds: float = 20.0) -> None:
-        order = ["dagster", "api", "consumer", "standin", "broker"]
+        order = ["daemon", "webserver", "code", "api", "consumer", "standin", "broker"]
         for name in order:
             for child in [c for c in self.children if c.name == name]:
                 self._stop_child(child, grace_seconds)
@@ -255,6 +278,13 @@ class DemoStack:
         process.wait()
         if child.log_handle:
             child.log_handle.close()
+
+
+def workspace_yaml(code_host: str, code_port: int) -> str:
+    """The workspace every Dagster process but the code server loads (demo and production
+    profile): the code location over gRPC only, nothing imported in-process."""
+    return ("load_from:\n  - grpc_server:\n"
+            f"      host: {code_host}\n      port: {code_port}\n      location_name: {CODE_LOCATION}\n")
 
 
 def _sensor_daemon_healthy(port: int) -> bool:

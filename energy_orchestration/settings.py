@@ -150,6 +150,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ENERGY_GAP_REPAIR_HOURS", "72", "Trailing window the completeness checks and the gap-repair sensor scan for missing intervals.", check=_integer(1)),
     Setting("ENERGY_GAP_REPAIR_MAX_ATTEMPTS", "3", "Re-fetches of one missing window before the gap-repair sensor gives up on it (and says so).", check=_integer(1)),
     Setting("ENERGY_DAGSTER_PORT", "3000", "Port of the Dagster web UI (demo).", check=_PORT),
+    Setting("ENERGY_DAGSTER_CODE_PORT", "0", "Port of the demo's Dagster gRPC code server, which the webserver and daemon reach through `workspace.yaml` in the state folder; 0 picks a free loopback port at start.", check=_integer(0, 65535)),
     Setting("ENERGY_RUN_RETENTION_DAYS", "7", "Finished Dagster runs older than this many days are deleted daily with their event logs and compute logs (`run_cleanup_job`).", check=_integer(0)),
     Setting("ENERGY_API_HOST", "127.0.0.1", "Address `energy serve` binds to (HTTP API, WebSocket, dashboard); `0.0.0.0` exposes it."),
     Setting("ENERGY_API_PORT", "8000", "Port of `energy serve`.", check=_PORT),

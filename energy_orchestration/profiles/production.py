@@ -36,12 +36,17 @@ from pathlib import Path
 from typing import IO
 
 from energy_orchestration import settings
-from energy_orchestration.demo import _default_signals, _http_ok, _sensor_daemon_healthy, wait_ready
+from energy_orchestration.demo import (
+    DEFINITIONS_MODULE,
+    _default_signals,
+    _http_ok,
+    _sensor_daemon_healthy,
+    wait_ready,
+    workspace_yaml,
+)
 from energy_orchestration.streaming.broker import port_open
 
 PRODUCTION_DAGSTER_YAML = Path(__file__).resolve().parents[1] / "dagster_production.yaml"
-CODE_LOCATION = "energy_orchestration"
-DEFINITIONS_MODULE = "energy_orchestration.definitions"
 
 KAFKA_ENV = ("KAFKA_BOOTSTRAP_SERVERS", "KAFKA_SECURITY_PROTOCOL", "KAFKA_SASL_MECHANISM", "KAFKA_SASL_USERNAME",
              "KAFKA_SASL_PASSWORD", "KAFKA_SSL_CA_LOCATION")
@@ -83,12 +88,6 @@ SERVICES: tuple[Service, ...] = (
 )
 SERVICE_BY_NAME = {s.name: s for s in SERVICES}
 STOP_ORDER = ("daemon", "webserver", "code", "api", "consumer")
-
-
-def workspace_yaml(code_host: str, code_port: int) -> str:
-    """The workspace every Dagster process loads: the code location over gRPC only."""
-    return ("load_from:\n  - grpc_server:\n"
-            f"      host: {code_host}\n      port: {code_port}\n      location_name: {CODE_LOCATION}\n")
 
 
 def missing_env(env: Mapping[str, str]) -> list[str]:

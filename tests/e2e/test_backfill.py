@@ -1,5 +1,5 @@
 """A 30-day backfill launched through Dagster's GraphQL API, as the UI launches it, on the real
-demo stack (broker, stand-in, consumer, `dagster dev` with its daemon and sensors)."""
+demo stack (broker, stand-in, consumer, Dagster's code server, webserver and daemon with its sensors)."""
 
 import time
 from datetime import date, datetime, timezone

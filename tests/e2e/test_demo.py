@@ -16,12 +16,12 @@ pytestmark = pytest.mark.e2e
 
 FETCH_CURSOR = """
 query { sensorOrError(sensorSelector: {repositoryName: "__repository__", sensorName: "fetch_sensor",
-                                       repositoryLocationName: "energy_orchestration.definitions"}) {
+                                       repositoryLocationName: "energy_orchestration"}) {
   ... on Sensor { sensorState { typeSpecificData { ... on SensorData { lastCursor } } } } } }
 """
 SENSOR_QUERY = """
 query { sensorsOrError(repositorySelector: {repositoryName: "__repository__",
-                                            repositoryLocationName: "energy_orchestration.definitions"}) {
+                                            repositoryLocationName: "energy_orchestration"}) {
   ... on Sensors { results { name sensorState { status ticks(limit: 5) { status } } } } } }
 """
 
