@@ -41,7 +41,8 @@ def running_demo(folder: Path, ready_timeout: float = 240, code: Path | None = N
         env.pop(name, None)
     folder.mkdir(parents=True, exist_ok=True)
     output = folder / "demo.out"
-    demo = subprocess.Popen([sys.executable, "-m", "energy_orchestration.cli", "demo"], env=env,
+    # `python -m` puts the working directory first on sys.path, before PYTHONPATH: run in `code`
+    demo = subprocess.Popen([sys.executable, "-m", "energy_orchestration.cli", "demo"], env=env, cwd=code,
                             stdout=open(output, "wb"), stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.monotonic() + ready_timeout

@@ -15,6 +15,7 @@ import json
 import os
 import tempfile
 import time
+from contextlib import ExitStack
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
@@ -64,24 +65,33 @@ def memory_mb(marker: str) -> dict[str, dict[str, float]]:
     return used
 
 
-def measure(warmup: float, seconds: float, code: Path | None = None) -> dict:
-    """CPU and memory of one demo stack (this checkout's code, or ``code``'s) after ``warmup``."""
-    with running_demo(Path(tempfile.mkdtemp(prefix="idle-cpu-")), code=code) as stack:
+def measure(warmup: float, seconds: float, codes: list[Path | None]) -> list[dict]:
+    """CPU and memory of one demo stack per entry of ``codes`` (None: this checkout's code),
+    all running at the same time and measured over the same window: the stacks' hourly build
+    chains (zone_hourly 12 minutes after each hour, then the rollups, ≈ 16 CPU-s) then fall
+    in both windows or in neither, which sequential windows cannot promise."""
+    with ExitStack() as running:
+        stacks = [running.enter_context(running_demo(Path(tempfile.mkdtemp(prefix="idle-cpu-")), code=code))
+                  for code in codes]
         time.sleep(warmup)
-        before = cpu_seconds(stack.marker)
-        print(f"measuring {'the baseline ' if code else ''}for {seconds:.0f}s ...", flush=True)
+        before = [cpu_seconds(stack.marker) for stack in stacks]
+        print(f"measuring {len(stacks)} stack(s) for {seconds:.0f}s ...", flush=True)
         time.sleep(seconds)
-        after = cpu_seconds(stack.marker)
-        memory = memory_mb(stack.marker)
-    per_process = {name: round(after[name] - before.get(name, 0.0), 1) for name in after}
-    total = sum(per_process.values())
-    return {"seconds": seconds, "warmup_seconds": warmup, "cpu_seconds": round(total, 1),
+        after = [cpu_seconds(stack.marker) for stack in stacks]
+        memory = [memory_mb(stack.marker) for stack in stacks]
+    results = []
+    for start, end, used in zip(before, after, memory, strict=True):
+        per_process = {name: round(end[name] - start.get(name, 0.0), 1) for name in end}
+        total = sum(per_process.values())
+        results.append({
+            "seconds": seconds, "warmup_seconds": warmup, "cpu_seconds": round(total, 1),
             "percent_of_one_core": round(100 * total / seconds, 1),
             "by_process": dict(sorted(per_process.items(), key=lambda kv: -kv[1])),
-            "rss_mb": round(sum(m["rss"] for m in memory.values())),
-            "pss_mb": round(sum(m["pss"] for m in memory.values())),
+            "rss_mb": round(sum(m["rss"] for m in used.values())),
+            "pss_mb": round(sum(m["pss"] for m in used.values())),
             "memory_by_process_mb": {name: {k: round(v) for k, v in m.items()}
-                                     for name, m in sorted(memory.items(), key=lambda kv: -kv[1]["pss"])}}
+                                     for name, m in sorted(used.items(), key=lambda kv: -kv[1]["pss"])}})
+    return results
 
 
 def main() -> None:
@@ -89,14 +99,13 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=90)
     parser.add_argument("--seconds", type=float, default=600)
     parser.add_argument("--baseline-code", type=Path, default=None,
-                        help="a checkout of an earlier commit, measured first the same way (same run)")
+                        help="a checkout of an earlier commit, whose stack runs beside this one, same window")
     args = parser.parse_args()
-    baseline = measure(args.warmup, args.seconds, args.baseline_code) if args.baseline_code else None
-    ours = measure(args.warmup, args.seconds)
+    ours, *baseline = measure(args.warmup, args.seconds, [None, *([args.baseline_code] if args.baseline_code else [])])
     result = {"benchmark": "idle_cpu", "at": datetime.now(timezone.utc).isoformat(timespec="seconds"), **ours}
-    if baseline is not None:
-        result["baseline"] = {"code": str(args.baseline_code), **baseline}
-        result["ratio_to_baseline"] = round(ours["cpu_seconds"] / max(baseline["cpu_seconds"], 0.1), 2)
+    if baseline:
+        result["baseline"] = {"code": str(args.baseline_code), **baseline[0]}
+        result["ratio_to_baseline"] = round(ours["cpu_seconds"] / max(baseline[0]["cpu_seconds"], 0.1), 2)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "idle_cpu.json").write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
