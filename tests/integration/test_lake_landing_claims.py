@@ -20,6 +20,7 @@ from energy_orchestration.streaming.consumer import LandingConsumer, prepare_bat
 from energy_orchestration.streaming.envelope import encode
 from energy_orchestration.streaming.topics import raw_topic
 from energy_orchestration.warehouse.lake import DuckLakeWarehouse
+from tests.kafka_fakes import Message
 from tests.warehouse_backends import new_warehouse
 
 pytestmark = pytest.mark.integration
@@ -28,25 +29,11 @@ START = datetime(2026, 10, 5, tzinfo=timezone.utc)
 FETCHED = datetime(2026, 10, 5, 12, tzinfo=timezone.utc)
 
 
-class Message:
-    """A consumed Kafka message as confluent-kafka hands it over (what the consumer reads of it)."""
-
-    def __init__(self, value: bytes, partition: int, offset: int) -> None:
-        self._value, self._partition, self._offset = value, partition, offset
-        self._topic = raw_topic("PowerSystemRightNow")  # the test's own prefix (set per test)
-
-    def topic(self): return self._topic
-    def partition(self): return self._partition
-    def offset(self): return self._offset
-    def key(self): return b"DK"
-    def value(self): return self._value
-    def error(self): return None
-
-
 def batch(partition: int, minutes: range) -> list[Message]:
     """One message per minute of ``minutes``, all from ``partition``."""
     return [Message(encode("energidataservice", "PowerSystemRightNow",
-                           power_system_right_now_record(START + timedelta(minutes=m)), FETCHED), partition, offset)
+                           power_system_right_now_record(START + timedelta(minutes=m)), FETCHED),
+                    offset, partition=partition, topic=raw_topic("PowerSystemRightNow"))
             for offset, m in enumerate(minutes)]
 
 

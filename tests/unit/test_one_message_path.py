@@ -11,20 +11,9 @@ from energy_orchestration.streaming.consumer import prepare_batch
 from energy_orchestration.streaming.envelope import encode
 from energy_orchestration.streaming.topics import raw_topic
 from tests.conftest import FIXTURES
+from tests.kafka_fakes import Message
 
 FETCHED = datetime(2026, 8, 27, 8, 0, tzinfo=timezone.utc)
-
-
-class Message:
-    def __init__(self, value, offset, topic, partition=0):
-        self._value, self._offset, self._topic, self._partition = value, offset, topic, partition
-
-    def topic(self): return self._topic
-    def partition(self): return self._partition
-    def offset(self): return self._offset
-    def key(self): return b"k"
-    def value(self): return self._value
-    def error(self): return None
 
 
 def messages(psrn_records):
@@ -39,15 +28,15 @@ def messages(psrn_records):
     def eco2mix(record):
         return encode("odre", "eco2mix-regional-tr", record, FETCHED)
 
-    out = [Message(psrn(r), i, eds) for i, r in enumerate(psrn_records)]
+    out = [Message(psrn(r), i, topic=eds) for i, r in enumerate(psrn_records)]
     out += [Message(psrn(dict(psrn_records[0], SolarPower=7.0), datetime(2026, 8, 27, 8, 5, tzinfo=timezone.utc)),
-                    5, eds, partition=1),                                      # re-fetched: the later one wins
-            Message(psrn(dict(psrn_records[1], OnshoreWindPower=-9.0)), 6, eds),  # one value refused
-            Message(psrn(dict(psrn_records[1], Minutes1UTC="never")), 7, eds),    # record refused whole
-            Message(b"{not json", 8, eds),
-            Message(psrn(psrn_records[0]), 9, odre)]                              # wrong topic
-    out += [Message(eco2mix(r), 20 + i, odre) for i, r in enumerate(regional)]
-    out.append(Message(eco2mix(dict(regional[0], nucleaire="lots")), 40, odre))
+                    5, partition=1, topic=eds),                                      # re-fetched: the later one wins
+            Message(psrn(dict(psrn_records[1], OnshoreWindPower=-9.0)), 6, topic=eds),  # one value refused
+            Message(psrn(dict(psrn_records[1], Minutes1UTC="never")), 7, topic=eds),    # record refused whole
+            Message(b"{not json", 8, topic=eds),
+            Message(psrn(psrn_records[0]), 9, topic=odre)]                              # wrong topic
+    out += [Message(eco2mix(r), 20 + i, topic=odre) for i, r in enumerate(regional)]
+    out.append(Message(eco2mix(dict(regional[0], nucleaire="lots")), 40, topic=odre))
     return out
 
 

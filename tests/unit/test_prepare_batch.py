@@ -6,21 +6,10 @@ from datetime import datetime, timezone
 from energy_orchestration.sources.energidataservice import POWER_SYSTEM_RIGHT_NOW
 from energy_orchestration.streaming.consumer import prepare_batch
 from energy_orchestration.streaming.envelope import encode
+from tests.kafka_fakes import Message
 
 FETCHED = datetime(2026, 4, 8, 21, 31, tzinfo=timezone.utc)
 NOW = datetime(2026, 4, 9, tzinfo=timezone.utc)
-
-
-class Message:
-    def __init__(self, value, offset, partition=0, topic="energy.raw.powersystemrightnow"):
-        self._value, self._offset, self._partition, self._topic = value, offset, partition, topic
-
-    def topic(self): return self._topic
-    def partition(self): return self._partition
-    def offset(self): return self._offset
-    def key(self): return b"DK"
-    def value(self): return self._value
-    def error(self): return None
 
 
 def wrap(record):
