@@ -26,14 +26,13 @@ import json
 import os
 import re
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
+from benchmarks.processes import landed_messages, start_consumers, stop_processes
 from benchmarks.year_pipeline import aggregate_year, land_year, rebuild_daily_through_dagster
 from energy_orchestration.maintenance.lake import maintain_lake
 from energy_orchestration.profiles.postgres import LocalPostgres
@@ -74,11 +73,6 @@ def open_warehouse(settings_env: dict[str, str]) -> Warehouse:
     return warehouse
 
 
-def landed_messages(warehouse: Warehouse) -> int:
-    with warehouse.connect(read_only=True) as db:
-        return int(db.execute("SELECT coalesce(sum(messages), 0) FROM ingest_log").fetchall()[0][0])
-
-
 def landed_records(warehouse: Warehouse) -> int:
     """Distinct records landed: ``raw_records`` holds one row per key (an upsert), so a batch landed
     twice (a rebalance hands a partition over before its offsets were committed) counts once,
@@ -91,14 +85,11 @@ def land_with_processes(bootstrap: str, settings_env: dict[str, str], consumers:
                         logs: Path) -> dict:
     """``consumers`` `energy consume` processes in a new group over the pre-produced topic."""
     warehouse = open_warehouse(settings_env)
-    env = {**os.environ, **settings_env, "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-           "ENERGY_CONSUMER_GROUP": f"bench-{uuid.uuid4().hex[:8]}"}
+    group = f"bench-{uuid.uuid4().hex[:8]}"
     began = time.perf_counter()
-    log_files = [logs / f"consume-{uuid.uuid4().hex[:6]}.log" for _ in range(consumers)]
-    processes = [subprocess.Popen([sys.executable, "-m", "energy_orchestration.cli", "consume"], env=env,
-                                  stdout=open(log_file, "wb"), stderr=subprocess.STDOUT) for log_file in log_files]
+    processes = start_consumers(bootstrap, settings_env, consumers, group, logs)
+    log_files = [logs / f"consume-{group}-{n}.log" for n in range(consumers)]
     first, at_first = None, 0
-    cpu: list[float] = []
     try:
         while (done := landed_records(warehouse)) < records:
             if any(p.poll() is not None for p in processes):
@@ -108,10 +99,7 @@ def land_with_processes(bootstrap: str, settings_env: dict[str, str], consumers:
             time.sleep(1.0)  # each poll of the file takes its shared lock: rarely, not to slow the writer
         elapsed = time.perf_counter() - began
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            cpu.append(_cpu_seconds(process))
+        cpu = stop_processes(processes)
     texts = [f.read_text(errors="replace") for f in log_files]
     return {"consumers": consumers, "records": done, "messages_landed": landed_messages(warehouse),
             "seconds": round(elapsed, 1), "first_records_landed_after_s": first and round(first, 1),
@@ -125,13 +113,6 @@ def land_with_processes(bootstrap: str, settings_env: dict[str, str], consumers:
             # each DuckLake transaction conflict a consumer lost (and redid its batch for), from its log
             "conflict_retries": [t.count("landing a batch lost a transaction conflict") for t in texts],
             "landed_per_consumer": [_landed(t) for t in texts]}
-
-
-def _cpu_seconds(process: subprocess.Popen) -> float:
-    """Reap a terminated child and return its user + system CPU seconds (``os.wait4``)."""
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    return usage.ru_utime + usage.ru_stime
 
 
 def _landed(log_text: str) -> dict[str, int]:

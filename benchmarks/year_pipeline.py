@@ -1,7 +1,9 @@
 """One year of PowerSystemRightNow (525,600 records) from the stand-in over HTTP, through Kafka
 into DuckDB, then every aggregate; and rebuilding a year of daily partitions.
 
-Stages, on the real parts (embedded broker, HTTP stand-in, landing consumer, DuckDB file):
+Stages, on the real parts (embedded broker, HTTP stand-in, landing consumer, DuckDB file), with
+the stand-in and the landing consumer in their own processes as the platform runs them, and then
+(the same-run baseline) as threads of the benchmark's one interpreter (``SHAPES``):
 
 1. fetch + publish: the history path, one request per 31 days (12 requests), every record
    acknowledged by the broker, while the landing consumer runs concurrently (as in the demo);
@@ -11,7 +13,7 @@ Stages, on the real parts (embedded broker, HTTP stand-in, landing consumer, Duc
    over 365 partitions (in-process, real instance), against a baseline of one run per
    partition measured on a sample in the same run (the ratio is the figure).
 
-    .venv/bin/python -m benchmarks.year_pipeline [--days 365] [--baseline-days 7]
+    .venv/bin/python -m benchmarks.year_pipeline [--days 365] [--baseline-days 7] [--no-in-process-baseline]
 """
 
 from __future__ import annotations
@@ -21,11 +23,14 @@ import json
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import dagster as dg
 
+from benchmarks.processes import landed_messages, standin_process, start_consumers, stop_processes
 from energy_orchestration.assets.aggregates import zone_daily
 from energy_orchestration.assets.history import request_windows
 from energy_orchestration.ingest import fetch_and_publish
@@ -42,39 +47,87 @@ DATASET = "PowerSystemRightNow"
 YEAR_START = datetime(2025, 1, 1, tzinfo=timezone.utc)
 
 
-def wait_landed(consumer: LandingConsumer, landing: threading.Thread, total: int) -> None:
-    """Until the consumer has landed ``total`` messages; fails instead of hanging if it stopped."""
-    while consumer.stats.messages < total:
-        if not landing.is_alive():
-            raise RuntimeError("the landing consumer stopped before every record landed")
-        time.sleep(0.05)
+SHAPES = ("processes", "one interpreter")
+"""How the services run: ``processes`` as the platform runs them (stand-in, landing consumer and
+the fetching code each in its own process); ``one interpreter``: stand-in and consumer as threads
+of the benchmark's process, sharing one interpreter lock (how these benchmarks ran before, kept as
+the same-run baseline)."""
 
 
-def land_year(bootstrap: str, warehouse: Warehouse, standin_url: str, days: int) -> dict:
+class Landing:
+    """The landing consumer of one benchmark run, as a thread or as an `energy consume` process."""
+
+    def __init__(self, shape: str, bootstrap: str, warehouse: Warehouse, group: str, logs: Path) -> None:
+        self.shape, self.warehouse = shape, warehouse
+        if shape == "processes":
+            self.processes = start_consumers(bootstrap, {"ENERGY_WAREHOUSE_PATH": str(warehouse.path),
+                                                         "ENERGY_WAREHOUSE_URL": ""}, 1, group, logs)
+            return
+        self.consumer = LandingConsumer(bootstrap, warehouse, group, status_every_seconds=15)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.consumer.run, args=(self.stop,), daemon=True)
+        self.thread.start()
+
+    def wait_landed(self, total: int) -> None:
+        """Until ``total`` messages have landed; fails instead of hanging if the consumer stopped."""
+        while True:
+            if self.shape == "processes":
+                if landed_messages(self.warehouse) >= total:
+                    return
+                if self.processes[0].poll() is not None:
+                    raise RuntimeError("the landing consumer process exited before every record landed")
+                time.sleep(0.5)  # each look takes the file's shared lock: not too often
+            else:
+                if self.consumer.stats.messages >= total:
+                    return
+                if not self.thread.is_alive():
+                    raise RuntimeError("the landing consumer stopped before every record landed")
+                time.sleep(0.05)
+
+    def close(self) -> float | None:
+        """Stops the consumer; returns its CPU seconds when it ran as a process."""
+        if self.shape == "processes":
+            return round(stop_processes(self.processes)[0], 1)
+        self.stop.set()
+        self.thread.join(60)
+        return None
+
+
+@contextmanager
+def standin(shape: str, logs: Path) -> Iterator[str]:
+    """The stand-in's base URL: its own process, or a thread of this one."""
+    if shape == "processes":
+        with standin_process(logs) as url:
+            yield url
+    else:
+        with StandinServer(StandinConfig(rate_limit_per_minute=0)) as server:
+            yield server.url
+
+
+def land_year(bootstrap: str, warehouse: Warehouse, standin_url: str, days: int, shape: str = "one interpreter",
+              logs: Path | None = None) -> dict:
     end = YEAR_START + timedelta(days=days)
     expected = days * 1440
-    consumer = LandingConsumer(bootstrap, warehouse, "bench-year", status_every_seconds=15)
-    stop = threading.Event()
-    landing = threading.Thread(target=consumer.run, args=(stop,), daemon=True)
     began = time.perf_counter()
-    landing.start()
+    landing = Landing(shape, bootstrap, warehouse, "bench-year", logs or warehouse.path.parent)
     client = EnergiDataServiceClient(standin_url)
     published = 0
     windows = request_windows(DATASET, YEAR_START, end)
-    for window in windows:
-        outcome = fetch_and_publish(client, bootstrap, window)
-        published += outcome.published
-        print(f"  {window}: {outcome.published:,} acknowledged ({time.perf_counter() - began:.1f}s)", flush=True)
-    published_at = time.perf_counter() - began
-    wait_landed(consumer, landing, expected)
-    landed_at = time.perf_counter() - began
-    stop.set()
-    landing.join(60)
+    try:
+        for window in windows:
+            outcome = fetch_and_publish(client, bootstrap, window)
+            published += outcome.published
+            print(f"  {window}: {outcome.published:,} acknowledged ({time.perf_counter() - began:.1f}s)", flush=True)
+        published_at = time.perf_counter() - began
+        landing.wait_landed(expected)
+        landed_at = time.perf_counter() - began
+    finally:
+        consumer_cpu = landing.close()
     with warehouse.connect(read_only=True) as db:
         rows = db.execute("SELECT count(*) FROM observations").fetchall()[0][0]
-    return {"records": published, "requests": len(windows), "observations": rows,
+    return {"shape": shape, "records": published, "requests": len(windows), "observations": rows,
             "fetch_publish_seconds": round(published_at, 1), "landed_seconds": round(landed_at, 1),
-            "records_per_s": round(published / landed_at)}
+            "records_per_s": round(published / landed_at), "consumer_process_cpu_seconds": consumer_cpu}
 
 
 def aggregate_year(warehouse: Warehouse, days: int) -> dict:
@@ -116,28 +169,47 @@ def rebuild_daily_through_dagster(warehouse: Warehouse, days: int, baseline_days
             "note": "baseline = one in-process run per partition (a daemon-launched run adds ~3-4 s each)"}
 
 
+def run_shape(shape: str, days: int, folder: Path) -> tuple[dict, Warehouse]:
+    """Stand-in -> Kafka -> DuckDB -> every aggregate with the services in ``shape``, on a new
+    broker and warehouse."""
+    with EmbeddedBroker() as broker, standin(shape, folder) as url:
+        warehouse = Warehouse(folder / f"year-{shape.replace(' ', '-')}.duckdb", lock_timeout_seconds=120)
+        with warehouse.connect():  # created and migrated before any consumer opens it
+            pass
+        began = time.perf_counter()
+        print(f"1-2. [{shape}] fetching, publishing and landing {days} days of {DATASET} ...", flush=True)
+        landing = land_year(broker.bootstrap_servers, warehouse, url, days, shape, folder)
+        print(f"  {landing}\n3. [{shape}] aggregates ...", flush=True)
+        aggregates = aggregate_year(warehouse, days)
+        total = time.perf_counter() - began
+        print(f"  {aggregates}\n   [{shape}] total {total:.1f}s", flush=True)
+    return {"landing": landing, "aggregates": aggregates, "standin_to_aggregates_seconds": round(total, 1)}, warehouse
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--baseline-days", type=int, default=7)
+    parser.add_argument("--no-in-process-baseline", action="store_true",
+                        help="skip the same year with stand-in and consumer as threads of one interpreter")
     args = parser.parse_args()
-    with EmbeddedBroker() as broker, StandinServer(StandinConfig(rate_limit_per_minute=0)) as standin, \
-            tempfile.TemporaryDirectory() as folder:
-        warehouse = Warehouse(Path(folder) / "year.duckdb", lock_timeout_seconds=120)
-        began = time.perf_counter()
-        print(f"1-2. fetching, publishing and landing {args.days} days of {DATASET} ...", flush=True)
-        landing = land_year(broker.bootstrap_servers, warehouse, standin.url, args.days)
-        print(f"  {landing}\n3. aggregates ...", flush=True)
-        aggregates = aggregate_year(warehouse, args.days)
-        total = time.perf_counter() - began
-        print(f"  {aggregates}\n   total {total:.1f}s\n4. rebuilding {args.days} daily partitions via Dagster ...",
-              flush=True)
-        rebuild = rebuild_daily_through_dagster(warehouse, args.days, args.baseline_days)
-        print(f"  {rebuild}")
-        size_mb = round(warehouse.path.stat().st_size / 1e6, 1)
+    shapes = SHAPES[:1] if args.no_in_process_baseline else SHAPES
+    runs = {}
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        for shape in shapes:
+            runs[shape], warehouse = run_shape(shape, args.days, folder)
+            if shape == "processes":
+                print(f"4. rebuilding {args.days} daily partitions via Dagster ...", flush=True)
+                rebuild = rebuild_daily_through_dagster(warehouse, args.days, args.baseline_days)
+                print(f"  {rebuild}")
+                size_mb = round(warehouse.path.stat().st_size / 1e6, 1)
+    headline = runs["processes"]
     result = {"benchmark": "year_pipeline", "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-              "days": args.days, "landing": landing, "aggregates": aggregates,
-              "standin_to_aggregates_seconds": round(total, 1), "target_seconds": 180,
+              "days": args.days, **headline, "target_seconds": 30, "shapes": runs,
+              "one_interpreter_vs_processes": round(runs["one interpreter"]["standin_to_aggregates_seconds"]
+                                                    / headline["standin_to_aggregates_seconds"], 2)
+              if "one interpreter" in runs else None,
               "daily_rebuild": rebuild, "daily_rebuild_target_seconds": 15, "warehouse_mb": size_mb}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "year_pipeline.json").write_text(json.dumps(result, indent=2) + "\n")
