@@ -22,12 +22,11 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from benchmarks.year_pipeline import SHAPES, Landing, standin
+from benchmarks.year_pipeline import SHAPES, Landing, fresh_stack
 from energy_orchestration.assets.history import HISTORY_COMPANIONS, request_windows
 from energy_orchestration.ingest import fetch_and_publish
 from energy_orchestration.sources.energidataservice import EnergiDataServiceClient
 from energy_orchestration.sources.odre import OdreClient
-from energy_orchestration.streaming.broker import EmbeddedBroker
 from energy_orchestration.warehouse import Warehouse
 from energy_orchestration.warehouse.aggregates import build_zone_hourly, build_zone_periods
 
@@ -85,13 +84,10 @@ def aggregate_year(warehouse: Warehouse, start: datetime, end: datetime) -> dict
 def run_shape(shape: str, start: datetime, end: datetime, folder: Path) -> dict:
     """Every live dataset's year through every stage with the services in ``shape``
     (year_pipeline.SHAPES), on a new broker and warehouse."""
-    with EmbeddedBroker() as broker, standin(shape, folder) as url:
-        warehouse = Warehouse(folder / f"year-{shape.replace(' ', '-')}.duckdb", lock_timeout_seconds=120)
-        with warehouse.connect():  # created and migrated before any consumer opens it
-            pass
+    with fresh_stack(shape, folder) as (bootstrap, url, warehouse):
         began = time.perf_counter()
         print(f"1-2. [{shape}] fetching, publishing and landing {len(DATASETS)} datasets ...", flush=True)
-        landing = land_year(broker.bootstrap_servers, warehouse, url, start, end, shape, folder)
+        landing = land_year(bootstrap, warehouse, url, start, end, shape, folder)
         print(f"  {landing}\n3. [{shape}] aggregates ...", flush=True)
         aggregates = aggregate_year(warehouse, start, end)
         total = time.perf_counter() - began

@@ -104,6 +104,17 @@ def standin(shape: str, logs: Path) -> Iterator[str]:
             yield server.url
 
 
+@contextmanager
+def fresh_stack(shape: str, folder: Path) -> Iterator[tuple[str, str, Warehouse]]:
+    """A new broker, the stand-in in ``shape`` and a new, migrated warehouse file (before any
+    consumer opens it): (bootstrap servers, stand-in URL, warehouse)."""
+    with EmbeddedBroker() as broker, standin(shape, folder) as url:
+        warehouse = Warehouse(folder / f"year-{shape.replace(' ', '-')}.duckdb", lock_timeout_seconds=120)
+        with warehouse.connect():
+            pass
+        yield broker.bootstrap_servers, url, warehouse
+
+
 def land_year(bootstrap: str, warehouse: Warehouse, standin_url: str, days: int, shape: str = "one interpreter",
               logs: Path | None = None) -> dict:
     end = YEAR_START + timedelta(days=days)
@@ -172,13 +183,10 @@ def rebuild_daily_through_dagster(warehouse: Warehouse, days: int, baseline_days
 def run_shape(shape: str, days: int, folder: Path) -> tuple[dict, Warehouse]:
     """Stand-in -> Kafka -> DuckDB -> every aggregate with the services in ``shape``, on a new
     broker and warehouse."""
-    with EmbeddedBroker() as broker, standin(shape, folder) as url:
-        warehouse = Warehouse(folder / f"year-{shape.replace(' ', '-')}.duckdb", lock_timeout_seconds=120)
-        with warehouse.connect():  # created and migrated before any consumer opens it
-            pass
+    with fresh_stack(shape, folder) as (bootstrap, url, warehouse):
         began = time.perf_counter()
         print(f"1-2. [{shape}] fetching, publishing and landing {days} days of {DATASET} ...", flush=True)
-        landing = land_year(broker.bootstrap_servers, warehouse, url, days, shape, folder)
+        landing = land_year(bootstrap, warehouse, url, days, shape, folder)
         print(f"  {landing}\n3. [{shape}] aggregates ...", flush=True)
         aggregates = aggregate_year(warehouse, days)
         total = time.perf_counter() - began
