@@ -108,7 +108,7 @@ def land_with_processes(bootstrap: str, settings_env: dict[str, str], consumers:
             "records_per_s_after_first": round((done - at_first) / (elapsed - first)) if first else None,
             # CPU the consumers used (user + system, start to exit) against the 2 cores' wall time:
             # near 2 x seconds means landing was CPU-bound on this machine
-            "consumer_cpu_seconds": [round(c, 1) for c in cpu],
+            "consumer_cpu_seconds": [round(c, 1) if c is not None else None for c in cpu],
             "records_per_s": round(done / elapsed),
             # each DuckLake transaction conflict a consumer lost (and redid its batch for), from its log
             "conflict_retries": [t.count("landing a batch lost a transaction conflict") for t in texts],

@@ -56,16 +56,17 @@ def start_consumers(bootstrap: str, settings_env: dict[str, str], count: int, gr
                              stderr=subprocess.STDOUT) for n in range(count)]
 
 
-def stop_processes(processes: list[subprocess.Popen]) -> list[float]:
+def stop_processes(processes: list[subprocess.Popen]) -> list[float | None]:
     """SIGTERM each (a consumer finishes its batch first), reap it, and return the user + system
-    CPU seconds each used from start to exit (``os.wait4``)."""
+    CPU seconds each used from start to exit (``os.wait4``); None for one that had already exited
+    and been reaped, whose usage is gone."""
     for process in processes:
         if process.poll() is None:
             process.terminate()
     cpu = []
     for process in processes:
-        if process.returncode is not None:  # already reaped by poll(): its usage is gone
-            cpu.append(float("nan"))
+        if process.returncode is not None:  # already reaped by poll()
+            cpu.append(None)
             continue
         _, status, usage = os.wait4(process.pid, 0)
         process.returncode = os.waitstatus_to_exitcode(status)

@@ -87,7 +87,8 @@ class Landing:
     def close(self) -> float | None:
         """Stops the consumer; returns its CPU seconds when it ran as a process."""
         if self.shape == "processes":
-            return round(stop_processes(self.processes)[0], 1)
+            cpu = stop_processes(self.processes)[0]
+            return round(cpu, 1) if cpu is not None else None
         self.stop.set()
         self.thread.join(60)
         return None
