@@ -144,7 +144,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ENERGY_CONSUMER_GROUP", "energy-landing", "Consumer group of the DuckDB landing consumer."),
     Setting("ENERGY_CONSUMER_BATCH_MAX_MESSAGES", "20000", "Largest micro-batch the landing consumer writes in one DuckDB transaction.", check=_integer(1)),
     Setting("ENERGY_CONSUMER_BATCH_MAX_SECONDS", "1.0", "Longest the consumer waits to fill a micro-batch.", check=_number(above=0)),
-    Setting("ENERGY_CONSUMER_FETCH_WAIT_MS", "1000", "How long the broker may hold an empty fetch. The embedded broker answers a held fetch soon after data arrives (at 1000: 0.13 s on average, 0.4 s at most), and its idle CPU grows with the empty fetches it answers (500 costs it 1.7x, 50 about 4x).", check=_integer(0)),
+    Setting("ENERGY_CONSUMER_FETCH_WAIT_MS", "1000", "How long the broker may hold an empty fetch. The embedded broker answers a held fetch soon after data arrives (at 1000: 0.13 s on average, 0.4 s at most), and its idle CPU grows with the empty fetches it answers (500 costs it 1.3-1.6x what 1000 does, benchmarks/broker_fetch_wait.py).", check=_integer(0)),
     Setting("ENERGY_PARTITIONS_START", "2025-01-01", "First partition of the time-partitioned Dagster assets (UTC date).", check=_iso_date),
     Setting("ENERGY_REVISIT_HOURS", "6", "Each hour, the revisit schedule re-fetches this many trailing hours of every live dataset, so provider revisions (éCO2mix consolidation, corrected minutes) land (0 = off).", check=_integer(0)),
     Setting("ENERGY_GAP_REPAIR_HOURS", "72", "Trailing window the completeness checks and the gap-repair sensor scan for missing intervals.", check=_integer(1)),
