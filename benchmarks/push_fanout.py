@@ -5,7 +5,11 @@ client records when the message for that record's DK-DK1 values arrives. The pat
 the whole live path: producer -> broker -> the API's cache feeder (normalise + rules) -> hub ->
 100 per-client queues -> WebSocket frames.
 
+Run once per feeder fetch wait (``ENERGY_API_FEEDER_FETCH_WAIT_MS`` of the server process), each
+on its own fresh stack, so the cases compare within one run; the first is the baseline.
+
     .venv/bin/python -m benchmarks.push_fanout [--clients 100] [--records 60] [--interval 0.5]
+        [--feeder-fetch-waits 1000,2000]
 """
 
 from __future__ import annotations
@@ -91,15 +95,25 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=100)
     parser.add_argument("--records", type=int, default=60)
     parser.add_argument("--interval", type=float, default=0.5, help="seconds between produced records")
+    parser.add_argument("--feeder-fetch-waits", default="1000,2000",
+                        help="comma-separated ENERGY_API_FEEDER_FETCH_WAIT_MS values; the first is the baseline")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder, serving_stack(Path(folder), 1) as stack:
-        print(f"{args.clients} clients, {args.records} records every {args.interval:g} s ...", flush=True)
-        latencies, seconds = asyncio.run(run(stack, args.clients, args.records, args.interval))
-    delivery = percentiles(latencies)
-    assert delivery["n"] == args.clients * args.records, "some deliveries are missing"
+    cases = {}
+    for wait in [int(w) for w in args.feeder_fetch_waits.split(",")]:
+        with tempfile.TemporaryDirectory() as folder, \
+                serving_stack(Path(folder), 1, {"ENERGY_API_FEEDER_FETCH_WAIT_MS": str(wait)}) as stack:
+            print(f"feeder fetch wait {wait} ms: {args.clients} clients, {args.records} records every "
+                  f"{args.interval:g} s ...", flush=True)
+            latencies, seconds = asyncio.run(run(stack, args.clients, args.records, args.interval))
+        delivery = percentiles(latencies)
+        assert delivery["n"] == args.clients * args.records, "some deliveries are missing"
+        cases[f"feeder fetch wait {wait} ms"] = {"deliveries": delivery["n"], "seconds": round(seconds, 1),
+                                                 "delivery_latency": delivery}
+    baseline = next(iter(cases.values()))["delivery_latency"]
     result = {"benchmark": "push_fanout", "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-              "clients": args.clients, "records": args.records, "interval_s": args.interval,
-              "deliveries": delivery["n"], "seconds": round(seconds, 1), "delivery_latency": delivery}
+              "clients": args.clients, "records": args.records, "interval_s": args.interval, "cases": cases,
+              "p99_vs_first_case": {name: round(case["delivery_latency"]["p99_ms"] / baseline["p99_ms"], 2)
+                                    for name, case in cases.items()}}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "push_fanout.json").write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))

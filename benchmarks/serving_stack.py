@@ -33,7 +33,8 @@ class ServingStack:
 
 
 @contextmanager
-def serving_stack(folder: Path, hours: int) -> Iterator[ServingStack]:
+def serving_stack(folder: Path, hours: int, server_env: dict[str, str] | None = None) -> Iterator[ServingStack]:
+    """``server_env``: settings for the `energy serve` process only (e.g. one case of a comparison)."""
     prefix = f"bench{uuid.uuid4().hex[:6]}"
     os.environ["ENERGY_TOPIC_PREFIX"] = prefix  # this process's producers and the server agree on topics
     warehouse = Warehouse(folder / "warehouse.duckdb")
@@ -43,7 +44,7 @@ def serving_stack(folder: Path, hours: int) -> Iterator[ServingStack]:
         port = free_port()
         env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
                "ENERGY_WAREHOUSE_PATH": str(warehouse.path), "ENERGY_API_HOST": "127.0.0.1",
-               "ENERGY_API_PORT": str(port), "ENERGY_API_WS_QUEUE_SIZE": "10000"}
+               "ENERGY_API_PORT": str(port), "ENERGY_API_WS_QUEUE_SIZE": "10000", **(server_env or {})}
         log = open(folder / "api.log", "wb")
         server = subprocess.Popen([sys.executable, "-m", "energy_orchestration.cli", "serve"], env=env,
                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True)

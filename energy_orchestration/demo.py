@@ -77,6 +77,16 @@ def wait_ready(name: str, process: subprocess.Popen[bytes], log_path: Path, read
     return time.monotonic() - started
 
 
+DAEMON_LOOP_SECONDS = {
+    # Dagster's own knobs (not ours, so not in settings.py), read by the daemon at start; each
+    # loop costs the idle stack CPU (benchmarks/README.md, issue 11).
+    # The loop that retries crashed runs reads the event log every 30 s instead of 5 s. A crash
+    # is only known once run monitoring (every 60 s) marks the run failed, so the retry comes at
+    # most 25 s later than before.
+    "DAGSTER_EVENT_LOG_CONSUMER_DAEMON_INTERVAL_SECONDS": "30",
+}
+
+
 class DemoStack:
     def __init__(self, source: str = "standin", state_dir: Path | None = None) -> None:
         self.source = source
@@ -100,11 +110,8 @@ class DemoStack:
             "DAGSTER_HOME": str(dagster_home),
             "PYTHONUNBUFFERED": "1",
         })
-        # Dagster's own knob (not ours, so not in settings.py): the daemon loop that retries
-        # crashed runs reads the event log every 30 s instead of 5 s (idle CPU,
-        # benchmarks/README.md). A crash is only known once run monitoring (every 60 s) marks
-        # the run failed, so the retry comes at most 25 s later than before.
-        self.env.setdefault("DAGSTER_EVENT_LOG_CONSUMER_DAEMON_INTERVAL_SECONDS", "30")
+        for name, seconds in DAEMON_LOOP_SECONDS.items():
+            self.env.setdefault(name, seconds)
         if not settings.get("KAFKA_BOOTSTRAP_SERVERS"):
             self.env["KAFKA_BOOTSTRAP_SERVERS"] = f"127.0.0.1:{settings.get_int('ENERGY_BROKER_PORT')}"
             self.env["ENERGY_KAFKA_EMBEDDED"] = "1"  # its workarounds, and only for it (streaming/config.py)

@@ -138,18 +138,16 @@ def consumer_config(bootstrap_servers: str, group_id: str) -> dict[str, Any]:
     }
 
 
-FEEDER_FETCH_WAIT_MS = 1000
-
-
 def feeder_config(bootstrap_servers: str, group_id: str) -> dict[str, Any]:
     """The API cache feeder: assigned partitions (no group membership), nothing committed.
-    Fetch wait ``FEEDER_FETCH_WAIT_MS``: how long the broker may hold an empty fetch. The broker
-    answers a held fetch as soon as data arrives, so this is the idle polling rate rather than a
-    push delay; 100 ms made the idle embedded broker answer ten times as many empty fetches
-    (benchmarks/README.md, idle CPU). 1 s once broke tests/integration/test_live_push.py: the
-    feeder took an empty poll during a held fetch for "caught up"; it now waits for the
-    partitions' high watermarks (serving/feeder.py), and the test passes at 1 s."""
-    return {**consumer_config(bootstrap_servers, group_id), "fetch.wait.max.ms": FEEDER_FETCH_WAIT_MS,
+    Its fetch wait (``ENERGY_API_FEEDER_FETCH_WAIT_MS``) is the idle polling rate rather than a
+    push delay, because the broker answers a held fetch soon after data arrives; it is longer than
+    the landing consumer's, since nothing downstream waits for the cache the way tick → queryable
+    waits for landing (benchmarks/README.md, issue 11). 1 s once broke
+    tests/integration/test_live_push.py: the feeder took an empty poll during a held fetch for
+    "caught up"; it now waits for the partitions' high watermarks (serving/feeder.py)."""
+    return {**consumer_config(bootstrap_servers, group_id),
+            "fetch.wait.max.ms": settings.get_int("ENERGY_API_FEEDER_FETCH_WAIT_MS"),
             "auto.offset.reset": "earliest" if feeder_replays_topics(bootstrap_servers) else "latest"}
 
 

@@ -1,13 +1,15 @@
 """energy_orchestration/dagster.yaml loaded into a real Dagster instance: every setting in effect."""
 
 import shutil
+import subprocess
+import sys
 
 import dagster as dg
 import pytest
 
 from energy_orchestration.assets.pools import WAREHOUSE_POOL
 from energy_orchestration.definitions import defs
-from energy_orchestration.demo import DAGSTER_YAML
+from energy_orchestration.demo import DAEMON_LOOP_SECONDS, DAGSTER_YAML, DemoStack
 
 pytestmark = pytest.mark.integration
 
@@ -86,3 +88,16 @@ def test_idle_daemon_loops_are_trimmed_but_freshness_and_retries_kept(instance):
     assert {"SENSOR", "SCHEDULER", "QUEUED_RUN_COORDINATOR", "MONITORING", "EVENT_LOG_CONSUMER",
             "FRESHNESS_DAEMON"} <= required
     assert instance.run_coordinator.dequeue_interval_seconds == 10
+
+
+def test_the_demo_daemon_reads_its_slower_loop_interval(tmp_path, monkeypatch):
+    """The loop interval `energy demo` sets is Dagster's own environment knob, read when its daemon
+    module loads: a child started with the demo's environment (as the daemon is) sees it, so a
+    rename in Dagster fails here instead of silently costing idle CPU again."""
+    monkeypatch.delenv("DAGSTER_EVENT_LOG_CONSUMER_DAEMON_INTERVAL_SECONDS", raising=False)
+    stack = DemoStack(state_dir=tmp_path)
+    stack.configure()
+    probe = "from dagster._daemon.auto_run_reexecution import event_log_consumer as c; print(c._INTERVAL_SECONDS)"
+    seen = subprocess.run([sys.executable, "-c", probe], env=stack.env, capture_output=True, text=True,
+                          check=True, timeout=120).stdout.split()
+    assert seen == [DAEMON_LOOP_SECONDS["DAGSTER_EVENT_LOG_CONSUMER_DAEMON_INTERVAL_SECONDS"]] == ["30"]
