@@ -6,6 +6,11 @@ the stack's memory at the end: RSS summed over its processes (counts shared page
 process, so it overstates) and PSS (shared pages split between their users: the honest total).
 
     .venv/bin/python -m benchmarks.idle_cpu [--warmup 90] [--seconds 600] [--baseline-code DIR]
+        [--dagster-floor]
+
+``--dagster-floor`` adds, in the same window, the demo's three Dagster processes with nothing of
+ours to run (``benchmarks/dagster_floor.py``): the part of the stack's idle CPU that is Dagster's
+own and that no change to our code can remove.
 """
 
 from __future__ import annotations
@@ -18,8 +23,10 @@ import time
 from contextlib import ExitStack
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, ContextManager, Iterator
 
+from benchmarks.dagster_floor import CASES as FLOOR_CASES
+from benchmarks.dagster_floor import running_floor
 from benchmarks.demo_stack import running_demo
 
 RESULTS = Path(__file__).with_name("results")
@@ -65,14 +72,27 @@ def memory_mb(marker: str) -> dict[str, dict[str, float]]:
     return used
 
 
-def measure(warmup: float, seconds: float, codes: list[Path | None]) -> list[dict]:
-    """CPU and memory of one demo stack per entry of ``codes`` (None: this checkout's code),
-    all running at the same time and measured over the same window: the stacks' hourly build
-    chains (zone_hourly 12 minutes after each hour, then the rollups, ≈ 16 CPU-s) then fall
-    in both windows or in neither, which sequential windows cannot promise."""
+Starter = Callable[[Path], ContextManager]
+"""Starts one stack in a fresh folder; what it yields has a ``marker`` (idle_cpu.stack_processes)."""
+
+
+def demo(code: Path | None = None) -> Starter:
+    """The demo stack of this checkout (None) or of another one."""
+    return lambda folder: running_demo(folder, code=code)
+
+
+def floor(case: str) -> Starter:
+    """Dagster's own processes in one case of benchmarks/dagster_floor.py."""
+    return lambda folder: running_floor(folder, case)
+
+
+def measure(warmup: float, seconds: float, starters: list[Starter]) -> list[dict]:
+    """CPU and memory of one stack per starter, all running at the same time and measured over
+    the same window: the stacks' hourly build chains (zone_hourly 12 minutes after each hour,
+    then the rollups, ≈ 16 CPU-s) then fall in both windows or in neither, which sequential
+    windows cannot promise."""
     with ExitStack() as running:
-        stacks = [running.enter_context(running_demo(Path(tempfile.mkdtemp(prefix="idle-cpu-")), code=code))
-                  for code in codes]
+        stacks = [running.enter_context(start(Path(tempfile.mkdtemp(prefix="idle-cpu-")))) for start in starters]
         time.sleep(warmup)
         before = [cpu_seconds(stack.marker) for stack in stacks]
         print(f"measuring {len(stacks)} stack(s) for {seconds:.0f}s ...", flush=True)
@@ -100,12 +120,23 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=600)
     parser.add_argument("--baseline-code", type=Path, default=None,
                         help="a checkout of an earlier commit, whose stack runs beside this one, same window")
+    parser.add_argument("--dagster-floor", action="store_true",
+                        help="also measure Dagster's own processes with nothing of ours to run, same window")
     args = parser.parse_args()
-    ours, *baseline = measure(args.warmup, args.seconds, [None, *([args.baseline_code] if args.baseline_code else [])])
+    starters = [demo(), *([demo(args.baseline_code)] if args.baseline_code else []),
+                *([floor(case) for case in FLOOR_CASES] if args.dagster_floor else [])]
+    ours, *others = measure(args.warmup, args.seconds, starters)
     result = {"benchmark": "idle_cpu", "at": datetime.now(timezone.utc).isoformat(timespec="seconds"), **ours}
-    if baseline:
-        result["baseline"] = {"code": str(args.baseline_code), **baseline[0]}
-        result["ratio_to_baseline"] = round(ours["cpu_seconds"] / max(baseline[0]["cpu_seconds"], 0.1), 2)
+    if args.baseline_code:
+        baseline = others.pop(0)
+        result["baseline"] = {"code": str(args.baseline_code), **baseline}
+        result["ratio_to_baseline"] = round(ours["cpu_seconds"] / max(baseline["cpu_seconds"], 0.1), 2)
+    if args.dagster_floor:
+        result["dagster_floor"] = dict(zip(FLOOR_CASES, others, strict=True))
+        dagster = sum(v for name, v in ours["by_process"].items() if "dagster" in name)
+        result["dagster_processes_cpu_seconds"] = round(dagster, 1)
+        result["dagster_vs_floor"] = {case: round(dagster / max(floor_result["cpu_seconds"], 0.1), 2)
+                                      for case, floor_result in result["dagster_floor"].items()}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "idle_cpu.json").write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))

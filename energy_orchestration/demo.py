@@ -54,7 +54,7 @@ def say(message: str) -> None:
     print(f"[energy demo] {message}", flush=True)
 
 
-def _http_ok(url: str) -> bool:
+def http_ok(url: str) -> bool:
     try:
         return requests.get(url, timeout=1).status_code < 500
     except requests.RequestException:
@@ -165,7 +165,7 @@ class DemoStack:
             port = settings.get_int("ENERGY_STANDIN_PORT")
             say(f"[{step}/{steps}] starting the API stand-in (Energi Data Service, ODRÉ) on 127.0.0.1:{port}")
             standin = self._spawn("standin", [*energy, "standin", "--port", str(port)])
-            self._wait_ready(standin, lambda: _http_ok(f"http://127.0.0.1:{port}/_standin/health"), 30)
+            self._wait_ready(standin, lambda: http_ok(f"http://127.0.0.1:{port}/_standin/health"), 30)
         step += 1
         say(f"[{step}/{steps}] starting landing consumer (Kafka -> DuckDB {self.env['ENERGY_WAREHOUSE_PATH']})")
         consumer = self._spawn("consumer", [*energy, "consume"])
@@ -178,7 +178,7 @@ class DemoStack:
             raise RuntimeError(f"port {settings.get_int('ENERGY_API_PORT')} is busy; "
                                "set ENERGY_API_PORT to a free port")
         api = self._spawn("api", [*energy, "serve"])
-        self._wait_ready(api, lambda: _http_ok(f"{api_url}/health"), 60)
+        self._wait_ready(api, lambda: http_ok(f"{api_url}/health"), 60)
         step += 1
         say(f"[{step}/{steps}] starting Dagster's code server (gRPC on 127.0.0.1:{self.code_port})")
         if port_open(self.code_port):
@@ -194,10 +194,10 @@ class DemoStack:
         webserver = self._spawn("webserver", [sys.executable, "-m", "dagster_webserver", "-h", "127.0.0.1",
                                               "-p", str(port), "-w", str(self.workspace)])
         daemon = self._spawn("daemon", [sys.executable, "-m", "dagster._daemon", "run", "-w", str(self.workspace)])
-        self._wait_ready(webserver, lambda: _http_ok(f"http://127.0.0.1:{port}/server_info"), 180)
+        self._wait_ready(webserver, lambda: http_ok(f"http://127.0.0.1:{port}/server_info"), 180)
         step += 1
         say(f"[{step}/{steps}] waiting for the daemon to pick up the sensor and schedule")
-        self._wait_ready(daemon, lambda: _sensor_daemon_healthy(port), 120)
+        self._wait_ready(daemon, lambda: sensor_daemon_healthy(port), 120)
 
     def api_url(self) -> str:
         """Where the API answers locally (a wildcard bind address is reached through loopback)."""
@@ -294,7 +294,7 @@ def workspace_yaml(code_host: str, code_port: int) -> str:
             f"      host: {code_host}\n      port: {code_port}\n      location_name: {CODE_LOCATION}\n")
 
 
-def _sensor_daemon_healthy(port: int) -> bool:
+def sensor_daemon_healthy(port: int) -> bool:
     query = "{ instance { daemonHealth { allDaemonStatuses { daemonType healthy } } } }"
     try:
         answer = requests.post(f"http://127.0.0.1:{port}/graphql", json={"query": query}, timeout=2).json()

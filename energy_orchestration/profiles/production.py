@@ -39,8 +39,8 @@ from energy_orchestration import settings
 from energy_orchestration.demo import (
     DEFINITIONS_MODULE,
     _default_signals,
-    _http_ok,
-    _sensor_daemon_healthy,
+    http_ok,
+    sensor_daemon_healthy,
     wait_ready,
     workspace_yaml,
 )
@@ -161,10 +161,10 @@ class ProductionStack:
         api_port = self.env.get("ENERGY_API_PORT", settings.default("ENERGY_API_PORT"))
         checks: dict[str, Callable[[], bool]] = {
             "code": lambda: port_open(self.code_port),
-            "webserver": lambda: _http_ok(f"http://127.0.0.1:{self.webserver_port}/server_info"),
-            "daemon": lambda: _sensor_daemon_healthy(self.webserver_port),
+            "webserver": lambda: http_ok(f"http://127.0.0.1:{self.webserver_port}/server_info"),
+            "daemon": lambda: sensor_daemon_healthy(self.webserver_port),
             "consumer": lambda: "reading" in self.procs["consumer"].log_path.read_text(errors="replace"),
-            "api": lambda: _http_ok(f"http://127.0.0.1:{api_port}/health"),
+            "api": lambda: http_ok(f"http://127.0.0.1:{api_port}/health"),
         }
         return checks[name]
 
