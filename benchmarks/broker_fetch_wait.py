@@ -46,27 +46,36 @@ def broker_cpu(pid: int, seconds: float) -> float:
     return round(process_cpu_seconds(pid) - before, 2)
 
 
+def idle_consumer_cpu(broker: EmbeddedBroker, pid: int, topics: list[str], group: str, seconds: float,
+                      overrides: dict[str, int] | None = None) -> float:
+    """Broker CPU over ``seconds`` while one consumer (the landing consumer's configuration, with
+    ``overrides``) idles on ``topics``, measured once it has joined its group and fetches."""
+    stop = threading.Event()
+
+    def idle_consumer() -> None:
+        consumer = Consumer({**consumer_config(broker.bootstrap_servers, group), **(overrides or {})})
+        consumer.subscribe(topics)
+        while not stop.is_set():
+            consumer.consume(1000, 1.0)
+        consumer.close()
+
+    thread = threading.Thread(target=idle_consumer)
+    thread.start()
+    try:
+        time.sleep(10)  # joined the group, fetching
+        return broker_cpu(pid, seconds)
+    finally:
+        stop.set()
+        thread.join()
+
+
 def idle_cost(broker: EmbeddedBroker, pid: int, topics: list[str], seconds: float) -> dict:
     results = {"no client": broker_cpu(pid, seconds)}
     for heartbeat, wait in IDLE_CASES:
-        stop = threading.Event()
-
-        def idle_consumer(heartbeat: int = heartbeat, wait: int = wait, stop: threading.Event = stop) -> None:
-            consumer = Consumer({**consumer_config(broker.bootstrap_servers, f"idle-{heartbeat}-{wait}"),
-                                 "heartbeat.interval.ms": heartbeat, "fetch.wait.max.ms": wait})
-            consumer.subscribe(topics)
-            while not stop.is_set():
-                consumer.consume(1000, 1.0)
-            consumer.close()
-
-        thread = threading.Thread(target=idle_consumer)
-        thread.start()
-        time.sleep(10)  # joined the group, fetching
         name = f"heartbeat {heartbeat} ms, fetch wait {wait} ms"
-        results[name] = broker_cpu(pid, seconds)
+        results[name] = idle_consumer_cpu(broker, pid, topics, f"idle-{heartbeat}-{wait}", seconds,
+                                          {"heartbeat.interval.ms": heartbeat, "fetch.wait.max.ms": wait})
         print(f"  {name}: broker {results[name]} CPU-s per {seconds:.0f} s", flush=True)
-        stop.set()
-        thread.join()
     return results
 
 

@@ -15,18 +15,13 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import threading
-import time
 import uuid
 from datetime import datetime, timezone
 
-from confluent_kafka import Consumer
-
-from benchmarks.broker_fetch_wait import RESULTS, broker_cpu
+from benchmarks.broker_fetch_wait import RESULTS, idle_consumer_cpu
 from energy_orchestration import settings
 from energy_orchestration.sources import DATASETS
 from energy_orchestration.streaming.broker import EmbeddedBroker
-from energy_orchestration.streaming.config import consumer_config
 from energy_orchestration.streaming.topics import all_topics, ensure_topics
 
 CASES = (4, 1)
@@ -38,23 +33,7 @@ def idle_cost(broker: EmbeddedBroker, pid: int, partitions: int, seconds: float)
     prefix = f"parts{partitions}-{uuid.uuid4().hex[:6]}"
     topics = [f"{prefix}.{topic}" for topic in all_topics(list(DATASETS))]
     ensure_topics(broker.bootstrap_servers, topics, partitions=partitions)
-    stop = threading.Event()
-
-    def idle_consumer() -> None:
-        consumer = Consumer(consumer_config(broker.bootstrap_servers, prefix))
-        consumer.subscribe(topics)
-        while not stop.is_set():
-            consumer.consume(1000, 1.0)
-        consumer.close()
-
-    thread = threading.Thread(target=idle_consumer)
-    thread.start()
-    try:
-        time.sleep(10)  # joined the group, fetching
-        return broker_cpu(pid, seconds)
-    finally:
-        stop.set()
-        thread.join()
+    return idle_consumer_cpu(broker, pid, topics, prefix, seconds)
 
 
 def main() -> None:
