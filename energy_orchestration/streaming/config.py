@@ -140,10 +140,9 @@ def consumer_config(bootstrap_servers: str, group_id: str) -> dict[str, Any]:
 
 def feeder_config(bootstrap_servers: str, group_id: str) -> dict[str, Any]:
     """The API cache feeder: assigned partitions (no group membership), nothing committed.
-    Its fetch wait (``ENERGY_API_FEEDER_FETCH_WAIT_MS``) is the idle polling rate rather than a
-    push delay, because the broker answers a held fetch soon after data arrives; it is longer than
-    the landing consumer's, since nothing downstream waits for the cache the way tick → queryable
-    waits for landing (benchmarks/README.md, issue 11). 1 s once broke
+    Its fetch wait (``ENERGY_API_FEEDER_FETCH_WAIT_MS``) sets how often the idle broker answers an
+    empty fetch, and bounds how long a record arriving mid-fetch may wait: at 2000 ms the median
+    push was 3x slower for 2 % less idle CPU (benchmarks/README.md, issue 11). 1 s once broke
     tests/integration/test_live_push.py: the feeder took an empty poll during a held fetch for
     "caught up"; it now waits for the partitions' high watermarks (serving/feeder.py)."""
     return {**consumer_config(bootstrap_servers, group_id),
