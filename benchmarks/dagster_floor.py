@@ -2,8 +2,8 @@
 
 The demo stack's idle CPU (``benchmarks.idle_cpu``) is mostly Dagster's: its daemon, its gRPC
 code server and its webserver. To know how much of that our code could still save, the same three
-processes run here with the demo's instance file (``energy_orchestration/dagster.yaml``) and
-daemon knobs, on definitions of our own making, in two cases:
+processes run here, started by the demo's own code (``DemoStack.start_dagster``, so the same
+instance file and daemon knobs), on definitions of our own making, in two cases:
 
 - ``no definitions``: an empty code location, what Dagster costs before anything is declared;
 - ``sensors that skip``: one sensor per sensor of ours, at the same intervals and each taking a
@@ -17,10 +17,6 @@ can go below. ``idle_cpu --dagster-floor`` measures both beside the demo in the 
 from __future__ import annotations
 
 import os
-import shutil
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,16 +24,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from energy_orchestration.demo import (
-    CODE_LOCATION,
-    DAEMON_LOOP_SECONDS,
-    DAGSTER_YAML,
-    http_ok,
-    sensor_daemon_healthy,
-    wait_ready,
-    workspace_yaml,
-)
-from energy_orchestration.streaming.broker import free_port, port_open
+from energy_orchestration.demo import DemoStack
+from energy_orchestration.streaming.broker import free_port
 
 CASES = ("no definitions", "sensors that skip")
 
@@ -82,43 +70,14 @@ class FloorStack:
 
 
 @contextmanager
-def running_floor(folder: Path, case: str, ready_timeout: float = 180) -> Iterator[FloorStack]:
-    """The code server, webserver and daemon of one ``case``, started as ``energy demo`` starts them."""
-    home = folder / "dagster"
-    home.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(DAGSTER_YAML, home / "dagster.yaml")
-    code_port, web_port = free_port(), free_port()
-    workspace = folder / "workspace.yaml"
-    workspace.write_text(workspace_yaml("127.0.0.1", code_port))
-    env = {**os.environ, **DAEMON_LOOP_SECONDS, "DAGSTER_HOME": str(home), "ENERGY_STATE_DIR": str(folder),
-           "BENCH_FLOOR_CASE": case, "PYTHONUNBUFFERED": "1"}
-    commands = {
-        "code": [sys.executable, "-m", "dagster", "api", "grpc", "-h", "127.0.0.1", "-p", str(code_port),
-                 "-m", "benchmarks.dagster_floor", "--location-name", CODE_LOCATION],
-        "webserver": [sys.executable, "-m", "dagster_webserver", "-h", "127.0.0.1", "-p", str(web_port),
-                      "-w", str(workspace)],
-        "daemon": [sys.executable, "-m", "dagster._daemon", "run", "-w", str(workspace)],
-    }
-    processes: dict[str, subprocess.Popen[bytes]] = {}
+def running_floor(folder: Path, case: str) -> Iterator[FloorStack]:
+    """The code server, webserver and daemon of one ``case``, started and stopped by the demo's own
+    code (same instance file, workspace file and daemon knobs)."""
+    stack = DemoStack(state_dir=folder)
+    stack.configure()
+    stack.env["BENCH_FLOOR_CASE"] = case
     try:
-        for name, command in commands.items():
-            log = folder / f"{name}.log"
-            processes[name] = subprocess.Popen(command, env=env, stdout=open(log, "wb"), stderr=subprocess.STDOUT,
-                                               start_new_session=True)
-            if name == "code":
-                wait_ready(name, processes[name], log, lambda: port_open(code_port), ready_timeout)
-        wait_ready("webserver", processes["webserver"], folder / "webserver.log",
-                   lambda: http_ok(f"http://127.0.0.1:{web_port}/server_info"), ready_timeout)
-        wait_ready("daemon", processes["daemon"], folder / "daemon.log",
-                   lambda: sensor_daemon_healthy(web_port), ready_timeout)
-        yield FloorStack(folder)
+        stack.start_dagster(free_port(), "benchmarks.dagster_floor")
+        yield FloorStack(stack.state_dir)
     finally:
-        for process in reversed(processes.values()):
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in processes.values():
-            try:
-                process.wait(60)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(10)
+        stack.stop()

@@ -179,17 +179,22 @@ class DemoStack:
                                "set ENERGY_API_PORT to a free port")
         api = self._spawn("api", [*energy, "serve"])
         self._wait_ready(api, lambda: http_ok(f"{api_url}/health"), 60)
+        self.start_dagster(settings.get_int("ENERGY_DAGSTER_PORT"), DEFINITIONS_MODULE, step, steps)
+
+    def start_dagster(self, port: int, definitions_module: str, step: int = 0, steps: int = 3) -> None:
+        """Dagster's three processes: the gRPC code server of ``definitions_module``, then the
+        webserver on ``port`` and the daemon, both through the workspace file; ready when the
+        sensor daemon reports healthy. Also used by benchmarks/dagster_floor.py."""
         step += 1
         say(f"[{step}/{steps}] starting Dagster's code server (gRPC on 127.0.0.1:{self.code_port})")
         if port_open(self.code_port):
             raise RuntimeError(f"port {self.code_port} is busy; set ENERGY_DAGSTER_CODE_PORT to a free port "
                                "(or 0 for any)")
         code = self._spawn("code", [sys.executable, "-m", "dagster", "api", "grpc", "-h", "127.0.0.1",
-                                    "-p", str(self.code_port), "-m", DEFINITIONS_MODULE,
+                                    "-p", str(self.code_port), "-m", definitions_module,
                                     "--location-name", CODE_LOCATION])
         self._wait_ready(code, lambda: port_open(self.code_port), 180)
         step += 1
-        port = settings.get_int("ENERGY_DAGSTER_PORT")
         say(f"[{step}/{steps}] starting Dagster's webserver on 127.0.0.1:{port} and daemon")
         webserver = self._spawn("webserver", [sys.executable, "-m", "dagster_webserver", "-h", "127.0.0.1",
                                               "-p", str(port), "-w", str(self.workspace)])
