@@ -12,7 +12,9 @@ between them and the code server, which costs about 1.4 % of a core at idle in i
 threads (benchmarks/README.md, idle CPU) and brings nothing the demo needs: the supervisor
 below restarts any of the three that dies, and a restarted code server is picked up by the
 webserver and daemon (they watch its server id). The price: the UI's "Reload" reconnects but
-does not re-import changed code; restart ``energy demo`` for that.
+does not re-import changed code; restart ``energy demo`` for that. The webserver and daemon start
+through ``energy_orchestration.dagster_loops``, which slows two of Dagster's idle loops (the
+server-id watch and the daemon's workspace refresh) that have no setting.
 """
 
 from __future__ import annotations
@@ -196,9 +198,10 @@ class DemoStack:
         self._wait_ready(code, lambda: port_open(self.code_port), 180)
         step += 1
         say(f"[{step}/{steps}] starting Dagster's webserver on 127.0.0.1:{port} and daemon")
-        webserver = self._spawn("webserver", [sys.executable, "-m", "dagster_webserver", "-h", "127.0.0.1",
-                                              "-p", str(port), "-w", str(self.workspace)])
-        daemon = self._spawn("daemon", [sys.executable, "-m", "dagster._daemon", "run", "-w", str(self.workspace)])
+        dagster = [sys.executable, "-m", "energy_orchestration.dagster_loops"]  # two idle loops slowed
+        webserver = self._spawn("webserver", [*dagster, "webserver", "-h", "127.0.0.1", "-p", str(port),
+                                              "-w", str(self.workspace)])
+        daemon = self._spawn("daemon", [*dagster, "daemon", "run", "-w", str(self.workspace)])
         self._wait_ready(webserver, lambda: http_ok(f"http://127.0.0.1:{port}/server_info"), 180)
         step += 1
         say(f"[{step}/{steps}] waiting for the daemon to pick up the sensor and schedule")

@@ -30,6 +30,7 @@ ALLOWED: dict[str, set[str]] = {
                 "assets"},
     "definitions": {"settings", "resources", "assets", "sensors", "maintenance"},
     "serving": {"model", "settings", "markdown", "emission_factors", "sources", "streaming", "warehouse"},
+    "dagster_loops": set(),
     "demo": {"model", "settings", "sources", "standin", "streaming", "warehouse"},
     "profiles": {"model", "settings", "streaming", "warehouse", "demo"},
     "cli": {"model", "settings", "markdown", "emission_factors", "sources", "standin", "streaming", "warehouse",
