@@ -27,12 +27,14 @@ class DemoStack:
 
 
 @contextmanager
-def running_demo(folder: Path, ready_timeout: float = 240, code: Path | None = None) -> Iterator[DemoStack]:
+def running_demo(folder: Path, ready_timeout: float = 240, code: Path | None = None,
+                 settings: dict[str, str] | None = None) -> Iterator[DemoStack]:
     """``code``: another checkout of the project (e.g. ``git worktree add /tmp/base <commit>``)
     whose ``energy_orchestration`` the stack runs instead of this one, for a baseline measured in
-    the same run; it goes first on every process's PYTHONPATH."""
+    the same run; it goes first on every process's PYTHONPATH. ``settings``: environment
+    variables this stack runs with, for a case compared with another stack in the same window."""
     port = free_port()
-    env = {**os.environ, "ENERGY_STATE_DIR": str(folder), "ENERGY_DAGSTER_PORT": str(port),
+    env = {**os.environ, **(settings or {}), "ENERGY_STATE_DIR": str(folder), "ENERGY_DAGSTER_PORT": str(port),
            "ENERGY_BROKER_PORT": str(free_port()), "ENERGY_STANDIN_PORT": str(free_port()),
            "ENERGY_API_PORT": str(free_port())}
     if code is not None:

@@ -5,7 +5,10 @@ the PowerSystemRightNow cursor: the tick's start, its end (fetch + publish + eve
 acknowledgement, for every due dataset), and when the consumer's ingest log shows the window's
 last minute landed in DuckDB.
 
-    .venv/bin/python -m benchmarks.tick_latency [--ticks 5]
+    .venv/bin/python -m benchmarks.tick_latency [--ticks 5] [--partitions 4,1]
+
+``--partitions`` runs one stack per topic partition count side by side, measured over the same
+ticks' window (results/tick_latency_partitions.json).
 """
 
 from __future__ import annotations
@@ -15,12 +18,13 @@ import json
 import statistics
 import tempfile
 import time
+from contextlib import ExitStack
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import requests
 
-from benchmarks.demo_stack import running_demo
+from benchmarks.demo_stack import DemoStack, running_demo
 from energy_orchestration.warehouse import Warehouse
 
 RESULTS = Path(__file__).with_name("results")
@@ -54,47 +58,78 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered) + 0.5) - 1))]
 
 
+def follow_ticks(stack: DemoStack, ticks: list[dict]) -> list[dict]:
+    """The fetch sensor's latest ticks from the stack's GraphQL API (the previous ones on a miss)."""
+    try:
+        answer = requests.post(f"http://127.0.0.1:{stack.dagster_port}/graphql",
+                               json={"query": TICKS, "variables": {"selector": SELECTOR}}, timeout=5).json()
+        return answer["data"]["sensorOrError"]["sensorState"]["ticks"]
+    except (requests.RequestException, ValueError, KeyError, TypeError):
+        return ticks
+
+
+def samples_of(stack: DemoStack, ticks: list[dict]) -> list[dict]:
+    """Per fetching tick: its duration and how long until its last minute was queryable."""
+    samples = []
+    with Warehouse(stack.folder / "warehouse.duckdb").connect(read_only=True) as db:
+        for tick in fetching_ticks(ticks):
+            end = datetime.fromisoformat(acked_psrn(tick))
+            last_minute = (end - timedelta(minutes=1)).astimezone(timezone.utc).replace(tzinfo=None)
+            started = datetime.fromtimestamp(tick["timestamp"], timezone.utc).replace(tzinfo=None)
+            landed = db.execute("""SELECT min(landed_at_utc) FROM ingest_log
+                                   WHERE dataset = 'PowerSystemRightNow' AND max_interval_utc >= ?
+                                     AND landed_at_utc >= ?""", [last_minute, started]).fetchall()[0][0]
+            if landed is None:
+                continue
+            samples.append({"tick_at": started.isoformat(timespec="seconds"),
+                            "tick_s": round(tick["endTimestamp"] - tick["timestamp"], 2),
+                            "tick_to_queryable_s": round((landed - started).total_seconds(), 2)})
+    return samples
+
+
+def summary(samples: list[dict]) -> dict:
+    latencies = [s["tick_to_queryable_s"] for s in samples]
+    durations = [s["tick_s"] for s in samples]
+    return {"samples": samples,
+            "tick_s": {"median": statistics.median(durations), "max": max(durations)} if durations else None,
+            "tick_to_queryable_s": {"median": statistics.median(latencies), "p95": percentile(latencies, 0.95),
+                                    "max": max(latencies)} if latencies else None}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--ticks", type=int, default=5)
+    parser.add_argument("--partitions", default=None,
+                        help="comma-separated topic partition counts (e.g. 4,1): one stack each, all in the same "
+                             "window, so the hourly runs fall on every case; the first is the baseline")
     args = parser.parse_args()
-    folder = Path(tempfile.mkdtemp(prefix="tick-latency-"))
-    ticks: list[dict] = []
-    samples = []
-    with running_demo(folder) as stack:
+    cases = [int(p) for p in args.partitions.split(",")] if args.partitions else [None]
+    ticks: dict[int | None, list[dict]] = {case: [] for case in cases}
+    with ExitStack() as running:
+        stacks = {case: running.enter_context(running_demo(
+                      Path(tempfile.mkdtemp(prefix="tick-latency-")),
+                      settings={"ENERGY_TOPIC_PARTITIONS": str(case)} if case else None))
+                  for case in cases}
         deadline = time.monotonic() + 120 + 75 * args.ticks
-        while time.monotonic() < deadline and len(fetching_ticks(ticks)) < args.ticks + 1:
+        while time.monotonic() < deadline and min(len(fetching_ticks(t)) for t in ticks.values()) < args.ticks + 1:
             time.sleep(5)
-            try:
-                answer = requests.post(f"http://127.0.0.1:{stack.dagster_port}/graphql",
-                                       json={"query": TICKS, "variables": {"selector": SELECTOR}}, timeout=5).json()
-                ticks = answer["data"]["sensorOrError"]["sensorState"]["ticks"]
-            except (requests.RequestException, ValueError, KeyError, TypeError):
-                continue
-            print(f"  {len(fetching_ticks(ticks))} fetching ticks so far", flush=True)
+            ticks = {case: follow_ticks(stack, ticks[case]) for case, stack in stacks.items()}
+            print(f"  fetching ticks so far: {[len(fetching_ticks(t)) for t in ticks.values()]}", flush=True)
         time.sleep(5)  # let the last window land
-        with Warehouse(folder / "warehouse.duckdb").connect(read_only=True) as db:
-            for tick in fetching_ticks(ticks):
-                end = datetime.fromisoformat(acked_psrn(tick))
-                last_minute = (end - timedelta(minutes=1)).astimezone(timezone.utc).replace(tzinfo=None)
-                started = datetime.fromtimestamp(tick["timestamp"], timezone.utc).replace(tzinfo=None)
-                landed = db.execute("""SELECT min(landed_at_utc) FROM ingest_log
-                                       WHERE dataset = 'PowerSystemRightNow' AND max_interval_utc >= ?
-                                         AND landed_at_utc >= ?""", [last_minute, started]).fetchall()[0][0]
-                if landed is None:
-                    continue
-                samples.append({"tick_at": started.isoformat(timespec="seconds"),
-                                "tick_s": round(tick["endTimestamp"] - tick["timestamp"], 2),
-                                "tick_to_queryable_s": round((landed - started).total_seconds(), 2)})
-    latencies = [s["tick_to_queryable_s"] for s in samples]
-    durations = [s["tick_s"] for s in samples]
+        measured = {case: summary(samples_of(stack, ticks[case])) for case, stack in stacks.items()}
     result = {"benchmark": "tick_latency", "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-              "path": "fetch inside the sensor tick (no run process)", "samples": samples,
-              "tick_s": {"median": statistics.median(durations), "max": max(durations)} if durations else None,
-              "tick_to_queryable_s": {"median": statistics.median(latencies), "p95": percentile(latencies, 0.95),
-                                      "max": max(latencies)} if latencies else None}
+              "path": "fetch inside the sensor tick (no run process)"}
+    if args.partitions:
+        result["cases"] = {f"{case} partition(s) per topic": summary_ for case, summary_ in measured.items()}
+        medians = [m["tick_to_queryable_s"]["median"] if m["tick_to_queryable_s"] else None for m in measured.values()]
+        if all(medians):
+            result["median_vs_first_case"] = [round(m / medians[0], 2) for m in medians]
+        name = "tick_latency_partitions.json"
+    else:
+        result.update(measured[None])
+        name = "tick_latency.json"
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "tick_latency.json").write_text(json.dumps(result, indent=2) + "\n")
+    (RESULTS / name).write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
 
 
