@@ -81,7 +81,8 @@ def wait_ready(name: str, process: subprocess.Popen[bytes], log_path: Path, read
 
 DAEMON_LOOP_SECONDS = {
     # Dagster's own knobs (not ours, so not in settings.py), read by the daemon at start; each
-    # loop costs the idle stack CPU (benchmarks/README.md, issue 11).
+    # loop costs the idle stack CPU (benchmarks/README.md, issue 11). Loops without an environment
+    # variable are slowed by energy_orchestration/dagster_loops.py instead.
     # The loop that retries crashed runs reads the event log every 30 s instead of 5 s. A crash
     # is only known once run monitoring (every 60 s) marks the run failed, so the retry comes at
     # most 25 s later than before.
