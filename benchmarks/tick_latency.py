@@ -69,7 +69,8 @@ def follow_ticks(stack: DemoStack, ticks: list[dict]) -> list[dict]:
 
 
 def samples_of(stack: DemoStack, ticks: list[dict]) -> list[dict]:
-    """Per fetching tick: its duration and how long until its last minute was queryable."""
+    """Per fetching tick: its duration and how long until its last minute was queryable (None:
+    never, counted in the summary rather than left out)."""
     samples = []
     with Warehouse(stack.folder / "warehouse.duckdb").connect(read_only=True) as db:
         for tick in fetching_ticks(ticks):
@@ -79,18 +80,16 @@ def samples_of(stack: DemoStack, ticks: list[dict]) -> list[dict]:
             landed = db.execute("""SELECT min(landed_at_utc) FROM ingest_log
                                    WHERE dataset = 'PowerSystemRightNow' AND max_interval_utc >= ?
                                      AND landed_at_utc >= ?""", [last_minute, started]).fetchall()[0][0]
-            if landed is None:
-                continue
             samples.append({"tick_at": started.isoformat(timespec="seconds"),
                             "tick_s": round(tick["endTimestamp"] - tick["timestamp"], 2),
-                            "tick_to_queryable_s": round((landed - started).total_seconds(), 2)})
+                            "tick_to_queryable_s": round((landed - started).total_seconds(), 2) if landed else None})
     return samples
 
 
 def summary(samples: list[dict]) -> dict:
-    latencies = [s["tick_to_queryable_s"] for s in samples]
+    latencies = [s["tick_to_queryable_s"] for s in samples if s["tick_to_queryable_s"] is not None]
     durations = [s["tick_s"] for s in samples]
-    return {"samples": samples,
+    return {"samples": samples, "ticks_never_queryable": len(samples) - len(latencies),
             "tick_s": {"median": statistics.median(durations), "max": max(durations)} if durations else None,
             "tick_to_queryable_s": {"median": statistics.median(latencies), "p95": percentile(latencies, 0.95),
                                     "max": max(latencies)} if latencies else None}
