@@ -17,6 +17,7 @@ processes, 60 s refresh) and at the demo's (10 s, 180 s). The stack-level effect
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import subprocess
@@ -30,21 +31,17 @@ from dagster import DagsterInstance
 from dagster._core.remote_origin import GrpcServerCodeLocationOrigin
 from dagster._grpc.client import DagsterGrpcClient
 
+from benchmarks.broker_fetch_wait import process_cpu_seconds
 from energy_orchestration.dagster_loops import SLOWED_LOOPS
 from energy_orchestration.demo import CODE_LOCATION, DEFINITIONS_MODULE
 from energy_orchestration.streaming.broker import free_port
 
 RESULTS = Path(__file__).with_name("results")
-TICKS = os.sysconf("SC_CLK_TCK")
 WINDOW = 600
 WATCHERS = 2
 """The webserver and the daemon each run one watch thread."""
-DAGSTER_DEFAULTS = {"WATCH_INTERVAL": 1, "RELOAD_WORKSPACE_INTERVAL": 60}
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
+DAGSTER_DEFAULTS = {constant: getattr(importlib.import_module(module), constant) for module, constant in SLOWED_LOOPS}
+"""Dagster's own intervals, read from it (this process never slows them)."""
 
 
 def main() -> None:
@@ -69,19 +66,19 @@ def main() -> None:
                     raise RuntimeError("the code server did not start") from None
                 time.sleep(0.5)
         time.sleep(10)  # let its start-up settle
-        server_start, client_start = cpu_seconds(server.pid), time.process_time()
+        server_start, client_start = process_cpu_seconds(server.pid), time.process_time()
         for _ in range(args.seconds):
             client.get_server_id()
             time.sleep(1)
-        watch = {"server": (cpu_seconds(server.pid) - server_start) / args.seconds,
+        watch = {"server": (process_cpu_seconds(server.pid) - server_start) / args.seconds,
                  "client": (time.process_time() - client_start) / args.seconds}
         origin = GrpcServerCodeLocationOrigin(host="127.0.0.1", port=port, location_name=CODE_LOCATION)
         with DagsterInstance.ephemeral() as instance:
             origin.create_location(instance).cleanup()  # the first load warms caches on both sides
-            server_start, client_start = cpu_seconds(server.pid), time.process_time()
+            server_start, client_start = process_cpu_seconds(server.pid), time.process_time()
             for _ in range(args.loads):
                 origin.create_location(instance).cleanup()
-            refresh = {"server": (cpu_seconds(server.pid) - server_start) / args.loads,
+            refresh = {"server": (process_cpu_seconds(server.pid) - server_start) / args.loads,
                        "client": (time.process_time() - client_start) / args.loads}
     finally:
         server.terminate()
