@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+import orjson
 import requests
 from urllib3.exceptions import ProtocolError
 
@@ -122,11 +123,7 @@ class PoliteSession:
             if response.status_code >= 400:
                 raise SourceError(f"HTTP {response.status_code} from {response.url}: {response.text[:500]}",
                                   status=response.status_code, body=response.text, url=response.url)
-            try:
-                return response.json()
-            except ValueError:
-                raise MalformedPage(f"malformed page from {response.url}: body is not JSON",
-                                    status=response.status_code, body=response.text, url=response.url) from None
+            return parse_page(response)
         raise SourceUnavailable(f"gave up on {url} after {self.retry.max_attempts} attempts; last: {last_problem}",
                                 url=url)
 
@@ -149,6 +146,21 @@ class PoliteSession:
         log.warning("%s from %s (attempt %d/%d); retrying in %.1fs", problem, url, attempt,
                     self.retry.max_attempts, delay)
         self.sleep(delay)
+
+
+def parse_page(response: requests.Response) -> Any:
+    """The page's JSON. orjson reads a UTF-8 page ~4x faster than ``response.json()`` (a 31-day
+    history page: 0.6 s of the fetch's 2.2 s, benchmarks/fetch_publish.py); a page orjson refuses
+    (another charset, a BOM, NaN) goes to ``response.json()``, so what was read before still is."""
+    try:
+        return orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        return response.json()
+    except ValueError:
+        raise MalformedPage(f"malformed page from {response.url}: body is not JSON",
+                            status=response.status_code, body=response.text, url=response.url) from None
 
 
 def _retry_after_seconds(response: requests.Response) -> float:

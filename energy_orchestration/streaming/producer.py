@@ -16,7 +16,7 @@ from typing import Any
 from confluent_kafka import KafkaError, Message, Producer
 
 from energy_orchestration.streaming.config import producer_config
-from energy_orchestration.streaming.envelope import encode
+from energy_orchestration.streaming.envelope import encoder
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +46,9 @@ def publish_records(bootstrap_servers: str, topic: str, provider: str, dataset: 
             delivered += 1
 
     sent = 0
+    encode = encoder(provider, dataset, fetched_at)
     for record in records:
-        payload = encode(provider, dataset, record, fetched_at)
+        payload = encode(record)
         while True:
             try:
                 producer.produce(topic, key=key_of(record).encode(), value=payload, on_delivery=on_delivery)

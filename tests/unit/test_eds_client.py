@@ -166,3 +166,31 @@ def test_back_off_never_sleeps_past_the_deadline(psrn_records):
     eds, _, sleeps = bounded_client(response(503, b"x"), response(200, page(psrn_records)), left=0.5)
     assert len(eds.fetch_window("PowerSystemRightNow", START, END)) == 2
     assert len(sleeps) == 1 and 0 <= sleeps[0] <= 0.5
+
+
+@pytest.mark.parametrize("fixture", ["eds_PowerSystemRightNow_2026-04-08.json",
+                                     "odre_eco2mix-regional-tr_records_2026-08-27.json"])
+def test_a_recorded_page_reads_the_same_as_with_the_standard_decoder(fixture):
+    """The fast page reader (orjson) must not change one value of a real provider's page."""
+    from pathlib import Path
+
+    from energy_orchestration.sources.http import parse_page
+
+    body = (Path(__file__).parents[1] / "fixtures" / fixture).read_bytes()
+    page = response(200, body)
+    assert parse_page(page) == json.loads(body.decode("utf-8"))
+
+
+@pytest.mark.parametrize("body, expected", [
+    (b'{"records": [{"SolarPower": NaN}]}', "nan"),                      # not JSON to orjson, read before
+    ("\ufeff{\"records\": []}".encode("utf-8"), []),                     # a byte-order mark
+    ('{"records": [{"zone": "Île-de-France"}]}'.encode("utf-16"), [{"zone": "Île-de-France"}]),  # not UTF-8
+])
+def test_a_page_the_fast_reader_refuses_is_read_as_before(body, expected):
+    from energy_orchestration.sources.http import parse_page
+
+    records = parse_page(response(200, body))["records"]
+    if expected == "nan":
+        assert records[0]["SolarPower"] != records[0]["SolarPower"]
+    else:
+        assert records == expected

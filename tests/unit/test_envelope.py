@@ -29,3 +29,19 @@ def test_round_trip_keeps_the_record_untouched(psrn_records):
 def test_undecodable_messages_say_why(payload, reason):
     with pytest.raises(DecodeError, match=reason):
         decode(payload, KNOWN)
+
+
+def test_the_spliced_envelope_is_the_same_bytes_as_the_whole_document(psrn_records):
+    """``encoder`` builds the envelope once per fetch: what a consumer reads must not change."""
+    import orjson
+
+    from energy_orchestration.streaming.envelope import SCHEMA, VERSION, encoder
+
+    fetched = datetime(2026, 4, 8, 21, 31, 5, 123456, tzinfo=timezone.utc)
+    encode_record = encoder("energidataservice", "PowerSystemRightNow", fetched)
+    for record in [*psrn_records[:3], {"nested": {"ø": [1, None, 2.5]}}, {}]:
+        whole = orjson.dumps({"schema": SCHEMA, "v": VERSION, "provider": "energidataservice",
+                              "dataset": "PowerSystemRightNow", "fetched_at": "2026-04-08T21:31:05.123456Z",
+                              "record": record})
+        assert encode_record(record) == whole
+        assert decode(encode_record(record), KNOWN).record == record
