@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from confluent_kafka import Producer
+
 from energy_orchestration.model import to_json, utc_now
 from energy_orchestration.sources import DATASETS
 from energy_orchestration.sources.contract import SourceClient
 from energy_orchestration.sources.http import NotYetPublished, SourceError
-from energy_orchestration.streaming.producer import publish_records
+from energy_orchestration.streaming.producer import new_producer, publish_records
 from energy_orchestration.streaming.topics import all_topics, ensure_topics, raw_topic
 from energy_orchestration.warehouse import LANDING_CLAIM, Warehouse
 from energy_orchestration.warehouse.landing import QuarantineRow, insert_quarantine
@@ -119,13 +121,14 @@ class FetchOutcome:
 def fetch_and_publish(client: SourceClient, bootstrap_servers: str, window: Window,
                       warehouse: Warehouse | None = None,
                       on_records: Callable[[list[Any]], None] | None = None,
-                      flush_timeout: float = 60.0) -> FetchOutcome:
+                      flush_timeout: float = 60.0, producer: Producer | None = None) -> FetchOutcome:
     """Fetch one window and publish every record; returns only once the broker acknowledged all.
 
     A page the provider got wrong (not JSON, no records list) is kept in the quarantine with
     its body before the error is raised, so nothing a provider sent is lost. ``on_records`` sees
     the fetched records before they are published (history backfills note their keys, so they
-    can tell later whether every one of them landed).
+    can tell later whether every one of them landed). ``producer``: see
+    :func:`~energy_orchestration.streaming.producer.publish_records`.
     """
     spec = DATASETS[window.dataset]
     fetched_at = utc_now()
@@ -146,7 +149,8 @@ def fetch_and_publish(client: SourceClient, bootstrap_servers: str, window: Wind
         on_records(records)
     ensure_topics(bootstrap_servers, all_topics([window.dataset]))
     result = publish_records(bootstrap_servers, raw_topic(window.dataset), spec.provider, window.dataset,
-                             records, spec.message_zone, fetched_at, flush_timeout=flush_timeout)
+                             records, spec.message_zone, fetched_at, flush_timeout=flush_timeout,
+                             producer=producer)
     log.info("%s: fetched %d records, %d acknowledged by the broker", window, len(records), result.delivered)
     return FetchOutcome(window, len(records), result.delivered, window.end)
 
@@ -174,19 +178,28 @@ def fetch_windows_within(windows: list[Window], client_for: Callable[[str, float
     call is cut off by the deadline (``client_for(provider, deadline)`` builds a client bounded by
     it) and windows not started in time are left for the next tick. One dataset failing does not
     stop the others; a failed window is reported, never acknowledged.
+
+    The windows share one producer, created as the first one starts: a new producer waits
+    0.5-1 s for its producer id (streaming/producer.py), which one producer per window paid once
+    per due dataset, and which now overlaps the first fetch. A failed window drops it, so the
+    next window starts on a fresh one.
     """
     outcomes: list[FetchOutcome] = []
     failures: list[tuple[Window, str]] = []
+    producer: Producer | None = None
     for index, window in enumerate(windows):
         if deadline - clock() <= 0.1:
             return TickOutcome(outcomes, failures, windows[index:])
         try:
             client = client_for(DATASETS[window.dataset].provider, deadline)
+            producer = producer or new_producer(bootstrap_servers)
             outcomes.append(fetch_and_publish(client, bootstrap_servers, window, warehouse,
-                                              flush_timeout=max(MIN_PUBLISH_SECONDS, deadline - clock())))
+                                              flush_timeout=max(MIN_PUBLISH_SECONDS, deadline - clock()),
+                                              producer=producer))
         except Exception as exc:  # one dataset failing must not stop the others
             log.error("%s: %s: %s", window, type(exc).__name__, exc)
             failures.append((window, f"{type(exc).__name__}: {exc}"))
+            producer = None
     return TickOutcome(outcomes, failures, [])
 
 

@@ -1,8 +1,10 @@
 """Publishing fetched records: every delivery report is awaited, any failure fails the call.
 
-Producers are created per call and closed after it. An idempotent producer whose broker
-restarted never recovers, so a long-lived one would turn a broker restart into a silent
-stall; the per-call cost is a few milliseconds.
+Producers are short-lived: one per call, or one per live tick (``ingest.fetch_windows_within``
+passes its own). An idempotent producer whose broker restarted never recovers, so a long-lived
+one would turn a broker restart into a silent stall. A new producer costs a few milliseconds of
+CPU but 0.5-1 s of wall before its first acknowledgement: librdkafka asks the broker for a
+producer id and, while no connection is up yet, asks again every 500 ms.
 """
 
 from __future__ import annotations
@@ -31,10 +33,17 @@ class PublishResult:
     delivered: int
 
 
+def new_producer(bootstrap_servers: str) -> Producer:
+    return Producer(producer_config(bootstrap_servers))
+
+
 def publish_records(bootstrap_servers: str, topic: str, provider: str, dataset: str,
                     records: Iterable[dict[str, Any]], key_of: Callable[[dict[str, Any]], str],
-                    fetched_at: datetime, flush_timeout: float = 60.0) -> PublishResult:
-    producer = Producer(producer_config(bootstrap_servers))
+                    fetched_at: datetime, flush_timeout: float = 60.0,
+                    producer: Producer | None = None) -> PublishResult:
+    """Publish and wait for every acknowledgement. ``producer``: one the caller shares between
+    calls (a failed call leaves it unfit: the caller should drop it); else one for this call."""
+    producer = producer or new_producer(bootstrap_servers)
     failures: list[str] = []
     delivered = 0
 

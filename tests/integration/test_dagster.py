@@ -113,6 +113,36 @@ def test_a_live_tick_publishes_and_moves_its_cursor_to_the_acknowledged_end(tmp_
     assert land_all().messages == 15
 
 
+def test_the_windows_of_a_tick_share_a_producer_and_a_failed_window_does_not_spoil_the_next(standin, bootstrap,
+                                                                                              land_all):
+    """One producer serves the tick's windows; a window that failed drops it, and the windows
+    after it still publish, each acknowledged in full, on a fresh one."""
+    from energy_orchestration.ingest import Window, fetch_windows_within
+    from energy_orchestration.sources.energidataservice import EnergiDataServiceClient
+    from energy_orchestration.sources.http import SourceUnavailable
+
+    class CO2EmisDown:
+        def __init__(self) -> None:
+            self.real = EnergiDataServiceClient(standin.url)
+
+        def fetch_window(self, dataset, start, end):
+            if dataset == "CO2Emis":
+                raise SourceUnavailable("HTTP 503 for CO2Emis")
+            return self.real.fetch_window(dataset, start, end)
+
+    end = datetime.now(timezone.utc).replace(second=0, microsecond=0) - timedelta(minutes=10)
+    windows = [Window("PowerSystemRightNow", end - timedelta(minutes=10), end),
+               Window("CO2Emis", end - timedelta(minutes=30), end),
+               Window("ElectricityProdex5MinRealtime", end - timedelta(minutes=30), end),
+               Window("PowerSystemRightNow", end - timedelta(minutes=20), end - timedelta(minutes=10))]
+    outcome = fetch_windows_within(windows, lambda provider, deadline: CO2EmisDown(), bootstrap, None,
+                                   deadline=time.monotonic() + 60)
+    assert [(w.dataset, why) for w, why in outcome.failures] == [("CO2Emis", "SourceUnavailable: HTTP 503 for CO2Emis")]
+    assert [o.window for o in outcome.outcomes] == [windows[0], windows[2], windows[3]]
+    assert all(o.published == o.fetched > 0 and o.acked_until == o.window.end for o in outcome.outcomes)
+    assert land_all().messages == sum(o.published for o in outcome.outcomes)
+
+
 def test_a_manual_fetch_run_reports_its_acknowledgement_to_the_sensor(tmp_path, standin, bootstrap, warehouse,
                                                                        land_all):
     """``fetch_job`` stays for repairs and manual runs; the sensor folds their acknowledgement in."""
