@@ -171,7 +171,8 @@ class TickOutcome:
 
 def fetch_windows_within(windows: list[Window], client_for: Callable[[str, float], SourceClient],
                          bootstrap_servers: str, warehouse: Warehouse | None, deadline: float,
-                         clock: Callable[[], float] = time.monotonic) -> TickOutcome:
+                         clock: Callable[[], float] = time.monotonic,
+                         producer_for: Callable[[str, float], Producer] = new_producer) -> TickOutcome:
     """Fetch and publish windows one after another until ``deadline`` (``clock()`` time).
 
     The live sensor calls this inside its evaluation, which Dagster times out, so every provider
@@ -179,10 +180,10 @@ def fetch_windows_within(windows: list[Window], client_for: Callable[[str, float
     it) and windows not started in time are left for the next tick. One dataset failing does not
     stop the others; a failed window is reported, never acknowledged.
 
-    The windows share one producer, created as the first one starts: a new producer waits
-    0.5-1 s for its producer id (streaming/producer.py), which one producer per window paid once
-    per due dataset, and which now overlaps the first fetch. A failed window drops it, so the
-    next window starts on a fresh one.
+    The windows share one producer, created as the first one starts: a new producer may wait up
+    to 0.5-1 s for its producer id (streaming/producer.py), which one producer per window paid
+    once per due dataset. A failed window drops it, so the next window starts on a fresh one.
+    ``producer_for(bootstrap_servers, timeout)`` makes it (unit tests pass a stand-in).
     """
     outcomes: list[FetchOutcome] = []
     failures: list[tuple[Window, str]] = []
@@ -192,7 +193,7 @@ def fetch_windows_within(windows: list[Window], client_for: Callable[[str, float
             return TickOutcome(outcomes, failures, windows[index:])
         try:
             client = client_for(DATASETS[window.dataset].provider, deadline)
-            producer = producer or new_producer(bootstrap_servers)
+            producer = producer or producer_for(bootstrap_servers, max(0.1, deadline - clock()))
             outcomes.append(fetch_and_publish(client, bootstrap_servers, window, warehouse,
                                               flush_timeout=max(MIN_PUBLISH_SECONDS, deadline - clock()),
                                               producer=producer))

@@ -112,3 +112,15 @@ def test_poison_messages_go_to_the_dead_letter_topic_and_quarantine(standin, boo
     headers = sorted(dict(m.headers())["rule"] for m in letters)
     assert headers == [b"missing_time", b"undecodable"]
     assert {m.value() for m in letters} >= {b"{not json"}
+
+
+def test_a_producer_for_a_broker_that_does_not_answer_fails_before_anything_is_produced():
+    """``new_producer`` opens its connection first (so the producer id comes at once), and a
+    broker that is not there fails it with the address, instead of a flush timing out later."""
+    from energy_orchestration.streaming.broker import free_port
+    from energy_orchestration.streaming.producer import PublishError, new_producer
+
+    address = f"127.0.0.1:{free_port()}"  # nothing listens there
+    with pytest.raises(PublishError, match=f"broker {address} did not answer within 1s"):
+        new_producer(address, timeout=1.0)
+

@@ -80,8 +80,11 @@ def test_a_failing_window_is_reported_and_the_others_still_run():
             asked.append(dataset)
             raise SourceUnavailable("HTTP 503")
 
+    producers: list[float] = []
     outcome = fetch_windows_within(windows, lambda provider, deadline: Failing(), "unused:9092", None,
-                                   deadline=100.0, clock=lambda: 0.0)
+                                   deadline=100.0, clock=lambda: 0.0,
+                                   producer_for=lambda servers, timeout: producers.append(timeout) or object())
     assert asked == ["PowerSystemRightNow", "CO2Emis"] and outcome.outcomes == [] and outcome.not_reached == []
     assert [(w.dataset, why) for w, why in outcome.failures] == [
         ("PowerSystemRightNow", "SourceUnavailable: HTTP 503"), ("CO2Emis", "SourceUnavailable: HTTP 503")]
+    assert producers == [100.0, 100.0]  # a failed window drops the tick's producer; its timeout is the time left
