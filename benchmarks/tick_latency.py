@@ -5,10 +5,11 @@ the PowerSystemRightNow cursor: the tick's start, its end (fetch + publish + eve
 acknowledgement, for every due dataset), and when the consumer's ingest log shows the window's
 last minute landed in DuckDB.
 
-    .venv/bin/python -m benchmarks.tick_latency [--ticks 5] [--partitions 4,1]
+    .venv/bin/python -m benchmarks.tick_latency [--ticks 5] [--warmup 0] [--partitions 4,1 | --baseline-code DIR]
 
 ``--partitions`` runs one stack per topic partition count side by side, measured over the same
-ticks' window (results/tick_latency_partitions.json).
+ticks' window (results/tick_latency_partitions.json); ``--baseline-code`` runs a stack of another
+checkout beside this one the same way (results/tick_latency.json, with ratios).
 """
 
 from __future__ import annotations
@@ -101,31 +102,50 @@ def main() -> None:
     parser.add_argument("--partitions", default=None,
                         help="comma-separated topic partition counts (e.g. 4,1): one stack each, all in the same "
                              "window, so the hourly runs fall on every case; the first is the baseline")
+    parser.add_argument("--baseline-code", type=Path, default=None,
+                        help="a checkout of an earlier commit, whose stack runs beside this one, same ticks' window")
+    parser.add_argument("--warmup", type=float, default=0,
+                        help="seconds after start-up whose ticks are not measured: a fresh demo repairs its "
+                             "first 72 hours (gap repair) and builds their aggregates in its first minutes")
     args = parser.parse_args()
-    cases = [int(p) for p in args.partitions.split(",")] if args.partitions else [None]
-    ticks: dict[int | None, list[dict]] = {case: [] for case in cases}
+    # label -> (code, settings) of one stack each, all side by side
+    cases: dict[str | None, tuple[Path | None, dict[str, str] | None]] = {None: (None, None)}
+    if args.partitions:
+        cases = {f"{p} partition(s) per topic": (None, {"ENERGY_TOPIC_PARTITIONS": p})
+                 for p in args.partitions.split(",")}
+    elif args.baseline_code:
+        cases = {None: (None, None), "baseline": (args.baseline_code, None)}
+    ticks: dict[str | None, list[dict]] = {case: [] for case in cases}
     with ExitStack() as running:
         stacks = {case: running.enter_context(running_demo(
-                      Path(tempfile.mkdtemp(prefix="tick-latency-")),
-                      settings={"ENERGY_TOPIC_PARTITIONS": str(case)} if case else None))
-                  for case in cases}
-        deadline = time.monotonic() + 120 + 75 * args.ticks
+                      Path(tempfile.mkdtemp(prefix="tick-latency-")), code=code, settings=settings))
+                  for case, (code, settings) in cases.items()}
+        measured_from = time.time() + args.warmup
+        deadline = time.monotonic() + args.warmup + 120 + 75 * args.ticks
         while time.monotonic() < deadline and min(len(fetching_ticks(t)) for t in ticks.values()) < args.ticks + 1:
             time.sleep(5)
-            ticks = {case: follow_ticks(stack, ticks[case]) for case, stack in stacks.items()}
+            ticks = {case: [t for t in follow_ticks(stack, ticks[case]) if t["timestamp"] >= measured_from]
+                     for case, stack in stacks.items()}
             print(f"  fetching ticks so far: {[len(fetching_ticks(t)) for t in ticks.values()]}", flush=True)
         time.sleep(5)  # let the last window land
         measured = {case: summary(samples_of(stack, ticks[case])) for case, stack in stacks.items()}
     result = {"benchmark": "tick_latency", "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-              "path": "fetch inside the sensor tick (no run process)"}
+              "path": "fetch inside the sensor tick (no run process)", "warmup_seconds": args.warmup}
     if args.partitions:
-        result["cases"] = {f"{case} partition(s) per topic": summary_ for case, summary_ in measured.items()}
+        result["cases"] = measured
         medians = [m["tick_to_queryable_s"]["median"] if m["tick_to_queryable_s"] else None for m in measured.values()]
         if all(medians):
             result["median_vs_first_case"] = [round(m / medians[0], 2) for m in medians]
         name = "tick_latency_partitions.json"
     else:
         result.update(measured[None])
+        if args.baseline_code:
+            baseline = measured["baseline"]
+            result["baseline"] = {"code": str(args.baseline_code), **baseline}
+            if result["tick_to_queryable_s"] and baseline["tick_to_queryable_s"]:
+                result["ratio_to_baseline"] = {
+                    stat: round(result["tick_to_queryable_s"][stat] / baseline["tick_to_queryable_s"][stat], 2)
+                    for stat in ("median", "p95")}
         name = "tick_latency.json"
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / name).write_text(json.dumps(result, indent=2) + "\n")
