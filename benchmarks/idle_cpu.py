@@ -28,6 +28,7 @@ from typing import Callable, ContextManager, Iterator
 from benchmarks.dagster_floor import CASES as FLOOR_CASES
 from benchmarks.dagster_floor import running_floor
 from benchmarks.demo_stack import running_demo
+from benchmarks.machine import speed_reference
 
 RESULTS = Path(__file__).with_name("results")
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -126,7 +127,8 @@ def main() -> None:
     starters = [demo(), *([demo(args.baseline_code)] if args.baseline_code else []),
                 *([floor(case) for case in FLOOR_CASES] if args.dagster_floor else [])]
     ours, *others = measure(args.warmup, args.seconds, starters)
-    result = {"benchmark": "idle_cpu", "at": datetime.now(timezone.utc).isoformat(timespec="seconds"), **ours}
+    result = {"benchmark": "idle_cpu", "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+              "machine": speed_reference(), **ours}
     if args.baseline_code:
         baseline = others.pop(0)
         result["baseline"] = {"code": str(args.baseline_code), **baseline}

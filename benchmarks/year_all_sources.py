@@ -22,6 +22,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from benchmarks.machine import speed_reference
 from benchmarks.year_pipeline import SHAPES, Landing, fresh_stack
 from energy_orchestration.assets.history import HISTORY_COMPANIONS, request_windows
 from energy_orchestration.ingest import fetch_and_publish
@@ -110,6 +111,7 @@ def main() -> None:
         runs = {shape: run_shape(shape, start, end, Path(name)) for shape in shapes}
     headline = runs["processes"]
     result = {"benchmark": "year_all_sources", "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+              "machine": speed_reference(),
               "days": args.days, "window_utc": [start.isoformat(), end.isoformat()], **headline,
               "target_seconds": 90, "shapes": runs,
               "one_interpreter_vs_processes": round(runs["one interpreter"]["standin_to_aggregates_seconds"]

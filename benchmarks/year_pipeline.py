@@ -30,6 +30,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from benchmarks.machine import speed_reference
 from benchmarks.processes import landed_messages, standin_process, start_consumers, stop_processes
 from energy_orchestration.assets.aggregates import zone_daily
 from energy_orchestration.assets.history import request_windows
@@ -215,6 +216,7 @@ def main() -> None:
                 size_mb = round(warehouse.path.stat().st_size / 1e6, 1)
     headline = runs["processes"]
     result = {"benchmark": "year_pipeline", "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+              "machine": speed_reference(),
               "days": args.days, **headline, "target_seconds": 30, "shapes": runs,
               "one_interpreter_vs_processes": round(runs["one interpreter"]["standin_to_aggregates_seconds"]
                                                     / headline["standin_to_aggregates_seconds"], 2)
