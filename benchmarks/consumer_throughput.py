@@ -7,9 +7,13 @@ Compares the landing consumer, on the same messages in the same run, with
   records, no quarantine, no ingest log, no offset commits). Our throughput is reported as a
   percentage of it;
 - a naive baseline: decode + parse each message, then one ``INSERT`` per canonical row. It runs
-  on a sample (it is ~100x slower) and is reported as a rate.
+  on a sample (it is ~100x slower) and is reported as a rate;
+- with ``--batch-sizes``, the landing consumer once per largest batch
+  (``ENERGY_CONSUMER_BATCH_MAX_MESSAGES``), each into its own warehouse, the first as the
+  baseline. The headline and the limit use the configured default.
 
     .venv/bin/python -m benchmarks.consumer_throughput [--records 500000] [--baseline-records 5000]
+        [--batch-sizes 20000,60000]
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ import orjson
 import pandas as pd
 from confluent_kafka import Consumer
 
+from benchmarks.machine import speed_reference
+from energy_orchestration import settings
 from energy_orchestration.sources.energidataservice import POWER_SYSTEM_RIGHT_NOW
 from energy_orchestration.standin.synthetic_dk import power_system_right_now_records
 from energy_orchestration.streaming.broker import EmbeddedBroker
@@ -38,6 +44,7 @@ from energy_orchestration.streaming.topics import all_topics, ensure_topics, raw
 from energy_orchestration.warehouse import Warehouse
 
 RESULTS = Path(__file__).with_name("results")
+DEFAULT_BATCH = int(settings.default("ENERGY_CONSUMER_BATCH_MAX_MESSAGES"))
 DATASET = "PowerSystemRightNow"
 
 
@@ -51,8 +58,9 @@ def produce(bootstrap: str, records: int) -> float:
     return time.perf_counter() - began
 
 
-def measure_consumer(bootstrap: str, warehouse: Warehouse, records: int) -> dict:
-    consumer = LandingConsumer(bootstrap, warehouse, "bench-landing", status_every_seconds=10)
+def measure_consumer(bootstrap: str, warehouse: Warehouse, records: int, batch: int = DEFAULT_BATCH) -> dict:
+    consumer = LandingConsumer(bootstrap, warehouse, f"bench-landing-{batch}", batch_max_messages=batch,
+                               status_every_seconds=10)
     began = time.perf_counter()
     done = threading.Event()
     finished_at: list[float] = []
@@ -74,10 +82,10 @@ def measure_consumer(bootstrap: str, warehouse: Warehouse, records: int) -> dict
         rows = db.execute("SELECT count(*) FROM observations").fetchall()[0][0]
     return {"seconds": round(elapsed, 2), "messages": stats.messages, "observations": rows,
             "records_per_s": round(stats.messages / elapsed), "rows_per_s": round(rows / elapsed),
-            "batches": stats.batches}
+            "batches": stats.batches, "batch_max_messages": batch}
 
 
-def measure_limit(bootstrap: str, warehouse: Warehouse, records: int, batch: int = 20_000) -> dict:
+def measure_limit(bootstrap: str, warehouse: Warehouse, records: int, batch: int = DEFAULT_BATCH) -> dict:
     """The simplest pipeline to the same canonical rows (see the module docstring): the bound
     for anything that consumes, parses and appends these messages with Kafka and DuckDB."""
     mappings = [(m.column, m.zone, m.quantity, str(m.unit), m.sign) for m in POWER_SYSTEM_RIGHT_NOW.mappings]
@@ -145,22 +153,38 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--records", type=int, default=500_000)
     parser.add_argument("--baseline-records", type=int, default=500)
+    parser.add_argument("--batch-sizes", default=str(DEFAULT_BATCH),
+                        help="comma-separated largest batches for the landing consumer, the first the baseline")
     args = parser.parse_args()
+    sizes = [int(size) for size in args.batch_sizes.split(",")]
     with EmbeddedBroker() as broker, tempfile.TemporaryDirectory() as folder:
         print(f"producing {args.records:,} records ...", flush=True)
         produce_s = produce(broker.bootstrap_servers, args.records)
         print(f"  produced in {produce_s:.1f}s; landing with the consumer ...", flush=True)
-        ours = measure_consumer(broker.bootstrap_servers, Warehouse(Path(folder) / "ours.duckdb"), args.records)
-        print(f"  {ours}\nlimit: consume, parse, bulk append ...", flush=True)
+        by_size = []
+        for size in sizes:
+            by_size.append(measure_consumer(broker.bootstrap_servers, Warehouse(Path(folder) / f"ours-{size}.duckdb"),
+                                            args.records, size))
+            print(f"  batches of up to {size:,}: {by_size[-1]}", flush=True)
+        if DEFAULT_BATCH not in sizes:
+            by_size.append(measure_consumer(broker.bootstrap_servers, Warehouse(Path(folder) / "ours.duckdb"),
+                                            args.records))
+            print(f"  batches of up to {DEFAULT_BATCH:,} (the default): {by_size[-1]}", flush=True)
+        ours = next(run for run in by_size if run["batch_max_messages"] == DEFAULT_BATCH)
+        print("limit: consume, parse, bulk append ...", flush=True)
         limit = measure_limit(broker.bootstrap_servers, Warehouse(Path(folder) / "limit.duckdb"), args.records)
         print(f"  {limit}\nbaseline: row-by-row INSERT on {args.baseline_records:,} records ...", flush=True)
         naive = measure_baseline(broker.bootstrap_servers, Warehouse(Path(folder) / "naive.duckdb"),
                                  args.baseline_records)
         print(f"  {naive}")
     result = {"benchmark": "consumer_throughput", "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+              "machine": speed_reference(),
               "records": args.records, "produce_seconds": round(produce_s, 2), "consumer": ours, "limit": limit,
               "percent_of_limit": round(100 * ours["records_per_s"] / limit["records_per_s"], 1), "baseline": naive,
               "speedup_records_per_s": round(ours["records_per_s"] / naive["records_per_s"], 1)}
+    if len(sizes) > 1:
+        first = by_size[0]["records_per_s"]
+        result["by_batch_size"] = [{**run, "ratio_to_first": round(run["records_per_s"] / first, 2)} for run in by_size]
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "consumer_throughput.json").write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))

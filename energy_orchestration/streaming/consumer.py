@@ -25,6 +25,7 @@ import orjson
 import pandas as pd
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
+from energy_orchestration import settings
 from energy_orchestration.model import RULES, utc_now
 from energy_orchestration.sources import DATASETS, Dataset
 from energy_orchestration.streaming.batch import (
@@ -302,8 +303,10 @@ class LandingConsumer:
     """The long-running service behind ``energy consume``."""
 
     def __init__(self, bootstrap_servers: str, warehouse: Warehouse, group_id: str,
-                 datasets: list[str] | None = None, batch_max_messages: int = 20_000,
-                 batch_max_seconds: float = 1.0, status_every_seconds: float = 30.0) -> None:
+                 datasets: list[str] | None = None,
+                 batch_max_messages: int = int(settings.default("ENERGY_CONSUMER_BATCH_MAX_MESSAGES")),
+                 batch_max_seconds: float = float(settings.default("ENERGY_CONSUMER_BATCH_MAX_SECONDS")),
+                 status_every_seconds: float = 30.0) -> None:
         self.bootstrap_servers = bootstrap_servers
         self.warehouse = warehouse
         # the writer's own lock waits are short (and retried): a shutdown never waits out a long one
