@@ -118,6 +118,7 @@ def test_the_windows_of_a_tick_share_a_producer_and_a_failed_window_does_not_spo
     """One producer serves the tick's windows; a window that failed drops it, and the windows
     after it still publish, each acknowledged in full, on a fresh one."""
     from energy_orchestration.ingest import Window, fetch_windows_within
+    from energy_orchestration.model import utc_now
     from energy_orchestration.sources.energidataservice import EnergiDataServiceClient
     from energy_orchestration.sources.http import SourceUnavailable
 
@@ -130,7 +131,8 @@ def test_the_windows_of_a_tick_share_a_producer_and_a_failed_window_does_not_spo
                 raise SourceUnavailable("HTTP 503 for CO2Emis")
             return self.real.fetch_window(dataset, start, end)
 
-    end = datetime.now(timezone.utc).replace(second=0, microsecond=0) - timedelta(minutes=10)
+    # the platform's clock, which the stand-in publishes up to: right under a pinned clock too
+    end = utc_now().replace(second=0, microsecond=0) - timedelta(minutes=10)
     windows = [Window("PowerSystemRightNow", end - timedelta(minutes=10), end),
                Window("CO2Emis", end - timedelta(minutes=30), end),
                Window("ElectricityProdex5MinRealtime", end - timedelta(minutes=30), end),
