@@ -2,7 +2,7 @@
 
 The benchmarks' goals are absolute (5 % of one core, 30,000 records/s, 30 s), but the 2-core
 machines they run on differ from day to day by up to 3x per core (a pure-Python loop of 20 M
-additions took 4.3 s on 2026-11-30 and 1.4 s on 2026-12-01). Ratios within one run are the
+additions took 4.3 s on 2026-11-30 and 1.3-1.8 s on 2026-12-01). Ratios within one run are the
 comparison that holds; this figure says how far an absolute one can be compared across runs.
 """
 
