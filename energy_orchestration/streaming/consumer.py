@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import queue
+import sys
 import threading
 import time
 import uuid
@@ -270,6 +271,18 @@ WRITE_ATTEMPTS_BEFORE_ISOLATING = 3
 """A batch whose write fails this often for a reason that is not the environment is split
 until the messages that make it fail are found (see :meth:`LandingConsumer._isolate`)."""
 
+WRITER_DUCKDB_THREADS = 1
+"""DuckDB threads of the landing writer's connection (see :attr:`Warehouse.writer_threads`)."""
+
+GIL_SWITCH_INTERVAL_SECONDS = 0.0005
+"""The interpreter's switch interval while the consumer runs (Python's default: 5 ms).
+
+DuckDB's Python client takes the GIL between the tasks of a running query, to check for
+Ctrl-C. While the main thread prepares the next batch (pure Python, holding the GIL), the writer
+thread waits up to the switch interval at each of those points: in isolation, a 60,000-record
+landing took 60-70 % longer next to a busy Python thread at 5 ms and about as long as alone at
+0.5 ms (benchmarks/README.md, issue 11, eighth pass)."""
+
 MAX_LOCK_WAIT_SECONDS = 10.0
 """The writer waits for the warehouse lock at most this long per attempt (and then retries,
 keeping the batch), so SIGTERM always ends the process within about this long."""
@@ -309,9 +322,11 @@ class LandingConsumer:
                  status_every_seconds: float = 30.0) -> None:
         self.bootstrap_servers = bootstrap_servers
         self.warehouse = warehouse
-        # the writer's own lock waits are short (and retried): a shutdown never waits out a long one
+        # the writer's own lock waits are short (and retried): a shutdown never waits out a long one;
+        # one DuckDB thread, as the main thread needs the other core (Warehouse.writer_threads)
         self._write_warehouse = replace(warehouse, lock_timeout_seconds=min(warehouse.lock_timeout_seconds,
-                                                                             MAX_LOCK_WAIT_SECONDS))
+                                                                             MAX_LOCK_WAIT_SECONDS),
+                                        writer_threads=WRITER_DUCKDB_THREADS)
         self.group_id = group_id
         self.datasets = datasets or sorted(DATASETS)
         self.batch_max_messages = batch_max_messages
@@ -328,7 +343,8 @@ class LandingConsumer:
         """Consume until ``stop`` is set (batches already read are landed first).
 
         Two stages overlap: this thread reads and prepares batch N+1 (Python) while a writer
-        thread lands batch N (DuckDB, which releases the GIL). Offsets are committed here, in
+        thread lands batch N (DuckDB, which releases the GIL but takes it back between tasks: see
+        :data:`GIL_SWITCH_INTERVAL_SECONDS`, set for the run's duration). Offsets are committed here, in
         order, and only up to the last batch that landed together with every batch before it:
         once a batch is given up (shutdown during its retries), the writer lands nothing more
         and nothing more is committed, because a later commit on a partition covers every
@@ -337,6 +353,14 @@ class LandingConsumer:
         Raises :class:`WriterDied` if the writer thread dies: the caller must exit non-zero.
         ``idle_exit_seconds`` ends the loop after that long without messages (benchmarks, tests).
         """
+        switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(GIL_SWITCH_INTERVAL_SECONDS)
+        try:
+            return self._run(stop, idle_exit_seconds)
+        finally:
+            sys.setswitchinterval(switch_interval)
+
+    def _run(self, stop: threading.Event, idle_exit_seconds: float | None) -> ConsumerStats:
         topics = [raw_topic(d) for d in self.datasets]
         ensure_topics(self.bootstrap_servers, topics + [self._dlq_topic])
         config = consumer_config(self.bootstrap_servers, self.group_id)

@@ -73,6 +73,12 @@ class WarehouseMissing(FileNotFoundError):
 class Warehouse:
     path: Path
     lock_timeout_seconds: float = float(settings.default("ENERGY_WAREHOUSE_LOCK_TIMEOUT_SECONDS"))
+    writer_threads: int | None = None
+    """DuckDB threads of a write connection (None: DuckDB's default, one per core). The landing
+    consumer writes with one: its main thread prepares the next batch meanwhile, and DuckDB's
+    second thread made the insert no faster while it used that core (benchmarks/README.md,
+    issue 11, eighth pass). File backend only: a writer holds the file's exclusive lock, so no
+    other connection of the process shares the DuckDB instance the setting applies to."""
 
     @property
     def location(self) -> str:
@@ -106,6 +112,8 @@ class Warehouse:
             try:
                 connection.execute("SET TimeZone = 'UTC'")
                 if not read_only:
+                    if self.writer_threads:
+                        connection.execute(f"SET threads = {int(self.writer_threads)}")
                     migrate(connection)
                 yield connection
             finally:

@@ -142,7 +142,9 @@ class DuckLakeWarehouse(Warehouse):
     """DuckLake with the catalog at ``url`` (``ducklake:postgres:…``) and Parquet at ``data_path``.
 
     ``path`` is only a local anchor for the landing consumer's health file (it sits next to the
-    file backend's warehouse too); ``lock_timeout_seconds`` is unused: there is no lock.
+    file backend's warehouse too); ``lock_timeout_seconds`` is unused: there is no lock, and so is
+    ``writer_threads``: the process's connections share one DuckDB instance, whose thread count
+    would change for every reader too.
     """
 
     url: str = ""
