@@ -243,7 +243,8 @@ class DuckLakeWarehouse(Warehouse):
         start together on a new catalog conflict and retry instead of migrating twice."""
         self._create_claim(database, SCHEMA_CLAIM)
         self._create_claim(database, LANDING_CLAIM)
-        migrate(database, constraints=False, guard=f"UPDATE {claim_table(SCHEMA_CLAIM)} SET turns = turns + 1")
+        migrate(database, constraints=False, enums=False,
+                guard=f"UPDATE {claim_table(SCHEMA_CLAIM)} SET turns = turns + 1")
 
     @staticmethod
     def _create_claim(connection: duckdb.DuckDBPyConnection, claim: str) -> None:

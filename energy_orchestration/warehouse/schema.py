@@ -11,7 +11,7 @@ import re
 
 import duckdb
 
-from energy_orchestration.model import QUANTITIES
+from energy_orchestration.model import QUANTITIES, ZONES, DataStatus, Unit
 
 DERIVED_MEASURES: tuple[str, ...] = (
     "co2_intensity_computed", "production_total", "renewable_total", "renewable_share_pct",
@@ -261,12 +261,15 @@ def without_constraints(statement: str) -> str:
     return re.sub(r"\s+(PRIMARY\s+KEY|UNIQUE)\b", "", text, flags=re.IGNORECASE)
 
 
-def migrate(connection: duckdb.DuckDBPyConnection, *, constraints: bool = True, guard: str | None = None) -> None:
+def migrate(connection: duckdb.DuckDBPyConnection, *, constraints: bool = True, guard: str | None = None,
+            enums: bool = True) -> None:
     """Apply the migrations this file has not seen yet, then make sure the reference data
     (emission factors) is present; cheap when everything is up to date. ``constraints=False``
     (DuckLake) applies them through :func:`without_constraints`. ``guard`` (DuckLake) is a
     statement run first in each of these transactions so that two processes migrating at once
-    conflict (and one retries) instead of both applying a migration or seeding twice."""
+    conflict (and one retries) instead of both applying a migration or seeding twice.
+    ``enums`` (the file backend; DuckLake has no ENUM type) keeps the categorical columns of
+    ``observations`` ENUMs of the code's vocabulary (:func:`sync_vocabulary`)."""
     connection.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
     row = connection.execute("SELECT max(version) FROM schema_version").fetchall()[0]
     current = row[0] if row and row[0] is not None else 0
@@ -286,6 +289,8 @@ def migrate(connection: duckdb.DuckDBPyConnection, *, constraints: bool = True, 
             connection.execute("ROLLBACK")
             raise
         connection.execute("COMMIT")  # outside the try: a failed commit is already rolled back
+    if enums:
+        sync_vocabulary(connection)
     if guard is None:
         _seed_emission_factors(connection)
         return
@@ -297,6 +302,74 @@ def migrate(connection: duckdb.DuckDBPyConnection, *, constraints: bool = True, 
         connection.execute("ROLLBACK")
         raise
     connection.execute("COMMIT")
+
+
+VOCABULARY_TABLE = "observations"
+
+
+def vocabulary() -> dict[str, list[str]]:
+    """Every value the code writes into each categorical column of ``observations``, sorted (so
+    ordering by an ENUM column gives the same order as by its text).
+
+    The parsers emit nothing else: a zone outside :data:`~energy_orchestration.model.ZONES` is
+    refused (``unknown_zone``) and mappings name quantities of the vocabulary (contract tests).
+    ``dataset`` stays VARCHAR: its names are the providers' registry (``sources``), a layer above
+    the warehouse."""
+    return {"zone": sorted(ZONES), "quantity": sorted(QUANTITIES),
+            "unit": sorted(unit.value for unit in Unit), "status": sorted(status.value for status in DataStatus)}
+
+
+def sync_vocabulary(connection: duckdb.DuckDBPyConnection) -> list[str]:
+    """Keep each categorical column of ``observations`` an ENUM holding the code's vocabulary;
+    returns the columns it (re)typed.
+
+    Why ENUMs: landing inserts ~23 canonical rows per provider record, and building and storing a
+    VARCHAR per row for these columns was most of the insert (benchmarks/README.md, issue 11,
+    ninth pass).
+
+    DuckDB cannot add a value to an ENUM in place, so a vocabulary the stored type lacks (a new
+    zone or quantity in a release, or a file from before ENUMs) retypes the column: a
+    rewrite of that column, once, by the first writer of the new code (about a second per ten
+    million rows). Values stored earlier are kept in the new type even if the code no longer
+    has them, so the rewrite never fails on old rows. Cheap when nothing changed: one catalog
+    query per write connection."""
+    stored = {name: data_type for name, data_type in connection.execute("""
+        SELECT column_name, data_type FROM duckdb_columns()
+        WHERE database_name = current_database() AND schema_name = current_schema() AND table_name = $table
+    """, {"table": VOCABULARY_TABLE}).fetchall()}
+    retype: dict[str, list[str]] = {}
+    for column, values in vocabulary().items():
+        data_type = stored.get(column)
+        if data_type is None:
+            continue
+        if data_type.startswith("ENUM("):
+            have = enum_values(data_type)
+            if set(values) <= set(have):
+                continue
+        else:
+            have = [value for (value,) in connection.execute(
+                f"SELECT DISTINCT {column} FROM {VOCABULARY_TABLE} WHERE {column} IS NOT NULL").fetchall()]
+        retype[column] = sorted(set(have) | set(values))
+    if not retype:
+        return []
+    connection.execute("BEGIN TRANSACTION")
+    try:
+        for column, values in retype.items():
+            connection.execute(f"ALTER TABLE {VOCABULARY_TABLE} ALTER COLUMN {column} TYPE {enum_type(values)}")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
+    return list(retype)
+
+
+def enum_type(values: list[str]) -> str:
+    return "ENUM(" + ", ".join("'" + value.replace("'", "''") + "'" for value in values) + ")"
+
+
+def enum_values(data_type: str) -> list[str]:
+    """The values of an ENUM as ``duckdb_columns()`` spells its type: ``ENUM('a', 'b''c')``."""
+    return [value.replace("''", "'") for value in re.findall(r"'((?:[^']|'')*)'", data_type)]
 
 
 def _seed_emission_factors(connection: duckdb.DuckDBPyConnection) -> None:

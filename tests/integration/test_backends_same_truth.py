@@ -75,10 +75,12 @@ def tables(warehouse: Warehouse) -> dict[str, pd.DataFrame]:
             "AND NOT internal ORDER BY 1").fetchall() if not n.startswith("lake_claim_")]
         found = {}
         for name in names:
-            columns = [d[0] for d in db.execute(f"SELECT * FROM {name} LIMIT 0").description
-                       if d[0] not in CLOCK_COLUMNS]
-            select = ", ".join(f'"{c}"::VARCHAR AS "{c}"' if c in ("payload", "offsets", "lag") else f'"{c}"'
-                               for c in columns)
+            described = [(d[0], str(d[1])) for d in db.execute(f"SELECT * FROM {name} LIMIT 0").description
+                         if d[0] not in CLOCK_COLUMNS]
+            # the file stores the vocabulary columns as ENUMs (DuckLake has no ENUM type): the
+            # values must be the same, not the type pandas reads them as
+            select = ", ".join(f'"{c}"::VARCHAR AS "{c}"' if c in ("payload", "offsets", "lag")
+                               or kind.startswith("ENUM") else f'"{c}"' for c, kind in described)
             found[name] = db.execute(f"SELECT {select} FROM {name} ORDER BY ALL").df()
     return found
 
