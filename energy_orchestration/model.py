@@ -235,25 +235,33 @@ def apply_record_rules(batch: NormalisedBatch, dataset: str) -> NormalisedBatch:
 
 
 def _zone_bounds(frame: pd.DataFrame, dataset: str, batch: NormalisedBatch, already: np.ndarray) -> np.ndarray:
-    zones = frame["zone"].to_numpy()
-    quantities = frame["quantity"].to_numpy()
+    """Zone-specific bounds. Rows are matched by integer codes (``pd.factorize`` reads a
+    categorical's codes): comparing the zone and quantity texts row by row was half of the
+    batch-level rules on a 60,000-record batch."""
+    zone_codes, zones = pd.factorize(frame["zone"])
+    quantity_codes, quantities = pd.factorize(frame["quantity"])
     values = frame["value"].to_numpy()
     drop = np.zeros(len(frame), dtype=bool)
-    for zone in set(frame["zone"].unique()) & {z for z, _ in ZONE_VALUE_BOUNDS}:
+    bounded = {z for z, _ in ZONE_VALUE_BOUNDS}
+    for zone_code, zone in enumerate(zones):
+        if zone not in bounded:
+            continue
         table = {prefix: bounds for (z, prefix), bounds in ZONE_VALUE_BOUNDS.items() if z == zone}
-        in_zone = zones == zone
-        for quantity in set(frame.loc[in_zone, "quantity"].unique()):
-            bounds = _most_specific(table, str(quantity))
+        in_zone = zone_codes == zone_code
+        for quantity_code in np.unique(quantity_codes[in_zone]):
+            quantity = str(quantities[quantity_code])
+            bounds = _most_specific(table, quantity)
             if bounds is None:
                 continue
-            mask = in_zone & (quantities == quantity) & ~already & ((values < bounds.low) | (values > bounds.high))
+            mask = (in_zone & (quantity_codes == quantity_code) & ~already
+                    & ((values < bounds.low) | (values > bounds.high)))
             for position in np.flatnonzero(mask):
                 index = int(frame["record_index"].iat[position])
                 batch.rejections.append(Rejection(
                     dataset=dataset, rule="zone_bounds",
                     reason=f"{RULES['zone_bounds']} [{bounds.low:g}, {bounds.high:g}] in {zone}: {values[position]:g}",
                     record_index=index, record_key=batch.record_keys[index] if batch.record_keys else "",
-                    zone=str(zone), quantity=str(quantity), value=float(values[position])))
+                    zone=str(zone), quantity=quantity, value=float(values[position])))
             drop |= mask
     return drop
 
